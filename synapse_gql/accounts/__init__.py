@@ -1,0 +1,1 @@
+"""Users, login, access tokens and long-lived API tokens."""

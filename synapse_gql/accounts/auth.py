@@ -1,0 +1,54 @@
+"""Who is calling: an ``Authorization: Bearer`` header or a WebSocket init payload."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from synapse_gql.accounts import repository
+from synapse_gql.context import Viewer
+from synapse_gql.errors import Unauthenticated
+from synapse_gql.security.keys import API_TOKEN_PREFIX, digest
+from synapse_gql.state import AppState
+
+# Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of ``Bearer <token>`` (or a bare token), None when absent."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if not token:
+        return scheme or None
+    if scheme.lower() != "bearer":
+        raise Unauthenticated("Unsupported authorization scheme: use `Bearer <token>`.")
+    return token.strip()
+
+
+async def authenticate(state: AppState, token: str | None) -> Viewer | None:
+    """The viewer for ``token``; None without a token; ``Unauthenticated`` when invalid."""
+    if token is None:
+        return None
+    if token.startswith(API_TOKEN_PREFIX):
+        return await _from_api_token(state, token)
+    claims = state.keyring.read_access_token(token)
+    if claims is None:
+        raise Unauthenticated("The access token is invalid or has expired: log in again.")
+    async with state.db.sessions() as session:
+        user = await repository.user_by_id(session, claims.user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("The account of this token no longer exists or is disabled.")
+    return Viewer(user=user, via="access_token")
+
+
+async def _from_api_token(state: AppState, token: str) -> Viewer:
+    now = datetime.now(UTC)
+    async with state.db.transaction() as session:
+        found = await repository.api_token_by_hash(session, digest(token))
+        if found is None or not found[0].is_usable(now) or not found[1].is_active:
+            raise Unauthenticated("The API token is invalid, revoked or expired.")
+        api_token, user = found
+        if api_token.last_used_at is None or now - api_token.last_used_at > TOUCH_INTERVAL:
+            await repository.touch_api_token(session, api_token.id, now)
+    return Viewer(user=user, via="api_token")

@@ -1,0 +1,97 @@
+"""The ASGI application: GraphQL, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from synapse_gql import __version__
+from synapse_gql.config import Settings
+from synapse_gql.db import Database
+from synapse_gql.graphql_route import SynapseGraphQLRouter, get_context
+from synapse_gql.schema import build_schema
+from synapse_gql.security.keys import Keyring
+from synapse_gql.security.secret import resolve_secret
+from synapse_gql.state import AppState
+
+logger = logging.getLogger(__name__)
+
+
+def build_state(settings: Settings) -> AppState:
+    """Database and keyring for ``settings``; the database URL must be set by now."""
+    if not settings.database_url:
+        raise RuntimeError("No database URL: start through `synapse-gql serve`.")
+    previous = [s.get_secret_value() for s in settings.previous_secret_keys]
+    return AppState(
+        settings=settings,
+        db=Database(settings.database_url, pool_size=settings.db_pool_size),
+        keyring=Keyring(resolve_secret(settings), previous),
+    )
+
+
+async def readiness(state: AppState) -> dict[str, str]:
+    """``ok`` or the error of each dependency."""
+    checks: dict[str, str] = {}
+    try:
+        await state.db.ping()
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"error: {type(error).__name__}: {error}"
+    if state.settings.redis_url:
+        checks["redis"] = await _ping_redis(state.settings.redis_url)
+    return checks
+
+
+async def _ping_redis(url: str) -> str:
+    import redis.asyncio as redis
+
+    client = redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await client.ping()
+        return "ok"
+    except Exception as error:
+        return f"error: {type(error).__name__}: {error}"
+    finally:
+        await client.aclose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. The database is opened in the lifespan, closed on shutdown."""
+    settings = settings or Settings()
+    state = build_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.db.dispose()
+
+    app = FastAPI(title="Synapse GQL", version=__version__, lifespan=lifespan)
+    app.state.synapse = state
+    graphql = SynapseGraphQLRouter(
+        build_schema(settings),
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
+    app.include_router(graphql, prefix="/graphql")
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready")
+    async def ready(request: Request) -> JSONResponse:
+        checks = await readiness(request.app.state.synapse)
+        healthy = all(v == "ok" for v in checks.values())
+        body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker builds its own app)."""
+    return create_app(Settings())

@@ -1,0 +1,1 @@
+"""The LLM catalog: models, providers and list prices with history."""

@@ -1,0 +1,62 @@
+"""The one settings class. Every variable has the ``SYNAPSE_`` prefix, except the
+conventional ``DATABASE_URL`` and ``REDIS_URL`` (the prefixed names work too)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory holding the embedded database and the generated secret."""
+    return Path(platformdirs.user_data_dir("synapse-gql", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from the environment (and an optional ``.env``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SYNAPSE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SYNAPSE_DATABASE_URL", "DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SYNAPSE_REDIS_URL", "REDIS_URL")
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    secret_key: SecretStr | None = None
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    graphiql: bool = True
+    allow_registration: bool = True
+    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    invitation_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    default_page_size: int = Field(default=20, ge=1, le=1000)
+    max_query_depth: int = Field(default=12, ge=2)
+    max_aliases: int = Field(default=30, ge=1)
+    max_query_tokens: int = Field(default=4000, ge=100)
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        """True when no database URL is configured and a local PostgreSQL is started."""
+        return not self.database_url
+
+    @cached_property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "secret_key"

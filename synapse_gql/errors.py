@@ -1,0 +1,75 @@
+"""Domain exceptions. Services raise them; the GraphQL layer turns them into typed
+``UserError`` results. Anything else is unexpected and reaches clients masked."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+
+class ConfigurationError(RuntimeError):
+    """The server cannot start with the settings it was given."""
+
+
+class ErrorCode(enum.Enum):
+    """Stable, machine-readable codes of expected errors."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_ID = "INVALID_ID"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    SLUG_TAKEN = "SLUG_TAKEN"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    REGISTRATION_DISABLED = "REGISTRATION_DISABLED"
+    LAST_OWNER = "LAST_OWNER"
+    INVITATION_EXPIRED = "INVITATION_EXPIRED"
+    INVITATION_NOT_PENDING = "INVITATION_NOT_PENDING"
+    ALREADY_MEMBER = "ALREADY_MEMBER"
+    MODEL_INACTIVE = "MODEL_INACTIVE"
+
+
+class DomainError(Exception):
+    """An expected failure with a code, a human message and the input path it concerns."""
+
+    code: ErrorCode = ErrorCode.INVALID_INPUT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: Sequence[str] | str | None = None,
+        code: ErrorCode | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if isinstance(field, str):
+            field = [field]
+        self.path: list[str] | None = list(field) if field else None
+
+
+class Unauthenticated(DomainError):
+    code = ErrorCode.UNAUTHENTICATED
+
+    def __init__(self, message: str = "Authentication required: send a bearer token.") -> None:
+        super().__init__(message)
+
+
+class Forbidden(DomainError):
+    code = ErrorCode.FORBIDDEN
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+
+
+class InvalidInput(DomainError):
+    code = ErrorCode.INVALID_INPUT
+
+
+class Conflict(DomainError):
+    code = ErrorCode.ALREADY_EXISTS

@@ -1,0 +1,81 @@
+"""Expected errors as typed results, and masking of everything unexpected."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import Info
+
+from synapse_gql.errors import DomainError, ErrorCode
+
+logger = logging.getLogger("synapse_gql.errors")
+
+ErrorCodeType = strawberry.enum(
+    ErrorCode, name="ErrorCode", description="Codes of expected errors."
+)
+
+
+@strawberry.type(description="An expected failure: a code, a message and the input it concerns.")
+class UserError:
+    code: ErrorCodeType
+    message: str
+    path: list[str] | None = strawberry.field(
+        description="Path of the input field at fault, e.g. ['input', 'email']."
+    )
+
+    @classmethod
+    def from_exception(cls, error: DomainError) -> UserError:
+        return cls(code=error.code, message=error.message, path=error.path)
+
+
+class DomainErrorHandler(strawberry.ExceptionHandler[DomainError, UserError]):
+    """Turns a ``DomainError`` raised by a resolver into the ``UserError`` member of its union."""
+
+    def handle(self, exception: DomainError, *, field: Any, info: Info) -> UserError:
+        return UserError.from_exception(exception)
+
+
+def _is_expected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, (DomainError, GraphQLError))
+
+
+class ErrorMasking(SchemaExtension):
+    """Expected errors keep their message and gain ``extensions.code``; anything else is
+    replaced by a generic message with an error id that is also logged with the trace."""
+
+    def on_operation(self):  # type: ignore[no-untyped-def]
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._process(error) for error in result.errors]
+
+    def _process(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, DomainError):
+            extensions = {"code": original.code.value, "path": original.path}
+            return _copy(error, error.message, extensions)
+        if _is_expected(error):
+            return error
+        error_id = uuid.uuid4().hex
+        logger.error("unexpected error %s", error_id, exc_info=original)
+        message = f"Internal server error (error id: {error_id})."
+        return _copy(error, message, {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id})
+
+
+def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), **extensions},
+    )

@@ -1,0 +1,16 @@
+"""Query limits: depth, aliases and tokens, read from the settings."""
+
+from __future__ import annotations
+
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from synapse_gql.config import Settings
+
+
+def limit_extensions(settings: Settings) -> list:
+    """Extension factories; built per request as Strawberry recommends."""
+    return [
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+    ]

@@ -1,0 +1,211 @@
+"""Cursor connections with keyset pagination in SQL.
+
+Pages are cut with ``WHERE (sort, id) > cursor`` rather than OFFSET, so page N costs
+the same as page 1 on millions of rows. ``totalCount`` runs only when selected.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.errors import InvalidInput
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="An item of a connection with its cursor.")
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type(description="A page of a list, with Relay cursors and the total count.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Number of items in the whole list, across all pages.")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+    @strawberry.field(description="The page's nodes, without cursors.")
+    def nodes(self) -> list[NodeT]:
+        return [edge.node for edge in self.edges]
+
+
+@dataclass(frozen=True)
+class PageArgs:
+    """``first/after/last/before`` as the client sent them."""
+
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A sort column (unique together with ``id``) and its direction."""
+
+    column: ColumnElement[Any]
+    id_column: ColumnElement[Any]
+    descending: bool = True
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {"u": str(value)}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        kind, raw = next(iter(value.items()))
+        return {"t": datetime.fromisoformat, "d": Decimal, "u": uuid.UUID}[kind](raw)
+    return value
+
+
+def encode_cursor(sort_value: Any, row_id: uuid.UUID) -> str:
+    raw = json.dumps([_encode_value(sort_value), str(row_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str, field: str) -> tuple[Any, uuid.UUID]:
+    try:
+        sort_value, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return _decode_value(sort_value), uuid.UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, KeyError, StopIteration):
+        raise InvalidInput(f"{cursor!r} is not a valid cursor.", field=field) from None
+
+
+def page_size(args: PageArgs, default: int, maximum: int) -> tuple[int, bool]:
+    """The requested size and whether it pages backwards; validates the arguments."""
+    if args.first is not None and args.last is not None:
+        raise InvalidInput("Pass either `first` or `last`, not both.", field="first")
+    backwards = args.last is not None or (args.before is not None and args.first is None)
+    size = args.last if backwards else args.first
+    name = "last" if backwards else "first"
+    if size is None:
+        return min(default, maximum), backwards
+    if size < 0 or size > maximum:
+        raise InvalidInput(f"`{name}` must be between 0 and {maximum}.", field=name)
+    return size, backwards
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    key: SortKey,
+    args: PageArgs,
+    *,
+    default_size: int,
+    max_size: int,
+) -> Page:
+    """Run one keyset-paginated query for ``stmt`` (whose first entity is the row)."""
+    size, backwards = page_size(args, default_size, max_size)
+    pair = tuple_(key.column, key.id_column)
+    forward_desc = key.descending != backwards  # direction the SQL scans in
+    if args.after is not None:
+        value = tuple_(*decode_cursor(args.after, "after"))
+        stmt = stmt.where(pair < value if key.descending else pair > value)
+    if args.before is not None:
+        value = tuple_(*decode_cursor(args.before, "before"))
+        stmt = stmt.where(pair > value if key.descending else pair < value)
+    order = (
+        [key.column.desc(), key.id_column.desc()] if forward_desc else [key.column, key.id_column]
+    )
+    rows = list((await session.execute(stmt.order_by(*order).limit(size + 1))).all())
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    cursors = [encode_cursor(sort_value, row_id) for *_, sort_value, row_id in rows]
+    entities = [row[0] for row in rows]
+    if backwards:
+        return Page(entities, cursors, has_next=args.before is not None, has_previous=more)
+    return Page(entities, cursors, has_next=more, has_previous=args.after is not None)
+
+
+def build_connection(
+    page: Page, convert: Callable[[Any], NodeT], count: Callable[[], Awaitable[int]]
+) -> Connection[NodeT]:
+    """Wrap a fetched page in the GraphQL connection type."""
+    edges = [Edge(cursor=c, node=convert(r)) for c, r in zip(page.cursors, page.rows, strict=True)]
+    info = PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
+        start_cursor=page.cursors[0] if page.cursors else None,
+        end_cursor=page.cursors[-1] if page.cursors else None,
+    )
+    return Connection(edges=edges, page_info=info, count_total=count)
+
+
+def with_sort_columns(stmt: Select[Any], key: SortKey) -> Select[Any]:
+    """Append the sort value and id as the last two result columns (for cursors)."""
+    return stmt.add_columns(key.column, key.id_column)
+
+
+def count_query(stmt: Select[Any]) -> Select[tuple[int]]:
+    """``SELECT count(*)`` over a filtered statement."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
+
+
+async def paginate(
+    sessions: Callable[[], AsyncSession],
+    stmt: Select[Any],
+    key: SortKey,
+    args: PageArgs,
+    convert: Callable[[Any], NodeT],
+    *,
+    default_size: int,
+    max_size: int,
+) -> Connection[NodeT]:
+    """Fetch one page of ``stmt`` in its own session; count lazily in another."""
+
+    async def count() -> int:
+        async with sessions() as session:
+            return int((await session.execute(count_query(stmt))).scalar_one())
+
+    async with sessions() as session:
+        page = await fetch_page(
+            session,
+            with_sort_columns(stmt, key),
+            key,
+            args,
+            default_size=default_size,
+            max_size=max_size,
+        )
+    return build_connection(page, convert, count)

@@ -1,0 +1,84 @@
+"""Every ORM model, imported so that ``Base.metadata`` is complete: Alembic's target metadata."""
+
+from synapse_gql.models.accounts import ApiToken, User
+from synapse_gql.models.agents import Agent, AgentStatus
+from synapse_gql.models.base import Base
+from synapse_gql.models.billing import (
+    BillingEvent,
+    BillingEventType,
+    BillingStatus,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+)
+from synapse_gql.models.budgets import AlertEvent, AlertKind, AlertStatus, Budget
+from synapse_gql.models.catalog import LLM, LLMPrice
+from synapse_gql.models.conversations import (
+    Conversation,
+    ConversationLLM,
+    ConversationStatus,
+    Message,
+    MessageRole,
+    MessageStatus,
+)
+from synapse_gql.models.feedback import FeedbackCategory, MessageFeedback, RatingType
+from synapse_gql.models.tags import ConversationTag, MessageTag, ProjectTag, Tag, TagSource
+from synapse_gql.models.usage import ApiKeySource, UsageLog, UsageStatus
+from synapse_gql.models.variables import UserVariable, WorkspaceSecret
+from synapse_gql.models.workspaces import (
+    InvitationStatus,
+    MemberRole,
+    Project,
+    ProjectStatus,
+    Workspace,
+    WorkspaceInvitation,
+    WorkspaceMember,
+    WorkspacePlan,
+)
+
+__all__ = [
+    "LLM",
+    "Agent",
+    "AgentStatus",
+    "AlertEvent",
+    "AlertKind",
+    "AlertStatus",
+    "ApiKeySource",
+    "ApiToken",
+    "Base",
+    "BillingEvent",
+    "BillingEventType",
+    "BillingStatus",
+    "Budget",
+    "Conversation",
+    "ConversationLLM",
+    "ConversationStatus",
+    "ConversationTag",
+    "FeedbackCategory",
+    "InvitationStatus",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "LLMPrice",
+    "MemberRole",
+    "Message",
+    "MessageFeedback",
+    "MessageRole",
+    "MessageStatus",
+    "MessageTag",
+    "Project",
+    "ProjectStatus",
+    "ProjectTag",
+    "RatingType",
+    "Tag",
+    "TagSource",
+    "UsageLog",
+    "UsageStatus",
+    "User",
+    "UserVariable",
+    "Workspace",
+    "WorkspaceInvitation",
+    "WorkspaceMember",
+    "WorkspacePlan",
+    "WorkspaceSecret",
+]

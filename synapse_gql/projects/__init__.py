@@ -1,0 +1,1 @@
+"""Projects: groupings of agents and conversations inside a workspace."""

@@ -1,0 +1,56 @@
+"""The schema: every feature's Query and Mutation merged into one."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.tools import merge_types
+
+from synapse_gql.accounts.mutations import AccountMutation
+from synapse_gql.accounts.queries import AccountQuery
+from synapse_gql.catalog.mutations import CatalogMutation
+from synapse_gql.catalog.queries import CatalogQuery
+from synapse_gql.catalog.types import LLMType
+from synapse_gql.config import Settings
+from synapse_gql.context import Info
+from synapse_gql.gql.errors import DomainErrorHandler, ErrorMasking
+from synapse_gql.gql.limits import limit_extensions
+from synapse_gql.gql.relay import Node, resolve_nodes
+from synapse_gql.projects.mutations import ProjectMutation
+from synapse_gql.projects.queries import project_connection  # noqa: F401  (registers nodes)
+from synapse_gql.projects.types import ProjectType
+from synapse_gql.workspaces.mutations import WorkspaceMutation
+from synapse_gql.workspaces.queries import WorkspaceQuery
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global ID; null when missing or not yours.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return (await resolve_nodes(info, [id]))[0]
+
+    @strawberry.field(
+        description="Objects by global IDs, in order; null where missing or not yours."
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return await resolve_nodes(info, ids)
+
+
+Query = merge_types("Query", (NodeQuery, AccountQuery, WorkspaceQuery, CatalogQuery))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, WorkspaceMutation, ProjectMutation, CatalogMutation)
+)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with limits from ``settings`` (defaults when None)."""
+    settings = settings or Settings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[ProjectType, LLMType],
+        extensions=[ErrorMasking, *limit_extensions(settings)],
+        exception_handlers=[DomainErrorHandler()],
+    )
+
+
+schema = build_schema(Settings(_env_file=None, database_url="postgresql://unused/for-export"))

@@ -1,0 +1,1 @@
+"""Secrets, password hashing, signed access tokens and encryption at rest."""

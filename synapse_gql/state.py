@@ -1,0 +1,18 @@
+"""What lives for the life of the process: settings, database, keyring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from synapse_gql.config import Settings
+from synapse_gql.db import Database
+from synapse_gql.security.keys import Keyring
+
+
+@dataclass
+class AppState:
+    """Process-wide services shared by every request."""
+
+    settings: Settings
+    db: Database
+    keyring: Keyring

@@ -1,0 +1,1 @@
+"""Workspaces, members and invitations: the tenant boundary and who is inside it."""

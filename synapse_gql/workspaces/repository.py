@@ -1,0 +1,90 @@
+"""SQL for workspaces, members and invitations."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.models import (
+    InvitationStatus,
+    MemberRole,
+    User,
+    Workspace,
+    WorkspaceInvitation,
+    WorkspaceMember,
+)
+
+
+def workspaces_of(user_id: uuid.UUID) -> Select[tuple[Workspace]]:
+    return (
+        select(Workspace)
+        .join(WorkspaceMember, WorkspaceMember.workspace_id == Workspace.id)
+        .where(WorkspaceMember.user_id == user_id)
+    )
+
+
+def members_of(workspace_id: uuid.UUID) -> Select[tuple[WorkspaceMember]]:
+    return select(WorkspaceMember).where(WorkspaceMember.workspace_id == workspace_id)
+
+
+def invitations_of(
+    workspace_id: uuid.UUID, status: InvitationStatus | None
+) -> Select[tuple[WorkspaceInvitation]]:
+    stmt = select(WorkspaceInvitation).where(WorkspaceInvitation.workspace_id == workspace_id)
+    return stmt if status is None else stmt.where(WorkspaceInvitation.status == status)
+
+
+async def slug_taken(session: AsyncSession, slug: str, exclude: uuid.UUID | None = None) -> bool:
+    stmt = select(Workspace.id).where(Workspace.slug == slug)
+    if exclude is not None:
+        stmt = stmt.where(Workspace.id != exclude)
+    return await session.scalar(stmt) is not None
+
+
+async def member(
+    session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+) -> WorkspaceMember | None:
+    stmt = select(WorkspaceMember).where(
+        WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.user_id == user_id
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def owner_count(session: AsyncSession, workspace_id: uuid.UUID) -> int:
+    """Owners of a workspace, counted under row locks so two demotions cannot race."""
+    owners = (
+        select(WorkspaceMember.id)
+        .where(
+            WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.role == MemberRole.OWNER
+        )
+        .with_for_update()
+    )
+    return len((await session.execute(owners)).all())
+
+
+async def invitation_by_hash(session: AsyncSession, token_hash: str) -> WorkspaceInvitation | None:
+    stmt = (
+        select(WorkspaceInvitation)
+        .where(WorkspaceInvitation.token_hash == token_hash)
+        .with_for_update()
+    )
+    return await session.scalar(stmt)
+
+
+async def pending_invitation_for(
+    session: AsyncSession, workspace_id: uuid.UUID, email: str
+) -> WorkspaceInvitation | None:
+    stmt = select(WorkspaceInvitation).where(
+        WorkspaceInvitation.workspace_id == workspace_id,
+        func.lower(WorkspaceInvitation.email) == email,
+        WorkspaceInvitation.status == InvitationStatus.PENDING,
+    )
+    return await session.scalar(stmt)
+
+
+async def user_id_by_email(session: AsyncSession, email: str) -> uuid.UUID | None:
+    return await session.scalar(select(User.id).where(User.email == email))

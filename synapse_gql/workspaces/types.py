@@ -1,0 +1,260 @@
+"""GraphQL types of workspaces, members and invitations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from synapse_gql.accounts.types import UserType
+from synapse_gql.context import Info
+from synapse_gql.gql.pagination import Connection, PageArgs, SortKey, paginate
+from synapse_gql.gql.relay import Node, to_global_id
+from synapse_gql.models import (
+    InvitationStatus,
+    MemberRole,
+    User,
+    Workspace,
+    WorkspaceInvitation,
+    WorkspaceMember,
+    WorkspacePlan,
+)
+from synapse_gql.workspaces import repository
+from synapse_gql.workspaces.access import viewer_role
+
+if TYPE_CHECKING:
+    from synapse_gql.projects.types import ProjectType
+
+MemberRoleType = strawberry.enum(MemberRole, name="MemberRole")
+WorkspacePlanType = strawberry.enum(WorkspacePlan, name="WorkspacePlan")
+InvitationStatusType = strawberry.enum(InvitationStatus, name="InvitationStatus")
+ProjectTypeRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
+
+
+async def load_user(info: Info, user_id: uuid.UUID | None) -> UserType | None:
+    if user_id is None:
+        return None
+    row: User | None = await info.context.loaders.by_id(User).load(user_id)
+    return None if row is None else UserType.from_row(row)
+
+
+def page_args(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageArgs:
+    return PageArgs(first=first, after=after, last=last, before=before)
+
+
+@strawberry.type(name="Workspace", description="A team's tenant: members, projects, agents, usage.")
+class WorkspaceType(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    owner_id: strawberry.Private[uuid.UUID]
+    default_llm_db_id: strawberry.Private[uuid.UUID | None]
+    name: str
+    slug: str
+    description: str
+    plan: WorkspacePlanType
+    settings: JSON
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Workspace) -> WorkspaceType:
+        return cls(
+            id=to_global_id("Workspace", row.id),
+            db_id=row.id,
+            owner_id=row.owner_id,
+            default_llm_db_id=row.default_llm_id,
+            name=row.name,
+            slug=row.slug,
+            description=row.description,
+            plan=row.plan,
+            settings=row.settings,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(description="The user who created the workspace.")
+    async def owner(self, info: Info) -> UserType | None:
+        return await load_user(info, self.owner_id)
+
+    @strawberry.field(description="Your role here.")
+    async def viewer_role(self, info: Info) -> MemberRoleType | None:
+        return await viewer_role(info, self.db_id)
+
+    @strawberry.field(description="Members, newest first.")
+    async def members(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[MemberType]:
+        settings = info.context.settings
+        return await paginate(
+            info.context.sessions,
+            repository.members_of(self.db_id),
+            SortKey(WorkspaceMember.created_at, WorkspaceMember.id),
+            page_args(first, after, last, before),
+            MemberType.from_row,
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
+        )
+
+    @strawberry.field(description="Invitations (admins and owners only; empty for others).")
+    async def invitations(
+        self,
+        info: Info,
+        status: InvitationStatusType | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[InvitationType]:
+        role = await viewer_role(info, self.db_id)
+        stmt = repository.invitations_of(self.db_id, status)
+        if role is None or role.rank < MemberRole.ADMIN.rank:
+            stmt = stmt.where(WorkspaceInvitation.id.is_(None))
+        settings = info.context.settings
+        return await paginate(
+            info.context.sessions,
+            stmt,
+            SortKey(WorkspaceInvitation.created_at, WorkspaceInvitation.id),
+            page_args(first, after, last, before),
+            InvitationType.from_row,
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
+        )
+
+    @strawberry.field(description="Projects of the workspace, newest first.")
+    async def projects(
+        self,
+        info: Info,
+        include_archived: bool = False,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ProjectTypeRef]:
+        from synapse_gql.projects.queries import project_connection
+
+        return await project_connection(
+            info, self.db_id, include_archived, page_args(first, after, last, before)
+        )
+
+
+@strawberry.type(name="WorkspaceMember", description="A user's role in a workspace.")
+class MemberType(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    user_id: strawberry.Private[uuid.UUID]
+    workspace_id: strawberry.Private[uuid.UUID]
+    role: MemberRoleType
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: WorkspaceMember) -> MemberType:
+        return cls(
+            id=to_global_id("WorkspaceMember", row.id),
+            db_id=row.id,
+            user_id=row.user_id,
+            workspace_id=row.workspace_id,
+            role=row.role,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field
+    async def user(self, info: Info) -> UserType | None:
+        return await load_user(info, self.user_id)
+
+    @strawberry.field
+    async def workspace(self, info: Info) -> WorkspaceType | None:
+        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
+        return None if row is None else WorkspaceType.from_row(row)
+
+
+@strawberry.type(name="WorkspaceInvitation", description="An invitation to join a workspace.")
+class InvitationType(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    workspace_id: strawberry.Private[uuid.UUID]
+    inviter_id: strawberry.Private[uuid.UUID | None]
+    email: str
+    role: MemberRoleType
+    status: InvitationStatusType
+    expires_at: datetime
+    accepted_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: WorkspaceInvitation) -> InvitationType:
+        status = row.status
+        if status is InvitationStatus.PENDING and row.expires_at <= datetime.now(UTC):
+            status = InvitationStatus.EXPIRED
+        return cls(
+            id=to_global_id("WorkspaceInvitation", row.id),
+            db_id=row.id,
+            workspace_id=row.workspace_id,
+            inviter_id=row.inviter_id,
+            email=row.email,
+            role=row.role,
+            status=status,
+            expires_at=row.expires_at,
+            accepted_at=row.accepted_at,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field
+    async def inviter(self, info: Info) -> UserType | None:
+        return await load_user(info, self.inviter_id)
+
+    @strawberry.field
+    async def workspace(self, info: Info) -> WorkspaceType | None:
+        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
+        return None if row is None else WorkspaceType.from_row(row)
+
+
+@strawberry.type(
+    description="A new invitation: send `token` to the invitee; it is shown only once."
+)
+class CreatedInvitation:
+    token: str
+    invitation: InvitationType
+
+
+@strawberry.input
+class CreateWorkspaceInput:
+    name: str
+    slug: str | None = None
+    description: str = ""
+
+
+@strawberry.input
+class UpdateWorkspaceInput:
+    id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    slug: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    settings: JSON | None = strawberry.UNSET
+    default_llm_id: strawberry.ID | None = strawberry.UNSET
+
+
+@strawberry.input
+class MemberInput:
+    workspace_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class ChangeMemberRoleInput:
+    workspace_id: strawberry.ID
+    user_id: strawberry.ID
+    role: MemberRoleType
+
+
+@strawberry.input
+class InviteMemberInput:
+    workspace_id: strawberry.ID
+    email: str
+    role: MemberRoleType = MemberRole.MEMBER

@@ -1,0 +1,105 @@
+"""Fixtures: a clean migrated database per test, the app over HTTP, users."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from synapse_gql.app import create_app
+from synapse_gql.config import Settings
+from tests.db import TestServer
+from tests.gql_client import GraphQLClient
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[TestServer]:
+    server = TestServer()
+    yield server
+    server.stop(None)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: TestServer) -> Iterator[str]:
+    name = pg_server.create_template()
+    yield name
+    import asyncio
+
+    asyncio.run(pg_server.drop(name))
+
+
+@pytest.fixture
+async def database_url(pg_server: TestServer, template_db: str) -> AsyncIterator[str]:
+    name = await pg_server.clone(template_db)
+    yield pg_server.url(name)
+    await pg_server.drop(name)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        redis_url=None,
+        secret_key=SecretStr(secrets.token_urlsafe(48)),
+        data_dir=tmp_path,
+        db_pool_size=5,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings):  # type: ignore[no-untyped-def]
+    application = create_app(settings)
+    yield application
+    await application.state.synapse.db.dispose()
+
+
+@pytest.fixture
+async def http(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    token: str
+
+
+@pytest.fixture
+def make_user(gql: GraphQLClient):  # type: ignore[no-untyped-def]
+    """Register a user and return its id, email and access token."""
+    counter = iter(range(1, 10_000))
+
+    async def make(name: str = "user", password: str = "correct horse battery") -> Account:
+        email = f"{name}{next(counter)}@example.com"
+        data = await gql.op("Register", input={"email": email, "name": name, "password": password})
+        payload = data["register"]
+        assert payload["__typename"] == "AuthPayload", payload
+        return Account(payload["user"]["id"], email, payload["accessToken"])
+
+    return make
+
+
+@pytest.fixture
+def make_workspace(gql: GraphQLClient):  # type: ignore[no-untyped-def]
+    """Create a workspace owned by ``owner`` and return its payload."""
+
+    async def make(owner: Account, name: str = "Team") -> dict:
+        data = await gql.op("CreateWorkspace", owner.token, input={"name": name})
+        payload = data["createWorkspace"]
+        assert payload["__typename"] == "Workspace", payload
+        return payload
+
+    return make
