@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # Workers are separate processes: hand them the resolved URL and secret.
         os.environ["SYNAPSE_DATABASE_URL"] = url
         os.environ["SYNAPSE_SECRET_KEY"] = secret
+        # uvicorn re-raises SIGTERM after a graceful shutdown; turning it into SystemExit
+        # lets the embedded PostgreSQL be stopped on the way out.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(
             "synapse_gql.app:app_from_env",
             factory=True,
@@ -81,6 +85,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             log_level=settings.log_level,
         )
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _demo_banner(login, host: str, port: int) -> str:  # type: ignore[no-untyped-def]
@@ -111,6 +119,31 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
         if args.demo:
             login = asyncio.run(_demo(url))
             print(f"demo login: {login.email} / {login.password}")
+    return 0
+
+
+async def _set_admin(url: str, email: str, is_admin: bool) -> bool:
+    from sqlalchemy import update
+
+    from synapse_gql.db import Database
+    from synapse_gql.models import User
+
+    db = Database(url, pool_size=1)
+    try:
+        async with db.transaction() as session:
+            stmt = update(User).where(User.email == email.strip().lower())
+            result = await session.execute(stmt.values(is_platform_admin=is_admin))
+            return bool(result.rowcount)
+    finally:
+        await db.dispose()
+
+
+def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
+    with database_url(settings) as url:
+        if not asyncio.run(_set_admin(url, args.email, not args.revoke)):
+            print(f"no user with email {args.email}", file=sys.stderr)
+            return 1
+    print(f"{args.email}: platform admin {'revoked' if args.revoke else 'granted'}")
     return 0
 
 
@@ -173,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="Load the LLM catalog (idempotent).")
     seed.add_argument("--demo", action="store_true", help="Also create the demo objects.")
     seed.set_defaults(handler=cmd_seed)
+
+    admin = sub.add_parser("admin", help="Grant (or revoke) platform-admin rights to a user.")
+    admin.add_argument("email", help="The user's email.")
+    admin.add_argument("--revoke", action="store_true", help="Take the rights away instead.")
+    admin.set_defaults(handler=cmd_admin)
 
     export = sub.add_parser("export-schema", help="Write the GraphQL SDL to schema.graphql.")
     export.add_argument("--output", default="schema.graphql", help="Target file.")

