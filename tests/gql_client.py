@@ -50,8 +50,11 @@ class GraphQLClient:
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def op(self, name: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
-        """Run a named operation of ``schema/``; fails the test on GraphQL errors."""
+    async def op(self, name: str, token: str | None = None, /, **variables: Any) -> dict[str, Any]:
+        """Run a named operation of ``schema/``; fails the test on GraphQL errors.
+
+        ``name`` and ``token`` are positional only, so an operation may take a ``$token``.
+        """
         response = await self.raw(operation_documents()[name], variables, token, operation=name)
         assert response.status_code == 200, response.text
         body = response.json()

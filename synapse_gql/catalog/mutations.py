@@ -42,7 +42,7 @@ class CatalogMutation:
         permission_classes=PLATFORM_ADMIN, description="Change a model or its price."
     )
     async def update_llm(self, info: Info, input: UpdateLLMInput) -> LLMResult:
-        llm_id = decode_id(input.id, "LLM", field="input.id")
+        llm_id = decode_id(input.id, "LLM", field=["input", "id"])
         changes = {
             k: getattr(input, k)
             for k in UPDATABLE

@@ -48,5 +48,6 @@ class AllowAnyone(BasePermission):
 
 
 AUTHENTICATED = [IsAuthenticated]
-PLATFORM_ADMIN = [IsPlatformAdmin]
+# IsAuthenticated first: an anonymous caller is told to log in, not that they lack a role.
+PLATFORM_ADMIN = [IsAuthenticated, IsPlatformAdmin]
 PUBLIC = [AllowAnyone]

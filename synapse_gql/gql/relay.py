@@ -30,7 +30,7 @@ def to_global_id(type_name: str, db_id: uuid.UUID) -> strawberry.ID:
 
 
 def from_global_id(
-    value: str, expected: str | Sequence[str] | None = None, *, field: str = "id"
+    value: str, expected: str | Sequence[str] | None = None, *, field: str | Sequence[str] = "id"
 ) -> tuple[str, uuid.UUID]:
     """Decode a global ID, checking its type; raises ``InvalidGlobalId`` with ``field``."""
     try:
@@ -47,7 +47,9 @@ def from_global_id(
     return type_name, db_id
 
 
-def decode_id(value: strawberry.ID, expected: str, *, field: str = "id") -> uuid.UUID:
+def decode_id(
+    value: strawberry.ID, expected: str, *, field: str | Sequence[str] = "id"
+) -> uuid.UUID:
     """The database id inside a global ID of type ``expected``."""
     return from_global_id(value, expected, field=field)[1]
 

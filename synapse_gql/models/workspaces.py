@@ -54,6 +54,8 @@ class Workspace(Base):
     """A tenant: everything below it is visible only to its members."""
 
     __tablename__ = "workspaces"
+    # Read ``updated_at`` back with RETURNING: the row is used after its session closes.
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid_pk]
     name: Mapped[str] = mapped_column(String(200))
@@ -79,6 +81,8 @@ class WorkspaceMember(Base):
         UniqueConstraint("workspace_id", "user_id"),
         Index(None, "user_id"),
     )
+    # Read ``updated_at`` back with RETURNING: the row is used after its session closes.
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid_pk]
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -118,6 +122,8 @@ class Project(Base):
 
     __tablename__ = "projects"
     __table_args__ = (Index(None, "workspace_id", "status", "created_at"),)
+    # Read ``updated_at`` back with RETURNING: the row is used after its session closes.
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid_pk]
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

@@ -34,7 +34,9 @@ async def _editable(session: AsyncSession, actor_id: uuid.UUID, project_id: uuid
     project = await session.get(Project, project_id, with_for_update=True)
     if project is None:
         raise NotFound("No such project.", field=["id"])
-    await require_role(session, project.workspace_id, actor_id, MemberRole.MEMBER, field="id")
+    await require_role(
+        session, project.workspace_id, actor_id, MemberRole.MEMBER, field="id", what="project"
+    )
     return project
 
 

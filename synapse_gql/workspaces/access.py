@@ -56,11 +56,16 @@ async def require_role(
     minimum: MemberRole,
     *,
     field: str = "workspaceId",
+    what: str = "workspace",
 ) -> MemberRole:
-    """The user's role when it is at least ``minimum``; NOT_FOUND for non-members."""
+    """The user's role when it is at least ``minimum``; NOT_FOUND for non-members.
+
+    ``what`` names the object looked up by ``field``: a non-member gets the same error as
+    for an ID that does not exist, so foreign IDs reveal nothing.
+    """
     role = await role_of(session, workspace_id, user_id)
     if role is None:
-        raise NotFound("No such workspace.", field=[field])
+        raise NotFound(f"No such {what}.", field=[field])
     if role.rank < minimum.rank:
         raise Forbidden(
             f"This needs the {minimum.value} role or higher; you are {role.value}.", field=[field]

@@ -73,7 +73,9 @@ async def revoke(
     invitation = await session.get(WorkspaceInvitation, invitation_id, with_for_update=True)
     if invitation is None:
         raise NotFound("No such invitation.", field=["id"])
-    await require_role(session, invitation.workspace_id, actor_id, MemberRole.ADMIN, field="id")
+    await require_role(
+        session, invitation.workspace_id, actor_id, MemberRole.ADMIN, field="id", what="invitation"
+    )
     if invitation.status is not InvitationStatus.PENDING:
         raise DomainError(
             f"This invitation is {invitation.status.value}.",

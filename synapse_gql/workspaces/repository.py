@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.models import (
@@ -32,7 +32,14 @@ def members_of(workspace_id: uuid.UUID) -> Select[tuple[WorkspaceMember]]:
 def invitations_of(
     workspace_id: uuid.UUID, status: InvitationStatus | None
 ) -> Select[tuple[WorkspaceInvitation]]:
+    """Invitations of a workspace; a pending one past its expiry counts as expired."""
     stmt = select(WorkspaceInvitation).where(WorkspaceInvitation.workspace_id == workspace_id)
+    pending = WorkspaceInvitation.status == InvitationStatus.PENDING
+    lapsed = WorkspaceInvitation.expires_at <= func.now()
+    if status is InvitationStatus.PENDING:
+        return stmt.where(pending, ~lapsed)
+    if status is InvitationStatus.EXPIRED:
+        return stmt.where(or_(WorkspaceInvitation.status == status, and_(pending, lapsed)))
     return stmt if status is None else stmt.where(WorkspaceInvitation.status == status)
 
 
