@@ -63,7 +63,7 @@ async def test_admin_invites(gql, team, db_engine) -> None:  # type: ignore[no-u
     [
         ("admin", "MEMBER", "not-an-email", "INVALID_INPUT", ["input", "email"]),
         ("admin", "OWNER", "boss@example.com", "FORBIDDEN", ["input", "role"]),
-        ("member", "VIEWER", "friend@example.com", "FORBIDDEN", ["workspaceId"]),
+        ("member", "VIEWER", "friend@example.com", "FORBIDDEN", ["input", "workspaceId"]),
     ],
 )
 async def test_invite_is_checked(  # type: ignore[no-untyped-def]

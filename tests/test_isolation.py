@@ -243,17 +243,21 @@ async def test_anonymous_cannot_list_workspaces(gql, tenants) -> None:  # type: 
 # Mutation -> variables with Bob's own ``Project`` where a ``Workspace`` is expected (or
 # the reverse), and the path of the bad ID.
 WRONG_TYPE = {
-    "update workspace": ("UpdateWorkspace", lambda b: {"input": {"id": b["Project"]}}, ["id"]),
+    "update workspace": (
+        "UpdateWorkspace",
+        lambda b: {"input": {"id": b["Project"]}},
+        ["input", "id"],
+    ),
     "delete workspace": ("DeleteWorkspace", lambda b: {"id": b["Project"]}, ["id"]),
     "create project": (
         "CreateProject",
         lambda b: {"input": {"workspaceId": b["Project"], "name": "P"}},
-        ["workspaceId"],
+        ["input", "workspaceId"],
     ),
     "remove member": (
         "RemoveMember",
         lambda b: {"input": {"workspaceId": b["Workspace"], "userId": b["Workspace"]}},
-        ["userId"],
+        ["input", "userId"],
     ),
     "archive project": ("ArchiveProject", lambda b: {"id": b["Workspace"]}, ["id"]),
     "revoke invitation": ("RevokeInvitation", lambda b: {"id": b["Project"]}, ["id"]),

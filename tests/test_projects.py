@@ -59,7 +59,7 @@ async def test_member_creates_project(gql, team) -> None:  # type: ignore[no-unt
 async def test_viewer_cannot_create(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
     """Given a viewer, when they create a project, then FORBIDDEN and no row is written."""
     workspace, _, _, viewer = team
-    user_error(await create(gql, viewer, workspace), "FORBIDDEN", ["workspaceId"])
+    user_error(await create(gql, viewer, workspace), "FORBIDDEN", ["input", "workspaceId"])
     assert await scalar(db_engine, "SELECT count(*) FROM projects") == 0
 
 
@@ -106,7 +106,7 @@ async def test_viewer_cannot_update(gql, team, db_engine) -> None:  # type: igno
     """Given a viewer, when they rename a project, then FORBIDDEN and nothing changes."""
     workspace, owner, _, viewer = team
     project = await create(gql, owner, workspace)
-    user_error(await update(gql, viewer, project, name="Nope"), "FORBIDDEN", ["id"])
+    user_error(await update(gql, viewer, project, name="Nope"), "FORBIDDEN", ["input", "id"])
     assert (await stored(db_engine, project)).name == "Alpha"
 
 

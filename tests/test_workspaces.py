@@ -103,7 +103,7 @@ async def test_member_cannot_update(gql, make_user, make_workspace, add_member, 
     _, workspace, (member,) = await team_with(make_user, make_workspace, add_member, "MEMBER")
     changes = {"id": workspace["id"], "name": "Hijacked"}
     result = (await gql.op("UpdateWorkspace", member.token, input=changes))["updateWorkspace"]
-    user_error(result, "FORBIDDEN", ["id"])
+    user_error(result, "FORBIDDEN", ["input", "id"])
     assert await workspace_name(db_engine, workspace["id"]) == workspace["name"]
 
 
@@ -221,7 +221,7 @@ async def test_member_cannot_change_roles(gql, make_user, make_workspace, add_me
         make_user, make_workspace, add_member, "MEMBER", "MEMBER"
     )
     result = await change_role(gql, member, workspace, other, "VIEWER")
-    user_error(result, "FORBIDDEN", ["workspaceId"])
+    user_error(result, "FORBIDDEN", ["input", "workspaceId"])
 
 
 async def test_last_owner_cannot_step_down(gql, make_user, make_workspace) -> None:  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ class ProjectMutation:
     )
     async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectResult:
         viewer = info.context.require_viewer()
-        workspace_id = decode_id(input.workspace_id, "Workspace", field="workspaceId")
+        workspace_id = decode_id(input.workspace_id, "Workspace", field=["input", "workspaceId"])
         async with info.context.state.db.transaction() as session:
             row = await service.create_project(
                 session, viewer.id, workspace_id, input.name, input.description
@@ -36,7 +36,7 @@ class ProjectMutation:
     )
     async def update_project(self, info: Info, input: UpdateProjectInput) -> ProjectResult:
         viewer = info.context.require_viewer()
-        project_id = decode_id(input.id, "Project")
+        project_id = decode_id(input.id, "Project", field=["input", "id"])
         changes = {
             k: getattr(input, k)
             for k in ("name", "description")

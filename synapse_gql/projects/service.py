@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,12 +31,14 @@ async def create_project(
     return project
 
 
-async def _editable(session: AsyncSession, actor_id: uuid.UUID, project_id: uuid.UUID) -> Project:
+async def _editable(
+    session: AsyncSession, actor_id: uuid.UUID, project_id: uuid.UUID, field: Sequence[str]
+) -> Project:
     project = await session.get(Project, project_id, with_for_update=True)
     if project is None:
-        raise NotFound("No such project.", field=["id"])
+        raise NotFound("No such project.", field=field)
     await require_role(
-        session, project.workspace_id, actor_id, MemberRole.MEMBER, field="id", what="project"
+        session, project.workspace_id, actor_id, MemberRole.MEMBER, field=field, what="project"
     )
     return project
 
@@ -44,7 +47,7 @@ async def update_project(
     session: AsyncSession, actor_id: uuid.UUID, project_id: uuid.UUID, changes: dict[str, Any]
 ) -> Project:
     """Rename or describe a project."""
-    project = await _editable(session, actor_id, project_id)
+    project = await _editable(session, actor_id, project_id, ("input", "id"))
     if "name" in changes:
         project.name = validation.text(changes["name"], ["input", "name"])
     if "description" in changes:
@@ -59,7 +62,7 @@ async def set_status(
     session: AsyncSession, actor_id: uuid.UUID, project_id: uuid.UUID, status: ProjectStatus
 ) -> Project:
     """Archive or restore a project."""
-    project = await _editable(session, actor_id, project_id)
+    project = await _editable(session, actor_id, project_id, ("id",))
     project.status = status
     await session.flush()
     return project

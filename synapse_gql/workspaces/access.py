@@ -55,7 +55,7 @@ async def require_role(
     user_id: uuid.UUID,
     minimum: MemberRole,
     *,
-    field: str = "workspaceId",
+    field: str | Sequence[str] = ("input", "workspaceId"),
     what: str = "workspace",
 ) -> MemberRole:
     """The user's role when it is at least ``minimum``; NOT_FOUND for non-members.
@@ -65,10 +65,10 @@ async def require_role(
     """
     role = await role_of(session, workspace_id, user_id)
     if role is None:
-        raise NotFound(f"No such {what}.", field=[field])
+        raise NotFound(f"No such {what}.", field=field)
     if role.rank < minimum.rank:
         raise Forbidden(
-            f"This needs the {minimum.value} role or higher; you are {role.value}.", field=[field]
+            f"This needs the {minimum.value} role or higher; you are {role.value}.", field=field
         )
     return role
 

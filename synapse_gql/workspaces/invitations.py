@@ -74,7 +74,12 @@ async def revoke(
     if invitation is None:
         raise NotFound("No such invitation.", field=["id"])
     await require_role(
-        session, invitation.workspace_id, actor_id, MemberRole.ADMIN, field="id", what="invitation"
+        session,
+        invitation.workspace_id,
+        actor_id,
+        MemberRole.ADMIN,
+        field=("id",),
+        what="invitation",
     )
     if invitation.status is not InvitationStatus.PENDING:
         raise DomainError(

@@ -49,7 +49,7 @@ def _changes(input: UpdateWorkspaceInput) -> dict[str, Any]:
     if input.default_llm_id is not strawberry.UNSET:
         llm = input.default_llm_id
         changes["default_llm_id"] = (
-            None if llm is None else decode_id(llm, "LLM", field="defaultLlmId")
+            None if llm is None else decode_id(llm, "LLM", field=["input", "defaultLlmId"])
         )
     return changes
 
@@ -72,7 +72,7 @@ class WorkspaceMutation:
     )
     async def update_workspace(self, info: Info, input: UpdateWorkspaceInput) -> WorkspaceResult:
         viewer = info.context.require_viewer()
-        workspace_id = decode_id(input.id, "Workspace")
+        workspace_id = decode_id(input.id, "Workspace", field=["input", "id"])
         changes = _changes(input)
         async with info.context.state.db.transaction() as session:
             row = await service.update_workspace(session, viewer.id, workspace_id, changes)
@@ -91,8 +91,8 @@ class WorkspaceMutation:
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Change a member's role.")
     async def change_member_role(self, info: Info, input: ChangeMemberRoleInput) -> MemberResult:
         viewer = info.context.require_viewer()
-        workspace_id = decode_id(input.workspace_id, "Workspace", field="workspaceId")
-        user_id = decode_id(input.user_id, "User", field="userId")
+        workspace_id = decode_id(input.workspace_id, "Workspace", field=["input", "workspaceId"])
+        user_id = decode_id(input.user_id, "User", field=["input", "userId"])
         async with info.context.state.db.transaction() as session:
             row = await service.change_role(session, viewer.id, workspace_id, user_id, input.role)
         return MemberType.from_row(row)
@@ -100,8 +100,8 @@ class WorkspaceMutation:
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Remove a member, or leave.")
     async def remove_member(self, info: Info, input: MemberInput) -> DeleteResult:
         viewer = info.context.require_viewer()
-        workspace_id = decode_id(input.workspace_id, "Workspace", field="workspaceId")
-        user_id = decode_id(input.user_id, "User", field="userId")
+        workspace_id = decode_id(input.workspace_id, "Workspace", field=["input", "workspaceId"])
+        user_id = decode_id(input.user_id, "User", field=["input", "userId"])
         async with info.context.state.db.transaction() as session:
             row = await service.remove_member(session, viewer.id, workspace_id, user_id)
         return Deleted(id=to_global_id("WorkspaceMember", row.id))
@@ -109,7 +109,7 @@ class WorkspaceMutation:
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Invite someone by email.")
     async def invite_member(self, info: Info, input: InviteMemberInput) -> CreateInvitationResult:
         viewer = info.context.require_viewer()
-        workspace_id = decode_id(input.workspace_id, "Workspace", field="workspaceId")
+        workspace_id = decode_id(input.workspace_id, "Workspace", field=["input", "workspaceId"])
         ttl = timedelta(hours=info.context.settings.invitation_ttl_hours)
         async with info.context.state.db.transaction() as session:
             issued = await invitations.invite(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -64,10 +65,12 @@ async def create_workspace(
     return workspace
 
 
-async def load_for_update(session: AsyncSession, workspace_id: uuid.UUID) -> Workspace:
+async def load_for_update(
+    session: AsyncSession, workspace_id: uuid.UUID, field: Sequence[str] = ("id",)
+) -> Workspace:
     workspace = await session.get(Workspace, workspace_id, with_for_update=True)
     if workspace is None:
-        raise NotFound("No such workspace.", field=["id"])
+        raise NotFound("No such workspace.", field=field)
     return workspace
 
 
@@ -75,8 +78,9 @@ async def update_workspace(
     session: AsyncSession, actor_id: uuid.UUID, workspace_id: uuid.UUID, changes: dict[str, Any]
 ) -> Workspace:
     """Rename, re-slug, describe, configure; admins and owners only."""
-    await require_role(session, workspace_id, actor_id, MemberRole.ADMIN, field="id")
-    workspace = await load_for_update(session, workspace_id)
+    path = ("input", "id")
+    await require_role(session, workspace_id, actor_id, MemberRole.ADMIN, field=path)
+    workspace = await load_for_update(session, workspace_id, path)
     if "name" in changes:
         workspace.name = validation.text(changes["name"], ["input", "name"])
     if "description" in changes:
@@ -117,7 +121,7 @@ async def delete_workspace(
     session: AsyncSession, actor_id: uuid.UUID, workspace_id: uuid.UUID
 ) -> None:
     """Delete a workspace and everything in it; owners only."""
-    await require_role(session, workspace_id, actor_id, MemberRole.OWNER, field="id")
+    await require_role(session, workspace_id, actor_id, MemberRole.OWNER, field=("id",))
     workspace = await load_for_update(session, workspace_id)
     await session.delete(workspace)
     await session.flush()
