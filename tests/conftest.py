@@ -17,6 +17,20 @@ from tests.db import TestServer
 from tests.gql_client import GraphQLClient
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """Cheap argon2 parameters in-process: hashing is not under test in most tests, and
+    the production parameters cost ~0.15 s per user. Real processes keep the defaults."""
+    from argon2 import PasswordHasher
+
+    from synapse_gql.security import passwords
+
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = original
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[TestServer]:
     server = TestServer()
