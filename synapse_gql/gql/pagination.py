@@ -125,6 +125,39 @@ def page_size(args: PageArgs, default: int, maximum: int) -> tuple[int, bool]:
     return size, backwards
 
 
+def cursor_conditions(key: SortKey, args: PageArgs) -> list[ColumnElement[bool]]:
+    """``WHERE`` terms that start the page after ``after`` and end it before ``before``."""
+    pair = tuple_(key.column, key.id_column)
+    conditions = []
+    if args.after is not None:
+        value = tuple_(*decode_cursor(args.after, "after"))
+        conditions.append(pair < value if key.descending else pair > value)
+    if args.before is not None:
+        value = tuple_(*decode_cursor(args.before, "before"))
+        conditions.append(pair > value if key.descending else pair < value)
+    return conditions
+
+
+def scan_order(key: SortKey, backwards: bool) -> list[ColumnElement[Any]]:
+    """The SQL order: the sort order, reversed when paging backwards from the end."""
+    if key.descending != backwards:
+        return [key.column.desc(), key.id_column.desc()]
+    return [key.column.asc(), key.id_column.asc()]
+
+
+def finish_page(rows: list[Any], size: int, backwards: bool, args: PageArgs) -> Page:
+    """Turn ``size + 1`` scanned rows ``(entity, ..., sort, id)`` into a page."""
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    cursors = [encode_cursor(row[-2], row[-1]) for row in rows]
+    entities = [row[0] for row in rows]
+    if backwards:
+        return Page(entities, cursors, has_next=args.before is not None, has_previous=more)
+    return Page(entities, cursors, has_next=more, has_previous=args.after is not None)
+
+
 async def fetch_page(
     session: AsyncSession,
     stmt: Select[Any],
@@ -136,27 +169,9 @@ async def fetch_page(
 ) -> Page:
     """Run one keyset-paginated query for ``stmt`` (whose first entity is the row)."""
     size, backwards = page_size(args, default_size, max_size)
-    pair = tuple_(key.column, key.id_column)
-    forward_desc = key.descending != backwards  # direction the SQL scans in
-    if args.after is not None:
-        value = tuple_(*decode_cursor(args.after, "after"))
-        stmt = stmt.where(pair < value if key.descending else pair > value)
-    if args.before is not None:
-        value = tuple_(*decode_cursor(args.before, "before"))
-        stmt = stmt.where(pair > value if key.descending else pair < value)
-    order = (
-        [key.column.desc(), key.id_column.desc()] if forward_desc else [key.column, key.id_column]
-    )
-    rows = list((await session.execute(stmt.order_by(*order).limit(size + 1))).all())
-    more = len(rows) > size
-    rows = rows[:size]
-    if backwards:
-        rows.reverse()
-    cursors = [encode_cursor(sort_value, row_id) for *_, sort_value, row_id in rows]
-    entities = [row[0] for row in rows]
-    if backwards:
-        return Page(entities, cursors, has_next=args.before is not None, has_previous=more)
-    return Page(entities, cursors, has_next=more, has_previous=args.after is not None)
+    stmt = stmt.where(*cursor_conditions(key, args)).order_by(*scan_order(key, backwards))
+    rows = list((await session.execute(stmt.limit(size + 1))).all())
+    return finish_page(rows, size, backwards, args)
 
 
 def build_connection(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.models import (
@@ -25,22 +25,15 @@ def workspaces_of(user_id: uuid.UUID) -> Select[tuple[Workspace]]:
     )
 
 
-def members_of(workspace_id: uuid.UUID) -> Select[tuple[WorkspaceMember]]:
-    return select(WorkspaceMember).where(WorkspaceMember.workspace_id == workspace_id)
-
-
-def invitations_of(
-    workspace_id: uuid.UUID, status: InvitationStatus | None
-) -> Select[tuple[WorkspaceInvitation]]:
-    """Invitations of a workspace; a pending one past its expiry counts as expired."""
-    stmt = select(WorkspaceInvitation).where(WorkspaceInvitation.workspace_id == workspace_id)
+def invitation_status_filter(status: InvitationStatus | None) -> list[ColumnElement[bool]]:
+    """Conditions for ``status``; a pending invitation past its expiry counts as expired."""
     pending = WorkspaceInvitation.status == InvitationStatus.PENDING
     lapsed = WorkspaceInvitation.expires_at <= func.now()
     if status is InvitationStatus.PENDING:
-        return stmt.where(pending, ~lapsed)
+        return [pending, ~lapsed]
     if status is InvitationStatus.EXPIRED:
-        return stmt.where(or_(WorkspaceInvitation.status == status, and_(pending, lapsed)))
-    return stmt if status is None else stmt.where(WorkspaceInvitation.status == status)
+        return [or_(WorkspaceInvitation.status == status, and_(pending, lapsed))]
+    return [] if status is None else [WorkspaceInvitation.status == status]
 
 
 async def slug_taken(session: AsyncSession, slug: str, exclude: uuid.UUID | None = None) -> bool:

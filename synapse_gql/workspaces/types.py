@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from sqlalchemy import false, true
 from strawberry.scalars import JSON
 
 from synapse_gql.accounts.types import UserType
 from synapse_gql.context import Info
-from synapse_gql.gql.pagination import Connection, PageArgs, SortKey, paginate
+from synapse_gql.gql.batched import ChildList, child_connection
+from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import (
     InvitationStatus,
@@ -32,6 +34,12 @@ MemberRoleType = strawberry.enum(MemberRole, name="MemberRole")
 WorkspacePlanType = strawberry.enum(WorkspacePlan, name="WorkspacePlan")
 InvitationStatusType = strawberry.enum(InvitationStatus, name="InvitationStatus")
 ProjectTypeRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
+MEMBERS = ChildList(
+    name="members",
+    model=WorkspaceMember,
+    parent=WorkspaceMember.workspace_id,
+    key=SortKey(WorkspaceMember.created_at, WorkspaceMember.id),
+)
 
 
 async def load_user(info: Info, user_id: uuid.UUID | None) -> UserType | None:
@@ -93,16 +101,8 @@ class WorkspaceType(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[MemberType]:
-        settings = info.context.settings
-        return await paginate(
-            info.context.sessions,
-            repository.members_of(self.db_id),
-            SortKey(WorkspaceMember.created_at, WorkspaceMember.id),
-            page_args(first, after, last, before),
-            MemberType.from_row,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
-        )
+        args = page_args(first, after, last, before)
+        return await child_connection(info, MEMBERS, self.db_id, args, MemberType.from_row)
 
     @strawberry.field(description="Invitations (admins and owners only; empty for others).")
     async def invitations(
@@ -115,19 +115,19 @@ class WorkspaceType(Node):
         before: str | None = None,
     ) -> Connection[InvitationType]:
         role = await viewer_role(info, self.db_id)
-        stmt = repository.invitations_of(self.db_id, status)
-        if role is None or role.rank < MemberRole.ADMIN.rank:
-            stmt = stmt.where(WorkspaceInvitation.id.is_(None))
-        settings = info.context.settings
-        return await paginate(
-            info.context.sessions,
-            stmt,
-            SortKey(WorkspaceInvitation.created_at, WorkspaceInvitation.id),
-            page_args(first, after, last, before),
-            InvitationType.from_row,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
+        allowed = role is not None and role.rank >= MemberRole.ADMIN.rank
+        spec = ChildList(
+            name=("invitations", status, allowed),
+            model=WorkspaceInvitation,
+            parent=WorkspaceInvitation.workspace_id,
+            key=SortKey(WorkspaceInvitation.created_at, WorkspaceInvitation.id),
+            where=[
+                *repository.invitation_status_filter(status),
+                true() if allowed else false(),
+            ],
         )
+        args = page_args(first, after, last, before)
+        return await child_connection(info, spec, self.db_id, args, InvitationType.from_row)
 
     @strawberry.field(description="Projects of the workspace, newest first.")
     async def projects(
