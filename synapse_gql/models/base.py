@@ -42,6 +42,9 @@ class Base(DeclarativeBase):
     """Base of every ORM model; its metadata is Alembic's target."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Fetch server-generated values (updated_at) with the UPDATE's RETURNING, so a row
+    # can be read after its session closed without a lazy reload.
+    __mapper_args__ = {"eager_defaults": True}
 
 
 def str_enum(enum_cls: type[enum.Enum], name: str) -> Enum:

@@ -17,7 +17,6 @@ class LLM(Base):
     __tablename__ = "llms"
     __table_args__ = (UniqueConstraint("provider", "model_id"),)
     # Read ``updated_at`` back with RETURNING: the row is used after its session closes.
-    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid_pk]
     provider: Mapped[str] = mapped_column(String(50))

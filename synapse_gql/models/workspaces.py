@@ -55,7 +55,6 @@ class Workspace(Base):
 
     __tablename__ = "workspaces"
     # Read ``updated_at`` back with RETURNING: the row is used after its session closes.
-    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid_pk]
     name: Mapped[str] = mapped_column(String(200))
@@ -82,7 +81,6 @@ class WorkspaceMember(Base):
         Index(None, "user_id"),
     )
     # Read ``updated_at`` back with RETURNING: the row is used after its session closes.
-    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid_pk]
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -123,7 +121,6 @@ class Project(Base):
     __tablename__ = "projects"
     __table_args__ = (Index(None, "workspace_id", "status", "created_at"),)
     # Read ``updated_at`` back with RETURNING: the row is used after its session closes.
-    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[uuid_pk]
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
