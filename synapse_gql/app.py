@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from synapse_gql import __version__
+from synapse_gql.body_limit import BodySizeLimit
 from synapse_gql.config import Settings
 from synapse_gql.db import Database
 from synapse_gql.graphql_route import SynapseGraphQLRouter, get_context
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Synapse GQL", version=__version__, lifespan=lifespan)
     app.state.synapse = state
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     graphql = SynapseGraphQLRouter(
         build_schema(settings),
         context_getter=get_context,

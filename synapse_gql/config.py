@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=2)
     max_aliases: int = Field(default=30, ge=1)
     max_query_tokens: int = Field(default=4000, ge=100)
+    max_query_cost: int = Field(default=50_000, ge=1)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
 
     @property
     def uses_embedded_database(self) -> bool:
