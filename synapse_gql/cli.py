@@ -1,4 +1,4 @@
-"""``synapse-gql``: serve, migrate, seed, export-schema."""
+"""``synapse-gql``: serve, migrate, seed, admin, export-schema, rotate-secrets."""
 
 from __future__ import annotations
 
@@ -164,6 +164,36 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _rotate_secrets(url: str, keyring, batch_size: int) -> int:  # type: ignore[no-untyped-def]
+    from synapse_gql.db import Database
+    from synapse_gql.variables.rotation import rotate_secrets
+
+    db = Database(url, pool_size=1)
+    try:
+        return await rotate_secrets(db, keyring, batch_size)
+    finally:
+        await db.dispose()
+
+
+def cmd_rotate_secrets(args: argparse.Namespace, settings: Settings) -> int:
+    from synapse_gql.security.keys import Keyring
+    from synapse_gql.security.secret import resolve_secret
+
+    previous = [s.get_secret_value() for s in settings.previous_secret_keys]
+    keyring = Keyring(resolve_secret(settings), previous)
+    with database_url(settings) as url:
+        count = asyncio.run(_rotate_secrets(url, keyring, args.batch_size))
+    print(f"rotate-secrets: {count} value(s) re-encrypted under the current secret")
+    return 0
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synapse-gql", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -218,6 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="Exit 1 when the file differs from the code's schema."
     )
     export.set_defaults(handler=cmd_export_schema)
+
+    rotate = sub.add_parser(
+        "rotate-secrets",
+        help="Re-encrypt stored variables and workspace secrets under the current secret "
+        "(keep the old one in SYNAPSE_PREVIOUS_SECRET_KEYS until this has run).",
+    )
+    rotate.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=500,
+        help="Rows re-encrypted per transaction (default 500).",
+    )
+    rotate.set_defaults(handler=cmd_rotate_secrets)
     return parser
 
 

@@ -7,17 +7,32 @@ from strawberry.tools import merge_types
 
 from synapse_gql.accounts.mutations import AccountMutation
 from synapse_gql.accounts.queries import AccountQuery
+from synapse_gql.agents.mutations import AgentMutation
+from synapse_gql.agents.queries import agent_connection  # noqa: F401  (registers nodes)
+from synapse_gql.billing.queries import billing_connection  # noqa: F401  (registers nodes)
 from synapse_gql.catalog.mutations import CatalogMutation
 from synapse_gql.catalog.queries import CatalogQuery
 from synapse_gql.catalog.types import LLMType
 from synapse_gql.config import Settings
 from synapse_gql.context import Info
+from synapse_gql.conversations.mutations import ConversationMutation
+from synapse_gql.conversations.queries import (  # noqa: F401  (registers nodes)
+    conversation_connection,
+)
+from synapse_gql.feedback.mutations import FeedbackMutation
+from synapse_gql.feedback.queries import feedback_connection  # noqa: F401  (registers nodes)
 from synapse_gql.gql.errors import DomainErrorHandler, ErrorMasking
 from synapse_gql.gql.limits import limit_extensions
 from synapse_gql.gql.relay import Node, resolve_nodes
+from synapse_gql.gql.scalars import SCALAR_OVERRIDES
 from synapse_gql.projects.mutations import ProjectMutation
 from synapse_gql.projects.queries import project_connection  # noqa: F401  (registers nodes)
 from synapse_gql.projects.types import ProjectType
+from synapse_gql.tags.mutations import TagMutation
+from synapse_gql.tags.queries import tags_of  # noqa: F401  (registers nodes)
+from synapse_gql.usage.queries import usage_connection  # noqa: F401  (registers nodes)
+from synapse_gql.variables.mutations import VariableMutation
+from synapse_gql.variables.queries import VariableQuery
 from synapse_gql.workspaces.mutations import WorkspaceMutation
 from synapse_gql.workspaces.queries import WorkspaceQuery
 
@@ -35,9 +50,20 @@ class NodeQuery:
         return await resolve_nodes(info, ids)
 
 
-Query = merge_types("Query", (NodeQuery, AccountQuery, WorkspaceQuery, CatalogQuery))
+Query = merge_types("Query", (NodeQuery, AccountQuery, WorkspaceQuery, CatalogQuery, VariableQuery))
 Mutation = merge_types(
-    "Mutation", (AccountMutation, WorkspaceMutation, ProjectMutation, CatalogMutation)
+    "Mutation",
+    (
+        AccountMutation,
+        WorkspaceMutation,
+        ProjectMutation,
+        AgentMutation,
+        ConversationMutation,
+        CatalogMutation,
+        VariableMutation,
+        TagMutation,
+        FeedbackMutation,
+    ),
 )
 
 
@@ -45,6 +71,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with limits from ``settings`` (defaults when None)."""
     settings = settings or Settings()
     return strawberry.Schema(
+        scalar_overrides=SCALAR_OVERRIDES,
         query=Query,
         mutation=Mutation,
         types=[ProjectType, LLMType],

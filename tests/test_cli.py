@@ -146,7 +146,9 @@ def test_export_schema_check_fails_on_stale_file(tmp_path: Path) -> None:
     assert "stale" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate", "seed", "admin", "export-schema"])
+@pytest.mark.parametrize(
+    "command", ["serve", "migrate", "seed", "admin", "export-schema", "rotate-secrets"]
+)
 def test_each_command_has_help(command: str) -> None:
     result = subprocess.run(
         [*CLI, command, "--help"], capture_output=True, text=True, timeout=60, env=_clean_env()

@@ -35,7 +35,8 @@ async def test_default_page_size_applies_without_first(gql, make_user) -> None: 
 
 async def test_nested_connections_multiply(gql, make_user) -> None:  # type: ignore[no-untyped-def]
     user = await make_user()
-    query = "{ workspaces(first: 10) { edges { node { members(first: 50) { edges { node { id } } } } } } }"
+    members = "members(first: 50) { edges { node { id } } }"
+    query = f"{{ workspaces(first: 10) {{ edges {{ node {{ {members} }} }} }} }}"
     body = await gql.query(query, token=user.token)
     inner = 1 + 50 * (1 + 1 + 1)  # members: edges, node, id per item
     assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 10 * (1 + 1 + inner)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from synapse_gql.context import Info
+from synapse_gql.gql.pagination import Connection, PageArgs
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import ApiToken as ApiTokenRow
 from synapse_gql.models import User as UserRow
+
+if TYPE_CHECKING:
+    from synapse_gql.usage.types import UsageLogType
+    from synapse_gql.variables.types import UserVariableType
+
+UserVariableRef = Annotated["UserVariableType", strawberry.lazy("synapse_gql.variables.types")]
+UsageLogRef = Annotated["UsageLogType", strawberry.lazy("synapse_gql.usage.types")]
 
 
 @strawberry.type(name="User", description="A person with an account.")
@@ -32,6 +42,28 @@ class UserType(Node):
             last_login_at=row.last_login_at,
             created_at=row.created_at,
         )
+
+    @strawberry.field(description="Your variables by key (secrets masked); empty for others.")
+    async def variables(self, info: Info) -> list[UserVariableRef]:
+        from synapse_gql.variables.queries import user_variables
+
+        return await user_variables(info, self.db_id)
+
+    @strawberry.field(description="Your LLM calls, newest first; empty for other users.")
+    async def usage_logs(
+        self,
+        info: Info,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[UsageLogRef]:
+        from synapse_gql.usage.queries import usage_connection
+
+        args = PageArgs(first, after, last, before)
+        return await usage_connection(info, "user", self.db_id, since, until, args)
 
 
 @strawberry.type(

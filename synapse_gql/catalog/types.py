@@ -5,11 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from synapse_gql.context import Info
+from synapse_gql.gql.pagination import Connection, PageArgs
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import LLM
+
+if TYPE_CHECKING:
+    from synapse_gql.usage.types import UsageLogType
+
+UsageLogRef = Annotated["UsageLogType", strawberry.lazy("synapse_gql.usage.types")]
 
 
 @strawberry.type(
@@ -50,6 +58,24 @@ class LLMType(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+    @strawberry.field(
+        description="Calls of this model in your workspaces (member or above), newest first."
+    )
+    async def usage_logs(
+        self,
+        info: Info,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[UsageLogRef]:
+        from synapse_gql.usage.queries import usage_connection
+
+        args = PageArgs(first, after, last, before)
+        return await usage_connection(info, "llm", self.db_id, since, until, args)
 
 
 @strawberry.type(description="A provider and how many active models it has in the catalog.")

@@ -73,11 +73,13 @@ async def _scan(
         .where(spec.parent.in_(parent_ids), *spec.where, *cursor_conditions(spec.key, args))
         .subquery()
     )
+    # Subscript, not attributes: ``inner.c._parent`` is the column collection's own parent.
+    parent, rank_of, row_id = inner.c["_parent"], inner.c["_rank"], inner.c["_id"]
     stmt = (
-        select(spec.model, inner.c._parent, inner.c._sort, inner.c._id)
-        .join(inner, spec.key.id_column == inner.c._id)
-        .where(inner.c._rank <= size + 1)
-        .order_by(inner.c._parent, inner.c._rank)
+        select(spec.model, parent, inner.c["_sort"], row_id)
+        .join(inner, spec.key.id_column == row_id)
+        .where(rank_of <= size + 1)
+        .order_by(parent, rank_of)
     )
     grouped: dict[Any, list[Any]] = defaultdict(list)
     async with info.context.sessions() as session:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from synapse_gql.errors import InvalidInput
 
@@ -38,3 +40,12 @@ def slugify(name: str) -> str:
     """A slug derived from a display name (may need a suffix to be unique)."""
     slug_value = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48]
     return slug_value or "workspace"
+
+
+def json_object(value: Any, field: list[str], *, max_bytes: int = 16_384) -> dict[str, Any]:
+    """A JSON object of at most ``max_bytes`` once serialised (UTF-8)."""
+    if not isinstance(value, dict):
+        raise InvalidInput("Must be a JSON object.", field=field)
+    if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > max_bytes:
+        raise InvalidInput(f"Limited to {max_bytes} bytes of JSON.", field=field)
+    return value

@@ -9,15 +9,28 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from synapse_gql.accounts.types import UserType
+from synapse_gql.agents.types import AgentStatusType
 from synapse_gql.context import Info
+from synapse_gql.conversations.inputs import (
+    ConversationFilter,
+    ConversationOrder,
+    ConversationOrderType,
+)
+from synapse_gql.gql.pagination import Connection, PageArgs
 from synapse_gql.gql.relay import Node, to_global_id
-from synapse_gql.models import Project, ProjectStatus
+from synapse_gql.models import AgentStatus, Project, ProjectStatus
 
 if TYPE_CHECKING:
+    from synapse_gql.agents.types import AgentType
+    from synapse_gql.conversations.types import ConversationType
+    from synapse_gql.tags.types import TagType
     from synapse_gql.workspaces.types import WorkspaceType
 
 ProjectStatusType = strawberry.enum(ProjectStatus, name="ProjectStatus")
 WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
+TagRef = Annotated["TagType", strawberry.lazy("synapse_gql.tags.types")]
+AgentRef = Annotated["AgentType", strawberry.lazy("synapse_gql.agents.types")]
+ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
 
 
 @strawberry.type(name="Project", description="A grouping of agents and conversations.")
@@ -58,6 +71,43 @@ class ProjectType(Node):
         from synapse_gql.workspaces.types import load_user
 
         return await load_user(info, self.created_by_id)
+
+    @strawberry.field(description="Tags on the project, by name.")
+    async def tags(self, info: Info) -> list[TagRef]:
+        from synapse_gql.tags.queries import tags_of
+
+        return await tags_of(info, "project", self.db_id)
+
+    @strawberry.field(description="Agents of the project, newest first; active unless `status`.")
+    async def agents(
+        self,
+        info: Info,
+        status: AgentStatusType | None = AgentStatus.ACTIVE,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[AgentRef]:
+        from synapse_gql.agents.queries import agent_connection
+
+        args = PageArgs(first, after, last, before)
+        return await agent_connection(info, "project", self.db_id, status, args)
+
+    @strawberry.field(description="Conversations of the project, filtered like the workspace's.")
+    async def conversations(
+        self,
+        info: Info,
+        filter: ConversationFilter | None = None,
+        order_by: ConversationOrderType = ConversationOrder.LAST_ACTIVITY,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ConversationRef]:
+        from synapse_gql.conversations.queries import conversation_connection
+
+        args = PageArgs(first, after, last, before)
+        return await conversation_connection(info, "project", self.db_id, filter, order_by, args)
 
 
 @strawberry.input

@@ -11,11 +11,18 @@ from sqlalchemy import false, true
 from strawberry.scalars import JSON
 
 from synapse_gql.accounts.types import UserType
+from synapse_gql.agents.types import AgentStatusType
 from synapse_gql.context import Info
+from synapse_gql.conversations.inputs import (
+    ConversationFilter,
+    ConversationOrder,
+    ConversationOrderType,
+)
 from synapse_gql.gql.batched import ChildList, child_connection
 from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import (
+    AgentStatus,
     InvitationStatus,
     MemberRole,
     User,
@@ -28,12 +35,28 @@ from synapse_gql.workspaces import repository
 from synapse_gql.workspaces.access import viewer_role
 
 if TYPE_CHECKING:
+    from synapse_gql.agents.types import AgentType
+    from synapse_gql.billing.types import BillingEventType
+    from synapse_gql.conversations.types import ConversationType
+    from synapse_gql.feedback.types import FeedbackSummary
     from synapse_gql.projects.types import ProjectType
+    from synapse_gql.tags.types import TagType
+    from synapse_gql.usage.types import UsageLogType
+    from synapse_gql.variables.types import WorkspaceSecretType
 
 MemberRoleType = strawberry.enum(MemberRole, name="MemberRole")
 WorkspacePlanType = strawberry.enum(WorkspacePlan, name="WorkspacePlan")
 InvitationStatusType = strawberry.enum(InvitationStatus, name="InvitationStatus")
 ProjectTypeRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
+UsageLogRef = Annotated["UsageLogType", strawberry.lazy("synapse_gql.usage.types")]
+BillingEventRef = Annotated["BillingEventType", strawberry.lazy("synapse_gql.billing.types")]
+TagRef = Annotated["TagType", strawberry.lazy("synapse_gql.tags.types")]
+FeedbackSummaryRef = Annotated["FeedbackSummary", strawberry.lazy("synapse_gql.feedback.types")]
+WorkspaceSecretRef = Annotated[
+    "WorkspaceSecretType", strawberry.lazy("synapse_gql.variables.types")
+]
+AgentRef = Annotated["AgentType", strawberry.lazy("synapse_gql.agents.types")]
+ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
 MEMBERS = ChildList(
     name="members",
     model=WorkspaceMember,
@@ -144,6 +167,100 @@ class WorkspaceType(Node):
         return await project_connection(
             info, self.db_id, include_archived, page_args(first, after, last, before)
         )
+
+    @strawberry.field(description="Agents, newest first; the active ones unless `status` is given.")
+    async def agents(
+        self,
+        info: Info,
+        status: AgentStatusType | None = AgentStatus.ACTIVE,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[AgentRef]:
+        from synapse_gql.agents.queries import agent_connection
+
+        args = page_args(first, after, last, before)
+        return await agent_connection(info, "workspace", self.db_id, status, args)
+
+    @strawberry.field(description="Conversations, filtered; latest activity first by default.")
+    async def conversations(
+        self,
+        info: Info,
+        filter: ConversationFilter | None = None,
+        order_by: ConversationOrderType = ConversationOrder.LAST_ACTIVITY,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ConversationRef]:
+        from synapse_gql.conversations.queries import conversation_connection
+
+        args = page_args(first, after, last, before)
+        return await conversation_connection(info, "workspace", self.db_id, filter, order_by, args)
+
+    @strawberry.field(description="Workspace secrets by key (admins and owners; empty for others).")
+    async def secrets(self, info: Info) -> list[WorkspaceSecretRef]:
+        from synapse_gql.variables.queries import workspace_secrets
+
+        return await workspace_secrets(info, self.db_id)
+
+    @strawberry.field(description="LLM calls, newest first (members and above; empty for others).")
+    async def usage_logs(
+        self,
+        info: Info,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[UsageLogRef]:
+        from synapse_gql.usage.queries import usage_connection
+
+        args = page_args(first, after, last, before)
+        return await usage_connection(info, "workspace", self.db_id, since, until, args)
+
+    @strawberry.field(
+        description="Billing events, newest first (admins and owners; empty for others)."
+    )
+    async def billing_events(
+        self,
+        info: Info,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[BillingEventRef]:
+        from synapse_gql.billing.queries import billing_connection
+
+        args = page_args(first, after, last, before)
+        return await billing_connection(info, "workspace", self.db_id, since, until, args)
+
+    @strawberry.field(description="Tags of the workspace by name, optionally of one category.")
+    async def tags(
+        self,
+        info: Info,
+        category: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[TagRef]:
+        from synapse_gql.tags.queries import tag_connection
+
+        args = page_args(first, after, last, before)
+        return await tag_connection(info, self.db_id, category, args)
+
+    @strawberry.field(description="Ratings of the workspace's messages made in [since, until).")
+    async def feedback_summary(
+        self, info: Info, since: datetime | None = None, until: datetime | None = None
+    ) -> FeedbackSummaryRef:
+        from synapse_gql.feedback.queries import feedback_summary
+
+        return await feedback_summary(info, self.db_id, since, until)
 
 
 @strawberry.type(name="WorkspaceMember", description="A user's role in a workspace.")

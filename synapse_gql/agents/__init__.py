@@ -1,0 +1,1 @@
+"""Agents: named LLM configurations of a workspace."""

@@ -1,0 +1,1 @@
+"""Billing events (the workspace ledger), read-only through the API."""

@@ -1,0 +1,87 @@
+"""GraphQL type of billing events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from synapse_gql.accounts.types import UserType
+from synapse_gql.context import Info
+from synapse_gql.gql.relay import Node, to_global_id
+from synapse_gql.models import BillingEvent, BillingStatus
+from synapse_gql.models import BillingEventType as BillingEventKind
+from synapse_gql.usage.types import UsageLogType, load_one
+
+if TYPE_CHECKING:
+    from synapse_gql.conversations.types import MessageType
+    from synapse_gql.workspaces.types import WorkspaceType
+
+BillingEventKindType = strawberry.enum(BillingEventKind, name="BillingEventType")
+BillingStatusType = strawberry.enum(BillingStatus, name="BillingStatus")
+WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
+MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
+
+
+@strawberry.type(
+    name="BillingEvent",
+    description="A ledger entry of a workspace: a usage charge, a credit or an adjustment.",
+)
+class BillingEventType(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    workspace_id: strawberry.Private[uuid.UUID]
+    user_id: strawberry.Private[uuid.UUID | None]
+    usage_log_id: strawberry.Private[uuid.UUID | None]
+    message_id: strawberry.Private[uuid.UUID | None]
+    type: BillingEventKindType
+    amount: Decimal = strawberry.field(description="Signed: credits may be negative.")
+    currency: str
+    status: BillingStatusType
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: BillingEvent) -> BillingEventType:
+        return cls(
+            id=to_global_id("BillingEvent", row.id),
+            db_id=row.id,
+            workspace_id=row.workspace_id,
+            user_id=row.user_id,
+            usage_log_id=row.usage_log_id,
+            message_id=row.message_id,
+            type=row.type,
+            amount=row.amount,
+            currency=row.currency,
+            status=row.status,
+            description=row.description,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field
+    async def workspace(self, info: Info) -> WorkspaceRef | None:
+        from synapse_gql.models import Workspace
+        from synapse_gql.workspaces.types import WorkspaceType
+
+        return await load_one(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+
+    @strawberry.field(description="Whose call was charged, if any.")
+    async def user(self, info: Info) -> UserType | None:
+        from synapse_gql.models import User
+
+        return await load_one(info, User, self.user_id, UserType.from_row)
+
+    @strawberry.field(description="The LLM call charged, if any.")
+    async def usage_log(self, info: Info) -> UsageLogType | None:
+        from synapse_gql.models import UsageLog
+
+        return await load_one(info, UsageLog, self.usage_log_id, UsageLogType.from_row)
+
+    @strawberry.field(description="The message whose call was charged, if any.")
+    async def message(self, info: Info) -> MessageRef | None:
+        from synapse_gql.conversations.types import MessageType
+        from synapse_gql.models import Message
+
+        return await load_one(info, Message, self.message_id, MessageType.from_row)

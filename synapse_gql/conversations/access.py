@@ -1,0 +1,59 @@
+"""Who may read conversations, messages and usage rows: members of the owning workspace.
+
+Messages and per-LLM rows have no workspace column; they are visible through their
+conversation, resolved with batched loaders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.context import Info
+from synapse_gql.conversations import repository
+from synapse_gql.models import Conversation, ConversationLLM, Message
+from synapse_gql.workspaces.access import viewer_role, visible_rows
+
+
+async def visible_conversations(info: Info, ids: Sequence[uuid.UUID]) -> list[Conversation | None]:
+    """Conversations by id, None where missing or outside the viewer's workspaces."""
+    return await visible_rows(info, Conversation, ids)
+
+
+async def readable_conversation(info: Info, conversation_id: uuid.UUID) -> bool:
+    """Whether the viewer belongs to the workspace of ``conversation_id`` (batched)."""
+    conversation = await info.context.loaders.by_id(Conversation).load(conversation_id)
+    if conversation is None:
+        return False
+    return await viewer_role(info, conversation.workspace_id) is not None
+
+
+async def _visible_children(info: Info, model: type, ids: Sequence[uuid.UUID]) -> list[Any]:
+    rows = await info.context.loaders.rows(select(model).where(model.id.in_(ids)))
+    readable = await asyncio.gather(*(readable_conversation(info, r.conversation_id) for r in rows))
+    found = {row.id: row for row, ok in zip(rows, readable, strict=True) if ok}
+    return [found.get(i) for i in ids]
+
+
+async def visible_messages(info: Info, ids: Sequence[uuid.UUID]) -> list[Message | None]:
+    """Messages by id, None where missing or in a conversation the viewer may not read."""
+    return await _visible_children(info, Message, ids)
+
+
+async def visible_conversation_llms(
+    info: Info, ids: Sequence[uuid.UUID]
+) -> list[ConversationLLM | None]:
+    """Per-LLM usage rows by id, visible like their conversation."""
+    return await _visible_children(info, ConversationLLM, ids)
+
+
+async def message_workspace(
+    session: AsyncSession, message_id: uuid.UUID
+) -> tuple[Message, Conversation] | None:
+    """The message and its conversation (whose ``workspace_id`` writers check), or None."""
+    return await repository.message_with_conversation(session, message_id)

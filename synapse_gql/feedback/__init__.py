@@ -1,0 +1,1 @@
+"""Feedback: users' ratings of messages and their workspace summary."""

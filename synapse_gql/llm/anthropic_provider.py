@@ -1,0 +1,242 @@
+"""The Anthropic adapter over the official ``anthropic`` SDK (Messages API)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+
+from synapse_gql.llm.base import Timeouts
+from synapse_gql.llm.support import (
+    TRANSPORT_ERRORS,
+    classify_status,
+    estimated_usage,
+    filtered,
+    premature_end,
+    retry_after,
+    transport_error,
+)
+from synapse_gql.llm.types import (
+    ChatMessage,
+    GenerationParams,
+    ProviderError,
+    ProviderErrorCode,
+    StreamEnd,
+    TokenDelta,
+    Usage,
+    as_float,
+)
+
+DEFAULT_MAX_TOKENS = 1024
+REFUSAL_STOP = "refusal"
+
+# The HTTP status each Anthropic error type stands for, for errors sent inside a stream.
+_ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+def map_anthropic_error(exc: anthropic.AnthropicError) -> ProviderError:
+    """Translate an Anthropic SDK exception into a ``ProviderError``."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderError(ProviderErrorCode.TIMEOUT, str(exc), retryable=True)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderError(ProviderErrorCode.UNAVAILABLE, str(exc), retryable=True)
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        if status < 400:
+            status = _ERROR_TYPE_STATUS.get(exc.type or "", 500)
+        text = f"{exc.type or ''} {exc.api_message or exc.message}"
+        return classify_status(status, text, retry_after_s=retry_after(exc.response.headers))
+    if isinstance(exc, anthropic.CredentialsError):
+        return ProviderError(ProviderErrorCode.AUTH, str(exc))
+    return ProviderError(ProviderErrorCode.BAD_REQUEST, str(exc))
+
+
+def to_anthropic(messages: Sequence[ChatMessage]) -> tuple[str | None, list[dict[str, str]]]:
+    """Split ``messages`` the Anthropic way: the system messages joined into the ``system``
+    parameter, the rest with consecutive same-role turns merged (the API wants alternation)."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    if not turns:
+        raise ProviderError(
+            ProviderErrorCode.BAD_REQUEST, "Anthropic needs at least one user message"
+        )
+    return system or None, turns
+
+
+def _input_tokens(raw: Any) -> int:
+    """All input tokens: fresh, written to and read from the prompt cache."""
+    return sum(
+        int(getattr(raw, field, None) or 0)
+        for field in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    )
+
+
+@dataclass
+class _Collected:
+    """What the raw stream events said so far."""
+
+    parts: list[str] = field(default_factory=list)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    stop_reason: str | None = None
+    stopped: bool = False
+
+    def take(self, event: Any) -> str | None:
+        """Fold one raw event in; return its text, if it carries some."""
+        if event.type == "message_start":
+            self.input_tokens = _input_tokens(event.message.usage)
+        elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+            self.parts.append(event.delta.text)
+            return str(event.delta.text)
+        elif event.type == "message_delta":
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            self.output_tokens = event.usage.output_tokens
+            if getattr(event.usage, "input_tokens", None) is not None:
+                self.input_tokens = _input_tokens(event.usage)  # the final, cumulative count
+        elif event.type == "message_stop":
+            self.stopped = True
+        return None
+
+    def finish(self, provider: str, model: str, messages: Sequence[ChatMessage]) -> StreamEnd:
+        """The ``StreamEnd`` of a complete stream, or the error of an incomplete one."""
+        if not self.stopped:
+            raise premature_end(provider)
+        if self.input_tokens is None or self.output_tokens is None:
+            usage = estimated_usage(model, provider, messages, "".join(self.parts))
+        else:
+            usage = Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens)
+        if self.stop_reason == REFUSAL_STOP:
+            raise filtered(provider, usage)
+        return StreamEnd(finish_reason=self.stop_reason, usage=usage)
+
+
+class AnthropicProvider:
+    """Claude models through the official SDK; ``base_url=None`` is the SDK's default."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        timeouts: Timeouts | None = None,
+        *,
+        name: str = "anthropic",
+    ) -> None:
+        self.name = name
+        self.base_url = base_url
+        self.timeouts = timeouts or Timeouts()
+        self._http: anthropic.DefaultAsyncHttpxClient | None = None
+
+    def _client(self, api_key: str | None) -> anthropic.AsyncAnthropic:
+        timeout = anthropic.Timeout(self.timeouts.total, connect=self.timeouts.connect)
+        if self._http is None:
+            self._http = anthropic.DefaultAsyncHttpxClient(timeout=timeout)
+        try:
+            client = anthropic.AsyncAnthropic(
+                api_key=api_key,
+                base_url=self.base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=self._http,
+            )
+        except anthropic.AnthropicError as exc:
+            raise ProviderError(ProviderErrorCode.AUTH, str(exc)) from exc
+        unauthenticated = client.api_key is None and client.auth_token is None
+        if unauthenticated and getattr(client, "_token_cache", None) is None:
+            raise ProviderError(ProviderErrorCode.AUTH, f"no API key for {self.name}")
+        return client
+
+    def _body(self, messages: Sequence[ChatMessage], params: GenerationParams) -> dict[str, Any]:
+        system, turns = to_anthropic(messages)
+        body: dict[str, Any] = {
+            "model": params.model,
+            "max_tokens": params.max_tokens
+            if params.max_tokens is not None
+            else DEFAULT_MAX_TOKENS,
+            "messages": turns,
+        }
+        if system is not None:
+            body["system"] = system
+        # Sampling settings travel in the body as extras: recent SDKs no longer declare them.
+        extra: dict[str, Any] = {}
+        if params.temperature is not None:
+            extra["temperature"] = as_float(params.temperature)
+        if params.top_p is not None:
+            extra["top_p"] = as_float(params.top_p)
+        extra.update(params.extra)
+        if extra:
+            body["extra_body"] = extra
+        return body
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        api_key: str | None,
+    ) -> AsyncIterator[TokenDelta | StreamEnd]:
+        """Stream the reply from the raw Messages events."""
+        body = self._body(messages, params)
+        client = self._client(api_key)
+        collected = _Collected()
+        try:
+            events = await client.messages.create(**body, stream=True)
+            async with events:
+                async for event in events:
+                    text = collected.take(event)
+                    if text:
+                        yield TokenDelta(text)
+        except anthropic.AnthropicError as exc:
+            raise map_anthropic_error(exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc) from exc
+        yield collected.finish(self.name, params.model, messages)
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        api_key: str | None,
+    ) -> tuple[str, StreamEnd]:
+        """Return the whole reply from one non-streaming request."""
+        body = self._body(messages, params)
+        client = self._client(api_key)
+        try:
+            message = await client.messages.create(**body)
+        except anthropic.AnthropicError as exc:
+            raise map_anthropic_error(exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc) from exc
+        text = "".join(block.text for block in message.content if block.type == "text")
+        usage = Usage(
+            input_tokens=_input_tokens(message.usage),
+            output_tokens=int(message.usage.output_tokens or 0),
+        )
+        if message.stop_reason == REFUSAL_STOP:
+            raise filtered(self.name, usage)
+        return text, StreamEnd(finish_reason=message.stop_reason, usage=usage)
+
+    async def aclose(self) -> None:
+        """Close the pooled HTTP connections."""
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()

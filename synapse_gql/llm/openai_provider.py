@@ -1,0 +1,242 @@
+"""The OpenAI adapter, which also serves every OpenAI-compatible host (Google, xAI, DeepSeek,
+Llama hosts, Ollama, vLLM) under another base URL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from synapse_gql.llm.base import Timeouts
+from synapse_gql.llm.support import (
+    CONTENT_FILTER_PHRASES,
+    CONTEXT_PHRASES,
+    NO_KEY,
+    TRANSPORT_ERRORS,
+    classify_status,
+    contains_any,
+    estimated_usage,
+    filtered,
+    premature_end,
+    retry_after,
+    transport_error,
+)
+from synapse_gql.llm.types import (
+    ChatMessage,
+    GenerationParams,
+    ProviderError,
+    ProviderErrorCode,
+    StreamEnd,
+    TokenDelta,
+    Usage,
+    as_float,
+)
+
+CONTENT_FILTER_FINISH = "content_filter"
+
+# Where each OpenAI-compatible provider is reached; ``None`` is the SDK's default (OpenAI).
+# Settings may override any of them and add more (e.g. "ollama": "http://localhost:11434/v1").
+DEFAULT_BASE_URLS: dict[str, str | None] = {
+    "openai": None,
+    "google": "https://generativelanguage.googleapis.com/v1beta/openai/",
+    "xai": "https://api.x.ai/v1",
+    "deepseek": "https://api.deepseek.com/v1",
+    "meta": "https://api.together.xyz/v1",
+}
+
+
+def map_openai_error(exc: openai.OpenAIError) -> ProviderError:
+    """Translate an OpenAI SDK exception into a ``ProviderError``."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError(ProviderErrorCode.TIMEOUT, str(exc), retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(ProviderErrorCode.UNAVAILABLE, str(exc), retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        text = f"{exc.code or ''} {exc.message}"
+        return classify_status(
+            exc.status_code, text, retry_after_s=retry_after(exc.response.headers)
+        )
+    if isinstance(exc, openai.APIError):
+        return _stream_error(exc)
+    return ProviderError(ProviderErrorCode.BAD_REQUEST, str(exc))
+
+
+def _stream_error(exc: openai.APIError) -> ProviderError:
+    """An error the host sent inside an already started (HTTP 200) stream."""
+    text = f"{exc.code or ''} {exc.type or ''} {exc.message}"
+    if contains_any(text, CONTENT_FILTER_PHRASES):
+        return ProviderError(ProviderErrorCode.CONTENT_FILTERED, exc.message)
+    if contains_any(text, CONTEXT_PHRASES):
+        return ProviderError(ProviderErrorCode.CONTEXT_TOO_LONG, exc.message)
+    if contains_any(text, ("rate_limit",)):
+        return ProviderError(ProviderErrorCode.RATE_LIMIT, exc.message, retryable=True)
+    return ProviderError(ProviderErrorCode.UNAVAILABLE, exc.message, retryable=True)
+
+
+def _usage(raw: Any) -> Usage:
+    return Usage(
+        input_tokens=int(raw.prompt_tokens or 0),
+        output_tokens=int(raw.completion_tokens or 0),
+        estimated=False,
+    )
+
+
+@dataclass
+class _Collected:
+    """What the stream's chunks said so far (the first choice only)."""
+
+    parts: list[str] = field(default_factory=list)
+    finish: str | None = None
+    usage: Usage | None = None
+
+    def take(self, chunk: Any) -> str | None:
+        """Fold one chunk in; return its text, if it carries some."""
+        if chunk.usage is not None:
+            self.usage = _usage(chunk.usage)
+        text: str | None = None
+        for choice in chunk.choices or ():
+            if choice.index != 0:
+                continue
+            if choice.delta and choice.delta.content:
+                text = str(choice.delta.content)
+                self.parts.append(text)
+            self.finish = choice.finish_reason or self.finish
+        return text
+
+    def finish_event(self, provider: str, model: str, messages: Sequence[ChatMessage]) -> StreamEnd:
+        """The ``StreamEnd`` of a complete stream, or the error of an incomplete one."""
+        if self.finish is None:
+            raise premature_end(provider)
+        usage = self.usage or estimated_usage(model, provider, messages, "".join(self.parts))
+        if self.finish == CONTENT_FILTER_FINISH:
+            raise filtered(provider, usage)
+        return StreamEnd(finish_reason=self.finish, usage=usage)
+
+
+class OpenAICompatibleProvider:
+    """A chat-completions host reached with the official ``openai`` SDK.
+
+    ``base_url=None`` is the SDK's default (api.openai.com). ``max_tokens_field`` is the body
+    field for the output limit: OpenAI wants ``max_completion_tokens``, most compatible hosts
+    ``max_tokens``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str | None,
+        timeouts: Timeouts | None = None,
+        *,
+        max_tokens_field: str = "max_tokens",
+    ) -> None:
+        self.name = name
+        self.base_url = base_url
+        self.timeouts = timeouts or Timeouts()
+        self.max_tokens_field = max_tokens_field
+        self._http: openai.DefaultAsyncHttpxClient | None = None
+
+    def _default_key(self) -> str | None:
+        """The key used when the caller has none: a placeholder, never OpenAI's env key."""
+        return NO_KEY
+
+    def _client(self, api_key: str | None) -> openai.AsyncOpenAI:
+        timeout = openai.Timeout(self.timeouts.total, connect=self.timeouts.connect)
+        if self._http is None:
+            self._http = openai.DefaultAsyncHttpxClient(timeout=timeout)
+        try:
+            return openai.AsyncOpenAI(
+                api_key=api_key if api_key is not None else self._default_key(),
+                base_url=self.base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=self._http,
+            )
+        except openai.OpenAIError as exc:
+            raise ProviderError(ProviderErrorCode.AUTH, str(exc)) from exc
+
+    def _body(self, messages: Sequence[ChatMessage], params: GenerationParams) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": params.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        if params.max_tokens is not None:
+            body[self.max_tokens_field] = params.max_tokens
+        if params.temperature is not None:
+            body["temperature"] = as_float(params.temperature)
+        if params.top_p is not None:
+            body["top_p"] = as_float(params.top_p)
+        if params.extra:
+            body["extra_body"] = dict(params.extra)
+        return body
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        api_key: str | None,
+    ) -> AsyncIterator[TokenDelta | StreamEnd]:
+        """Stream the reply; usage comes from the host's final chunk (``include_usage``)."""
+        client = self._client(api_key)
+        collected = _Collected()
+        try:
+            response = await client.chat.completions.create(
+                **self._body(messages, params),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async with response:
+                async for chunk in response:
+                    text = collected.take(chunk)
+                    if text:
+                        yield TokenDelta(text)
+        except openai.OpenAIError as exc:
+            raise map_openai_error(exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc) from exc
+        yield collected.finish_event(self.name, params.model, messages)
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        api_key: str | None,
+    ) -> tuple[str, StreamEnd]:
+        """Return the whole reply from one non-streaming request."""
+        client = self._client(api_key)
+        try:
+            response = await client.chat.completions.create(**self._body(messages, params))
+        except openai.OpenAIError as exc:
+            raise map_openai_error(exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc) from exc
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content if choice else None) or ""
+        finish = choice.finish_reason if choice else None
+        if response.usage is not None:
+            usage = _usage(response.usage)
+        else:
+            usage = estimated_usage(params.model, self.name, messages, text)
+        if finish == CONTENT_FILTER_FINISH:
+            raise filtered(self.name, usage)
+        return text, StreamEnd(finish_reason=finish, usage=usage)
+
+    async def aclose(self) -> None:
+        """Close the pooled HTTP connections."""
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+
+class OpenAIProvider(OpenAICompatibleProvider):
+    """OpenAI itself: the SDK's default URL and key handling, ``max_completion_tokens``."""
+
+    def __init__(self, base_url: str | None = None, timeouts: Timeouts | None = None) -> None:
+        super().__init__("openai", base_url, timeouts, max_tokens_field="max_completion_tokens")
+
+    def _default_key(self) -> str | None:
+        """No key from the caller: the SDK reads ``OPENAI_API_KEY``."""
+        return None

@@ -1,0 +1,163 @@
+"""Retries and deadlines around a provider call.
+
+A retryable ``ProviderError`` is retried with exponential backoff and jitter, but only while
+nothing was yielded: once the first token is out, the reply cannot be restarted and the error
+propagates. The first-token timeout bounds the wait for the first event of each attempt; the
+total timeout bounds the whole call, retries and backoff included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+
+from synapse_gql.llm.base import Provider, Timeouts
+from synapse_gql.llm.support import premature_end
+from synapse_gql.llm.types import (
+    ChatMessage,
+    GenerationParams,
+    ProviderError,
+    ProviderErrorCode,
+    StreamEnd,
+    TokenDelta,
+)
+
+DEFAULT_TIMEOUTS = Timeouts()
+Event = TokenDelta | StreamEnd
+
+
+def backoff_delay(
+    attempt: int, base_delay: float, max_delay: float, retry_after: float | None = None
+) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: ``base * 2**(attempt-1)`` with equal
+    jitter (half fixed, half random), at least the host's ``retry_after``, at most ``max_delay``.
+    """
+    delay = min(max_delay, base_delay * 2 ** (attempt - 1))
+    jittered = delay / 2 + random.uniform(0, delay / 2)
+    if retry_after is not None:
+        jittered = max(jittered, retry_after)
+    return min(jittered, max_delay)
+
+
+def _timeout_error(first_token: bool, seconds: float) -> ProviderError:
+    if first_token:
+        return ProviderError(
+            ProviderErrorCode.TIMEOUT, f"no first token within {seconds:g}s", retryable=True
+        )
+    return ProviderError(ProviderErrorCode.TIMEOUT, f"the call took over {seconds:g}s")
+
+
+class _DeadlineExpired(Exception):
+    """Our own deadline passed (as opposed to a ``TimeoutError`` raised by the provider)."""
+
+
+async def _next_event(events: AsyncIterator[Event], until: float) -> Event | None:
+    """The next event, ``None`` at the end; ``_DeadlineExpired`` past the loop time ``until``."""
+    timeout = asyncio.timeout_at(until)
+    try:
+        async with timeout:
+            return await anext(events)
+    except StopAsyncIteration:
+        return None
+    except TimeoutError:
+        if timeout.expired():
+            raise _DeadlineExpired from None
+        raise
+
+
+async def _attempt(
+    provider: Provider,
+    messages: Sequence[ChatMessage],
+    params: GenerationParams,
+    api_key: str | None,
+    timeouts: Timeouts,
+    deadline: float,
+) -> AsyncIterator[Event]:
+    """One attempt, with the first-token and total deadlines applied to each wait."""
+    loop = asyncio.get_running_loop()
+    first_until = min(deadline, loop.time() + timeouts.first_token)
+    async with aclosing(provider.stream(messages, params, api_key=api_key)) as events:
+        until = first_until
+        while True:
+            try:
+                event = await _next_event(events, until)
+            except _DeadlineExpired as exc:
+                first = until == first_until and first_until < deadline
+                seconds = timeouts.first_token if first else timeouts.total
+                raise _timeout_error(first, seconds) from exc
+            if event is None:
+                raise premature_end(provider.name)
+            yield event
+            if isinstance(event, StreamEnd):
+                return
+            until = deadline
+
+
+async def stream_with_retries(
+    provider: Provider,
+    messages: Sequence[ChatMessage],
+    params: GenerationParams,
+    api_key: str | None,
+    *,
+    attempts: int = 3,
+    base_delay: float = 0.5,
+    max_delay: float = 20.0,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> AsyncIterator[Event]:
+    """Yield the events of ``provider.stream``, retrying retryable errors before the first
+    event. Ends with exactly one ``StreamEnd`` or raises ``ProviderError``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeouts.total
+    for attempt in range(1, max(attempts, 1) + 1):
+        yielded = False
+        try:
+            async with aclosing(
+                _attempt(provider, messages, params, api_key, timeouts, deadline)
+            ) as events:
+                async for event in events:
+                    yielded = True
+                    yield event
+            return
+        except ProviderError as exc:
+            if yielded or not exc.retryable or attempt >= attempts:
+                raise
+            delay = backoff_delay(attempt, base_delay, max_delay, exc.retry_after)
+            if loop.time() + delay >= deadline:
+                raise
+            await asyncio.sleep(delay)
+
+
+async def complete_with_retries(
+    provider: Provider,
+    messages: Sequence[ChatMessage],
+    params: GenerationParams,
+    api_key: str | None,
+    *,
+    attempts: int = 3,
+    base_delay: float = 0.5,
+    max_delay: float = 20.0,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> tuple[str, StreamEnd]:
+    """``provider.complete`` with the same retry policy, under the total timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeouts.total
+    attempt = 1
+    while True:
+        timeout = asyncio.timeout_at(deadline)
+        try:
+            async with timeout:
+                return await provider.complete(messages, params, api_key=api_key)
+        except TimeoutError as exc:
+            if not timeout.expired():
+                raise
+            raise _timeout_error(False, timeouts.total) from exc
+        except ProviderError as exc:
+            if not exc.retryable or attempt >= attempts:
+                raise
+            delay = backoff_delay(attempt, base_delay, max_delay, exc.retry_after)
+            if loop.time() + delay >= deadline:
+                raise
+            await asyncio.sleep(delay)
+        attempt += 1

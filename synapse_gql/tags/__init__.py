@@ -1,0 +1,1 @@
+"""Tags: workspace-scoped labels on conversations, messages and projects."""

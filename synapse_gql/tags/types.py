@@ -1,0 +1,148 @@
+"""GraphQL types of tags."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from synapse_gql.accounts.types import UserType
+from synapse_gql.context import Info
+from synapse_gql.gql.pagination import Connection, PageArgs
+from synapse_gql.gql.relay import Node, to_global_id
+from synapse_gql.models import Tag, TagSource
+
+if TYPE_CHECKING:
+    from synapse_gql.conversations.types import ConversationType, MessageType
+    from synapse_gql.projects.types import ProjectType
+    from synapse_gql.workspaces.types import WorkspaceType
+
+TagSourceType = strawberry.enum(TagSource, name="TagSource")
+WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
+ProjectRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
+ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
+MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
+
+
+@strawberry.type(
+    name="Tag", description="A workspace's label for conversations, messages, projects."
+)
+class TagType(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    workspace_id: strawberry.Private[uuid.UUID]
+    created_by_id: strawberry.Private[uuid.UUID | None]
+    name: str
+    color: str = strawberry.field(description="A #rrggbb hex colour.")
+    category: str | None
+    source: TagSourceType
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Tag) -> TagType:
+        return cls(
+            id=to_global_id("Tag", row.id),
+            db_id=row.id,
+            workspace_id=row.workspace_id,
+            created_by_id=row.created_by_id,
+            name=row.name,
+            color=row.color,
+            category=row.category,
+            source=row.source,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def workspace(self, info: Info) -> WorkspaceRef | None:
+        from synapse_gql.models import Workspace
+        from synapse_gql.workspaces.types import WorkspaceType
+
+        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
+        return None if row is None else WorkspaceType.from_row(row)
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> UserType | None:
+        from synapse_gql.workspaces.types import load_user
+
+        return await load_user(info, self.created_by_id)
+
+    @strawberry.field(description="Conversations with this tag, newest first.")
+    async def conversations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ConversationRef]:
+        from synapse_gql.tags.queries import tagged_connection
+
+        args = PageArgs(first, after, last, before)
+        return await tagged_connection(info, "conversation", self.db_id, args)
+
+    @strawberry.field(description="Messages with this tag, newest first.")
+    async def messages(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[MessageRef]:
+        from synapse_gql.tags.queries import tagged_connection
+
+        args = PageArgs(first, after, last, before)
+        return await tagged_connection(info, "message", self.db_id, args)
+
+    @strawberry.field(description="Projects with this tag, newest first.")
+    async def projects(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ProjectRef]:
+        from synapse_gql.tags.queries import tagged_connection
+
+        args = PageArgs(first, after, last, before)
+        return await tagged_connection(info, "project", self.db_id, args)
+
+
+@strawberry.input
+class CreateTagInput:
+    workspace_id: strawberry.ID
+    name: str = strawberry.field(description="1 to 64 characters, unique in the workspace.")
+    color: str | None = strawberry.field(
+        default=None, description="A #rrggbb hex colour; #6b7280 when omitted."
+    )
+    category: str | None = None
+
+
+@strawberry.input(description="Changes to a tag; omitted fields stay, a null category clears it.")
+class UpdateTagInput:
+    id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    color: str | None = strawberry.UNSET
+    category: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class TagConversationInput:
+    tag_id: strawberry.ID
+    conversation_id: strawberry.ID
+
+
+@strawberry.input
+class TagMessageInput:
+    tag_id: strawberry.ID
+    message_id: strawberry.ID
+
+
+@strawberry.input
+class TagProjectInput:
+    tag_id: strawberry.ID
+    project_id: strawberry.ID

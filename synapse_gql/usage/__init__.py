@@ -1,0 +1,1 @@
+"""The usage log of LLM calls, read-only through the API."""

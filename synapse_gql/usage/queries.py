@@ -1,0 +1,94 @@
+"""Usage lists under workspaces, users, conversations, messages and models.
+
+Usage is visible to members, admins and owners of the workspace it belongs to (not to
+viewers): every list carries that condition, so no parent can leak another tenant's rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, select
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from synapse_gql.context import Info
+from synapse_gql.gql.batched import ChildList, child_connection
+from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
+from synapse_gql.gql.relay import register_node
+from synapse_gql.models import MemberRole, UsageLog
+from synapse_gql.usage.filters import as_utc, time_range, viewer_workspaces
+from synapse_gql.usage.types import UsageLogType
+from synapse_gql.workspaces.access import visible_rows
+
+USAGE_ROLE = MemberRole.MEMBER
+SCOPES: dict[str, ColumnElement[Any]] = {
+    "workspace": UsageLog.workspace_id,
+    "user": UsageLog.user_id,
+    "conversation": UsageLog.conversation_id,
+    "message": UsageLog.message_id,
+    "llm": UsageLog.llm_id,
+}
+
+
+def usage_visibility(info: Info, scope: str) -> list[ColumnElement[bool]]:
+    """Usage rows the viewer may read; a user's list only ever shows the viewer's own calls."""
+    viewer = info.context.viewer
+    if viewer is None:
+        return [false()]
+    terms = [UsageLog.workspace_id.in_(viewer_workspaces(viewer.id, USAGE_ROLE))]
+    if scope == "user":
+        terms.append(UsageLog.user_id == viewer.id)
+    return terms
+
+
+async def usage_connection(
+    info: Info,
+    scope: str,
+    scope_id: uuid.UUID,
+    since: datetime | None,
+    until: datetime | None,
+    args: PageArgs,
+) -> Connection[UsageLogType]:
+    """Usage under ``scope_id`` newest first, batched across parents of the same scope.
+
+    ``scope`` is one of workspace, user, conversation, message, llm; ``since``/``until``
+    bound ``created_at`` (inclusive, exclusive).
+    """
+    since, until = as_utc(since), as_utc(until)
+    spec = ChildList(
+        name=("usage", scope, since, until),
+        model=UsageLog,
+        parent=SCOPES[scope],
+        key=SortKey(UsageLog.created_at, UsageLog.id),
+        where=[*time_range(UsageLog.created_at, since, until), *usage_visibility(info, scope)],
+    )
+    return await child_connection(info, spec, scope_id, args, UsageLogType.from_row)
+
+
+async def message_usage(info: Info, message_id: uuid.UUID) -> UsageLogType | None:
+    """The latest usage row of a message (batched across messages), None when there is none."""
+    terms = usage_visibility(info, "message")
+
+    async def batch(ids: Sequence[uuid.UUID]) -> list[UsageLog | None]:
+        stmt = (
+            select(UsageLog)
+            .where(UsageLog.message_id.in_(ids), *terms)
+            .ext(distinct_on(UsageLog.message_id))
+            .order_by(UsageLog.message_id, UsageLog.created_at.desc(), UsageLog.id.desc())
+        )
+        found = {row.message_id: row for row in await info.context.loaders.rows(stmt)}
+        return [found.get(i) for i in ids]
+
+    row = await info.context.loaders.get("message_usage", batch).load(message_id)
+    return None if row is None else UsageLogType.from_row(row)
+
+
+async def _usage_logs(info: Info, ids: Sequence[uuid.UUID]) -> list[UsageLogType | None]:
+    rows = await visible_rows(info, UsageLog, ids, USAGE_ROLE)
+    return [None if r is None else UsageLogType.from_row(r) for r in rows]
+
+
+register_node("UsageLog", _usage_logs)

@@ -1,0 +1,140 @@
+"""GraphQL type of the usage log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from synapse_gql.accounts.types import UserType
+from synapse_gql.catalog.types import LLMType
+from synapse_gql.context import Info
+from synapse_gql.gql.relay import Node, to_global_id
+from synapse_gql.models import LLM, ApiKeySource, UsageLog, UsageStatus
+
+if TYPE_CHECKING:
+    from synapse_gql.conversations.types import ConversationType, MessageType
+    from synapse_gql.projects.types import ProjectType
+    from synapse_gql.workspaces.types import WorkspaceType
+
+UsageStatusType = strawberry.enum(UsageStatus, name="UsageStatus")
+ApiKeySourceType = strawberry.enum(
+    ApiKeySource, name="ApiKeySource", description="Whose API key paid for an LLM call."
+)
+WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
+ProjectRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
+ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
+MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
+
+
+async def load_one(
+    info: Info, model: type, row_id: uuid.UUID | None, convert: Callable[[Any], Any]
+) -> Any:
+    """The row of ``model`` with ``row_id`` through its batched loader, converted; or None."""
+    if row_id is None:
+        return None
+    row = await info.context.loaders.by_id(model).load(row_id)
+    return None if row is None else convert(row)
+
+
+@strawberry.type(name="UsageLog", description="One LLM call, priced when it happened.")
+class UsageLogType(Node):
+    db_id: strawberry.Private[uuid.UUID]
+    user_id: strawberry.Private[uuid.UUID | None]
+    workspace_id: strawberry.Private[uuid.UUID]
+    project_id: strawberry.Private[uuid.UUID | None]
+    conversation_id: strawberry.Private[uuid.UUID | None]
+    message_id: strawberry.Private[uuid.UUID | None]
+    llm_id: strawberry.Private[uuid.UUID]
+    provider: str
+    model_id: str = strawberry.field(description="The model's id as it was called.")
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    tokens_estimated: bool = strawberry.field(
+        description="True when the provider reported no usage and tokens were counted locally."
+    )
+    input_price_per_million: Decimal
+    output_price_per_million: Decimal
+    cost: Decimal
+    latency_ms: int | None
+    time_to_first_token_ms: int | None
+    status: UsageStatusType
+    error_code: str | None
+    error_message: str | None
+    parameters: JSON
+    api_key_source: ApiKeySourceType
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: UsageLog) -> UsageLogType:
+        return cls(
+            id=to_global_id("UsageLog", row.id),
+            db_id=row.id,
+            user_id=row.user_id,
+            workspace_id=row.workspace_id,
+            project_id=row.project_id,
+            conversation_id=row.conversation_id,
+            message_id=row.message_id,
+            llm_id=row.llm_id,
+            provider=row.provider,
+            model_id=row.model_id,
+            input_tokens=row.input_tokens,
+            output_tokens=row.output_tokens,
+            total_tokens=row.total_tokens,
+            tokens_estimated=row.tokens_estimated,
+            input_price_per_million=row.input_price_per_million,
+            output_price_per_million=row.output_price_per_million,
+            cost=row.cost,
+            latency_ms=row.latency_ms,
+            time_to_first_token_ms=row.time_to_first_token_ms,
+            status=row.status,
+            error_code=row.error_code,
+            error_message=row.error_message,
+            parameters=row.parameters,
+            api_key_source=row.api_key_source,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field(description="Who made the call.")
+    async def user(self, info: Info) -> UserType | None:
+        from synapse_gql.models import User
+
+        return await load_one(info, User, self.user_id, UserType.from_row)
+
+    @strawberry.field
+    async def workspace(self, info: Info) -> WorkspaceRef | None:
+        from synapse_gql.models import Workspace
+        from synapse_gql.workspaces.types import WorkspaceType
+
+        return await load_one(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+
+    @strawberry.field
+    async def project(self, info: Info) -> ProjectRef | None:
+        from synapse_gql.models import Project
+        from synapse_gql.projects.types import ProjectType
+
+        return await load_one(info, Project, self.project_id, ProjectType.from_row)
+
+    @strawberry.field
+    async def conversation(self, info: Info) -> ConversationRef | None:
+        from synapse_gql.conversations.types import ConversationType
+        from synapse_gql.models import Conversation
+
+        return await load_one(info, Conversation, self.conversation_id, ConversationType.from_row)
+
+    @strawberry.field(description="The assistant message the call wrote.")
+    async def message(self, info: Info) -> MessageRef | None:
+        from synapse_gql.conversations.types import MessageType
+        from synapse_gql.models import Message
+
+        return await load_one(info, Message, self.message_id, MessageType.from_row)
+
+    @strawberry.field(description="The catalog model called.")
+    async def llm(self, info: Info) -> LLMType | None:
+        return await load_one(info, LLM, self.llm_id, LLMType.from_row)

@@ -1,0 +1,1 @@
+"""User variables and workspace secrets (provider API keys), encrypted at rest."""
