@@ -30,7 +30,11 @@ query Tree($id: ID!) {{
   }}
 }}
 """
-NODES_QUERY = f"query Nodes($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Conversation {{ {MESSAGE_TREE} }} }} }}"
+NODES_QUERY = f"""
+query Nodes($ids: [ID!]!) {{
+  nodes(ids: $ids) {{ ... on Conversation {{ {MESSAGE_TREE} }} }}
+}}
+"""
 
 SEED = """
 WITH llm AS (SELECT id FROM llms WHERE model_id = 'synapse-dev'),
