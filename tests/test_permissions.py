@@ -43,6 +43,36 @@ def test_only_sign_up_and_login_are_public() -> None:
     assert guarded == []
 
 
+# Root query fields without a permission class: each filters by the viewer itself and
+# answers null to an anonymous caller (proved below). A new root field must either
+# declare a permission class or be added here together with such a proof.
+VIEWER_SCOPED_QUERIES = {"node", "nodes", "me", "workspace"}
+
+
+def test_every_root_query_is_guarded_or_viewer_scoped() -> None:
+    definition = schema.get_type_by_name("Query")
+    assert definition is not None
+    unguarded = {f.python_name for f in definition.fields if not f.permission_classes}
+
+    assert unguarded == VIEWER_SCOPED_QUERIES
+
+
+async def test_viewer_scoped_queries_answer_null_to_anonymous(
+    gql, make_user, make_workspace
+) -> None:  # type: ignore[no-untyped-def]
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    query = """query($id: ID!, $slug: String) {
+      node(id: $id) { id } nodes(ids: [$id]) { id } me { id }
+      workspace(id: $id, slug: $slug) { id }
+    }"""
+
+    body = await gql.query(query, {"id": workspace["id"], "slug": workspace["slug"]})
+
+    assert "errors" not in body
+    assert body["data"] == {"node": None, "nodes": [None], "me": None, "workspace": None}
+
+
 def test_operation_documents_validate_against_the_schema() -> None:
     """Given the documents of schema/, then each validates against the server's schema."""
     server = build_schema(schema.as_str())
