@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from synapse_gql.context import Info
 from synapse_gql.gql.pagination import Connection, PageArgs
+from synapse_gql.gql.refs import UsageLogRef, UserVariableRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import ApiToken as ApiTokenRow
 from synapse_gql.models import User as UserRow
 
 if TYPE_CHECKING:
-    from synapse_gql.usage.types import UsageLogType
-    from synapse_gql.variables.types import UserVariableType
-
-UserVariableRef = Annotated["UserVariableType", strawberry.lazy("synapse_gql.variables.types")]
-UsageLogRef = Annotated["UsageLogType", strawberry.lazy("synapse_gql.usage.types")]
+    pass
 
 
 @strawberry.type(name="User", description="A person with an account.")

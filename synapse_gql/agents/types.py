@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,24 +13,21 @@ from strawberry.scalars import JSON
 from synapse_gql.accounts.types import UserType
 from synapse_gql.catalog.types import LLMType
 from synapse_gql.context import Info
+from synapse_gql.gql.refs import ProjectRef, WorkspaceRef, load_object
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import LLM, Agent, AgentStatus
 
 if TYPE_CHECKING:
-    from synapse_gql.projects.types import ProjectType
-    from synapse_gql.workspaces.types import WorkspaceType
+    pass
 
 AgentStatusType = strawberry.enum(AgentStatus, name="AgentStatus")
-WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
-ProjectRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
 
 
 async def load_llm(info: Info, llm_id: uuid.UUID | None) -> LLMType | None:
     """A catalog model by database id (batched), None for None."""
     if llm_id is None:
         return None
-    row = await info.context.loaders.by_id(LLM).load(llm_id)
-    return None if row is None else LLMType.from_row(row)
+    return await load_object(info, LLM, llm_id, LLMType.from_row)
 
 
 @strawberry.type(
@@ -81,8 +78,7 @@ class AgentType(Node):
         from synapse_gql.models import Workspace
         from synapse_gql.workspaces.types import WorkspaceType
 
-        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
-        return None if row is None else WorkspaceType.from_row(row)
+        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
 
     @strawberry.field
     async def project(self, info: Info) -> ProjectRef | None:
@@ -91,8 +87,7 @@ class AgentType(Node):
 
         if self.project_id is None:
             return None
-        row = await info.context.loaders.by_id(Project).load(self.project_id)
-        return None if row is None else ProjectType.from_row(row)
+        return await load_object(info, Project, self.project_id, ProjectType.from_row)
 
     @strawberry.field(description="The model the agent calls.")
     async def llm(self, info: Info) -> LLMType | None:

@@ -5,25 +5,23 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from synapse_gql.accounts.types import UserType
 from synapse_gql.context import Info
+from synapse_gql.gql.refs import MessageRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import BillingEvent, BillingStatus
 from synapse_gql.models import BillingEventType as BillingEventKind
 from synapse_gql.usage.types import UsageLogType, load_one
 
 if TYPE_CHECKING:
-    from synapse_gql.conversations.types import MessageType
-    from synapse_gql.workspaces.types import WorkspaceType
+    pass
 
 BillingEventKindType = strawberry.enum(BillingEventKind, name="BillingEventType")
 BillingStatusType = strawberry.enum(BillingStatus, name="BillingStatus")
-WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
-MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
 
 
 @strawberry.type(

@@ -5,19 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from synapse_gql.context import Info
 from synapse_gql.gql.pagination import Connection, PageArgs
+from synapse_gql.gql.refs import UsageLogRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import LLM
 
 if TYPE_CHECKING:
-    from synapse_gql.usage.types import UsageLogType
-
-UsageLogRef = Annotated["UsageLogType", strawberry.lazy("synapse_gql.usage.types")]
+    pass
 
 
 @strawberry.type(

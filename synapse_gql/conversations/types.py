@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,6 +16,14 @@ from synapse_gql.catalog.types import LLMType
 from synapse_gql.context import Info
 from synapse_gql.conversations.inputs import ConversationStatusType
 from synapse_gql.gql.pagination import Connection, PageArgs
+from synapse_gql.gql.refs import (
+    FeedbackRef,
+    ProjectRef,
+    TagRef,
+    UsageLogRef,
+    WorkspaceRef,
+    load_object,
+)
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import (
     Agent,
@@ -30,31 +38,20 @@ from synapse_gql.models import (
 from synapse_gql.workspaces.types import load_user, page_args
 
 if TYPE_CHECKING:
-    from synapse_gql.feedback.types import FeedbackType
-    from synapse_gql.projects.types import ProjectType
-    from synapse_gql.tags.types import TagType
-    from synapse_gql.usage.types import UsageLogType
-    from synapse_gql.workspaces.types import WorkspaceType
+    pass
 
 MessageRoleType = strawberry.enum(MessageRole, name="MessageRole")
 MessageStatusType = strawberry.enum(MessageStatus, name="MessageStatus")
-WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
-ProjectRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
-TagRef = Annotated["TagType", strawberry.lazy("synapse_gql.tags.types")]
-FeedbackRef = Annotated["FeedbackType", strawberry.lazy("synapse_gql.feedback.types")]
-UsageLogRef = Annotated["UsageLogType", strawberry.lazy("synapse_gql.usage.types")]
 
 
 async def _workspace(info: Info, workspace_id: uuid.UUID) -> WorkspaceRef | None:
     from synapse_gql.workspaces.types import WorkspaceType
 
-    row = await info.context.loaders.by_id(Workspace).load(workspace_id)
-    return None if row is None else WorkspaceType.from_row(row)
+    return await load_object(info, Workspace, workspace_id, WorkspaceType.from_row)
 
 
 async def _conversation(info: Info, conversation_id: uuid.UUID) -> ConversationType | None:
-    row = await info.context.loaders.by_id(Conversation).load(conversation_id)
-    return None if row is None else ConversationType.from_row(row)
+    return await load_object(info, Conversation, conversation_id, ConversationType.from_row)
 
 
 @strawberry.type(
@@ -109,15 +106,13 @@ class ConversationType(Node):
 
         if self.project_id is None:
             return None
-        row = await info.context.loaders.by_id(Project).load(self.project_id)
-        return None if row is None else ProjectType.from_row(row)
+        return await load_object(info, Project, self.project_id, ProjectType.from_row)
 
     @strawberry.field
     async def agent(self, info: Info) -> AgentType | None:
         if self.agent_id is None:
             return None
-        row = await info.context.loaders.by_id(Agent).load(self.agent_id)
-        return None if row is None else AgentType.from_row(row)
+        return await load_object(info, Agent, self.agent_id, AgentType.from_row)
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
@@ -269,8 +264,7 @@ class MessageType(Node):
     async def parent(self, info: Info) -> MessageType | None:
         if self.parent_id is None:
             return None
-        row = await info.context.loaders.by_id(Message).load(self.parent_id)
-        return None if row is None else MessageType.from_row(row)
+        return await load_object(info, Message, self.parent_id, MessageType.from_row)
 
     @strawberry.field
     async def conversation(self, info: Info) -> ConversationType | None:

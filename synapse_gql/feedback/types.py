@@ -5,23 +5,23 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from synapse_gql.accounts.types import UserType
 from synapse_gql.context import Info
+from synapse_gql.gql.refs import MessageRef, load_object
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import FeedbackCategory, MessageFeedback, RatingType
 
 if TYPE_CHECKING:
-    from synapse_gql.conversations.types import MessageType
+    pass
 
 RatingTypeType = strawberry.enum(
     RatingType, name="RatingType", description="THUMBS 0/1, STARS 1-5, CUSTOM 0-scaleMax."
 )
 FeedbackCategoryType = strawberry.enum(FeedbackCategory, name="FeedbackCategory")
-MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
 
 
 @strawberry.type(name="MessageFeedback", description="One user's rating of one message.")
@@ -64,8 +64,7 @@ class FeedbackType(Node):
         from synapse_gql.conversations.types import MessageType
         from synapse_gql.models import Message
 
-        row = await info.context.loaders.by_id(Message).load(self.message_id)
-        return None if row is None else MessageType.from_row(row)
+        return await load_object(info, Message, self.message_id, MessageType.from_row)
 
     @strawberry.field(description="Who rated.")
     async def user(self, info: Info) -> UserType | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
@@ -17,20 +17,14 @@ from synapse_gql.conversations.inputs import (
     ConversationOrderType,
 )
 from synapse_gql.gql.pagination import Connection, PageArgs
+from synapse_gql.gql.refs import AgentRef, ConversationRef, TagRef, WorkspaceRef, load_object
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import AgentStatus, Project, ProjectStatus
 
 if TYPE_CHECKING:
-    from synapse_gql.agents.types import AgentType
-    from synapse_gql.conversations.types import ConversationType
-    from synapse_gql.tags.types import TagType
-    from synapse_gql.workspaces.types import WorkspaceType
+    pass
 
 ProjectStatusType = strawberry.enum(ProjectStatus, name="ProjectStatus")
-WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
-TagRef = Annotated["TagType", strawberry.lazy("synapse_gql.tags.types")]
-AgentRef = Annotated["AgentType", strawberry.lazy("synapse_gql.agents.types")]
-ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
 
 
 @strawberry.type(name="Project", description="A grouping of agents and conversations.")
@@ -63,8 +57,7 @@ class ProjectType(Node):
         from synapse_gql.models import Workspace
         from synapse_gql.workspaces.types import WorkspaceType
 
-        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
-        return None if row is None else WorkspaceType.from_row(row)
+        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:

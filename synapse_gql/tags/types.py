@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from synapse_gql.accounts.types import UserType
 from synapse_gql.context import Info
 from synapse_gql.gql.pagination import Connection, PageArgs
+from synapse_gql.gql.refs import ConversationRef, MessageRef, ProjectRef, WorkspaceRef, load_object
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import Tag, TagSource
 
 if TYPE_CHECKING:
-    from synapse_gql.conversations.types import ConversationType, MessageType
-    from synapse_gql.projects.types import ProjectType
-    from synapse_gql.workspaces.types import WorkspaceType
+    pass
 
 TagSourceType = strawberry.enum(TagSource, name="TagSource")
-WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
-ProjectRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
-ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
-MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
 
 
 @strawberry.type(
@@ -60,8 +55,7 @@ class TagType(Node):
         from synapse_gql.models import Workspace
         from synapse_gql.workspaces.types import WorkspaceType
 
-        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
-        return None if row is None else WorkspaceType.from_row(row)
+        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:

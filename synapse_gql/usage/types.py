@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,22 +14,17 @@ from strawberry.scalars import JSON
 from synapse_gql.accounts.types import UserType
 from synapse_gql.catalog.types import LLMType
 from synapse_gql.context import Info
+from synapse_gql.gql.refs import ConversationRef, MessageRef, ProjectRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import LLM, ApiKeySource, UsageLog, UsageStatus
 
 if TYPE_CHECKING:
-    from synapse_gql.conversations.types import ConversationType, MessageType
-    from synapse_gql.projects.types import ProjectType
-    from synapse_gql.workspaces.types import WorkspaceType
+    pass
 
 UsageStatusType = strawberry.enum(UsageStatus, name="UsageStatus")
 ApiKeySourceType = strawberry.enum(
     ApiKeySource, name="ApiKeySource", description="Whose API key paid for an LLM call."
 )
-WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
-ProjectRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
-ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
-MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
 
 
 async def load_one(

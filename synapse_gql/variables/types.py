@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from synapse_gql.accounts.types import UserType
 from synapse_gql.context import Info
+from synapse_gql.gql.refs import WorkspaceRef, load_object
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import UserVariable, WorkspaceSecret
 from synapse_gql.variables.service import masked
 
 if TYPE_CHECKING:
-    from synapse_gql.workspaces.types import WorkspaceType
-
-WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
+    pass
 
 
 @strawberry.type(
@@ -94,8 +93,7 @@ class WorkspaceSecretType(Node):
         from synapse_gql.models import Workspace
         from synapse_gql.workspaces.types import WorkspaceType
 
-        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
-        return None if row is None else WorkspaceType.from_row(row)
+        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
 
 
 @strawberry.input

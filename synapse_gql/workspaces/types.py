@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from sqlalchemy import false, true
@@ -20,6 +20,17 @@ from synapse_gql.conversations.inputs import (
 )
 from synapse_gql.gql.batched import ChildList, child_connection
 from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
+from synapse_gql.gql.refs import (
+    AgentRef,
+    BillingEventRef,
+    ConversationRef,
+    FeedbackSummaryRef,
+    ProjectTypeRef,
+    TagRef,
+    UsageLogRef,
+    WorkspaceSecretRef,
+    load_object,
+)
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import (
     AgentStatus,
@@ -35,28 +46,11 @@ from synapse_gql.workspaces import repository
 from synapse_gql.workspaces.access import viewer_role
 
 if TYPE_CHECKING:
-    from synapse_gql.agents.types import AgentType
-    from synapse_gql.billing.types import BillingEventType
-    from synapse_gql.conversations.types import ConversationType
-    from synapse_gql.feedback.types import FeedbackSummary
-    from synapse_gql.projects.types import ProjectType
-    from synapse_gql.tags.types import TagType
-    from synapse_gql.usage.types import UsageLogType
-    from synapse_gql.variables.types import WorkspaceSecretType
+    pass
 
 MemberRoleType = strawberry.enum(MemberRole, name="MemberRole")
 WorkspacePlanType = strawberry.enum(WorkspacePlan, name="WorkspacePlan")
 InvitationStatusType = strawberry.enum(InvitationStatus, name="InvitationStatus")
-ProjectTypeRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
-UsageLogRef = Annotated["UsageLogType", strawberry.lazy("synapse_gql.usage.types")]
-BillingEventRef = Annotated["BillingEventType", strawberry.lazy("synapse_gql.billing.types")]
-TagRef = Annotated["TagType", strawberry.lazy("synapse_gql.tags.types")]
-FeedbackSummaryRef = Annotated["FeedbackSummary", strawberry.lazy("synapse_gql.feedback.types")]
-WorkspaceSecretRef = Annotated[
-    "WorkspaceSecretType", strawberry.lazy("synapse_gql.variables.types")
-]
-AgentRef = Annotated["AgentType", strawberry.lazy("synapse_gql.agents.types")]
-ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
 MEMBERS = ChildList(
     name="members",
     model=WorkspaceMember,
@@ -66,10 +60,8 @@ MEMBERS = ChildList(
 
 
 async def load_user(info: Info, user_id: uuid.UUID | None) -> UserType | None:
-    if user_id is None:
-        return None
-    row: User | None = await info.context.loaders.by_id(User).load(user_id)
-    return None if row is None else UserType.from_row(row)
+    """A user by database id (batched), None for None."""
+    return await load_object(info, User, user_id, UserType.from_row)
 
 
 def page_args(
@@ -288,8 +280,7 @@ class MemberType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceType | None:
-        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
-        return None if row is None else WorkspaceType.from_row(row)
+        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
 
 
 @strawberry.type(name="WorkspaceInvitation", description="An invitation to join a workspace.")
@@ -328,8 +319,7 @@ class InvitationType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceType | None:
-        row = await info.context.loaders.by_id(Workspace).load(self.workspace_id)
-        return None if row is None else WorkspaceType.from_row(row)
+        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
 
 
 @strawberry.type(

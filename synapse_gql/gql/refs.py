@@ -1,0 +1,57 @@
+"""Lazy references between the features' GraphQL types, and loaders of single objects.
+
+Types refer to each other across packages (a Message has a Conversation, a Workspace
+lists Conversations); ``strawberry.lazy`` breaks the import cycles. Keeping every
+reference here means each one is written once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import strawberry
+
+from synapse_gql.context import Info
+
+if TYPE_CHECKING:
+    from synapse_gql.accounts.types import UserType
+    from synapse_gql.agents.types import AgentType
+    from synapse_gql.billing.types import BillingEventType
+    from synapse_gql.conversations.types import ConversationType, MessageType
+    from synapse_gql.feedback.types import FeedbackSummary, FeedbackType
+    from synapse_gql.projects.types import ProjectType
+    from synapse_gql.tags.types import TagType
+    from synapse_gql.usage.types import UsageLogType
+    from synapse_gql.variables.types import UserVariableType, WorkspaceSecretType
+    from synapse_gql.workspaces.types import WorkspaceType
+
+AgentRef = Annotated["AgentType", strawberry.lazy("synapse_gql.agents.types")]
+BillingEventRef = Annotated["BillingEventType", strawberry.lazy("synapse_gql.billing.types")]
+ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
+FeedbackRef = Annotated["FeedbackType", strawberry.lazy("synapse_gql.feedback.types")]
+FeedbackSummaryRef = Annotated["FeedbackSummary", strawberry.lazy("synapse_gql.feedback.types")]
+MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
+ProjectRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
+TagRef = Annotated["TagType", strawberry.lazy("synapse_gql.tags.types")]
+UsageLogRef = Annotated["UsageLogType", strawberry.lazy("synapse_gql.usage.types")]
+UserRef = Annotated["UserType", strawberry.lazy("synapse_gql.accounts.types")]
+UserVariableRef = Annotated["UserVariableType", strawberry.lazy("synapse_gql.variables.types")]
+WorkspaceRef = Annotated["WorkspaceType", strawberry.lazy("synapse_gql.workspaces.types")]
+WorkspaceSecretRef = Annotated[
+    "WorkspaceSecretType", strawberry.lazy("synapse_gql.variables.types")
+]
+ProjectTypeRef = ProjectRef
+
+T = TypeVar("T")
+
+
+async def load_object(
+    info: Info, model: type, db_id: uuid.UUID | None, convert: Callable[[Any], T]
+) -> T | None:
+    """``model`` row ``db_id`` through the request's batched loader, converted; None for None."""
+    if db_id is None:
+        return None
+    row = await info.context.loaders.by_id(model).load(db_id)
+    return None if row is None else convert(row)
