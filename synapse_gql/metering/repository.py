@@ -1,0 +1,207 @@
+"""The SQL of metering. Every running total is an increment done by the database, never a
+read-modify-write in Python, so concurrent calls on one conversation cannot lose updates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Interval, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+from synapse_gql.models import (
+    AlertEvent,
+    BillingEvent,
+    BillingEventType,
+    BillingStatus,
+    Budget,
+    Conversation,
+    ConversationLLM,
+    Message,
+    MessageRole,
+)
+
+_ONE_MONTH = literal_column("INTERVAL '1 month'", Interval)
+
+
+def _refresh_cached(session: AsyncSession, model: type, key: Any, values: Mapping) -> None:
+    """Give an object the session already holds the values the database just returned."""
+    cached = session.sync_session.identity_map.get(identity_key(model, key))
+    if cached is not None:
+        for name, value in values.items():
+            set_committed_value(cached, name, value)
+
+
+async def add_to_message(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cost: Decimal,
+    latency_ms: int | None,
+    time_to_first_token_ms: int | None,
+    llm_id: uuid.UUID,
+    finish_reason: str | None,
+) -> None:
+    """Add a call's tokens and cost to an assistant message and set its latency and model."""
+    stmt = (
+        update(Message)
+        .where(Message.id == message_id, Message.role == MessageRole.ASSISTANT)
+        .values(
+            input_tokens=func.coalesce(Message.input_tokens, 0) + input_tokens,
+            output_tokens=func.coalesce(Message.output_tokens, 0) + output_tokens,
+            cost=func.coalesce(Message.cost, 0) + cost,
+            latency_ms=latency_ms,
+            time_to_first_token_ms=time_to_first_token_ms,
+            llm_id=llm_id,
+            finish_reason=finish_reason,
+            updated_at=func.now(),
+        )
+        .returning(
+            Message.input_tokens,
+            Message.output_tokens,
+            Message.cost,
+            Message.latency_ms,
+            Message.time_to_first_token_ms,
+            Message.llm_id,
+            Message.finish_reason,
+            Message.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        raise ValueError(f"Message {message_id} is not an assistant message.")
+    _refresh_cached(session, Message, message_id, row._asdict())
+
+
+async def add_to_conversation(
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cost: Decimal,
+) -> None:
+    """Add a call's tokens and cost to the conversation's totals in one UPDATE."""
+    stmt = (
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(
+            total_input_tokens=Conversation.total_input_tokens + input_tokens,
+            total_output_tokens=Conversation.total_output_tokens + output_tokens,
+            total_cost=Conversation.total_cost + cost,
+            updated_at=func.now(),
+        )
+        .returning(
+            Conversation.total_input_tokens,
+            Conversation.total_output_tokens,
+            Conversation.total_cost,
+            Conversation.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is not None:
+        _refresh_cached(session, Conversation, conversation_id, row._asdict())
+
+
+async def upsert_conversation_llm(
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    llm_id: uuid.UUID,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cost: Decimal,
+    latency_ms: int,
+) -> None:
+    """Count one call in the (conversation, LLM) aggregate, creating it on first use."""
+    table = ConversationLLM.__table__
+    stmt = pg_insert(ConversationLLM).values(
+        id=uuid.uuid4(),
+        conversation_id=conversation_id,
+        llm_id=llm_id,
+        call_count=1,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_cost=cost,
+        total_latency_ms=latency_ms,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.conversation_id, table.c.llm_id],
+        set_={
+            "call_count": table.c.call_count + 1,
+            "input_tokens": table.c.input_tokens + stmt.excluded.input_tokens,
+            "output_tokens": table.c.output_tokens + stmt.excluded.output_tokens,
+            "total_cost": table.c.total_cost + stmt.excluded.total_cost,
+            "total_latency_ms": table.c.total_latency_ms + stmt.excluded.total_latency_ms,
+            "last_used_at": func.now(),
+        },
+    ).returning(
+        table.c.id,
+        table.c.call_count,
+        table.c.input_tokens,
+        table.c.output_tokens,
+        table.c.total_cost,
+        table.c.total_latency_ms,
+        table.c.last_used_at,
+    )
+    values = dict((await session.execute(stmt)).one()._asdict())
+    _refresh_cached(session, ConversationLLM, values.pop("id"), values)
+
+
+def month_start() -> Any:
+    """SQL for the first instant of the current calendar month in UTC."""
+    utc_now = func.timezone("UTC", func.now())
+    return func.timezone("UTC", func.date_trunc("month", utc_now))
+
+
+async def month_to_date_spend(
+    session: AsyncSession, workspace_id: uuid.UUID
+) -> tuple[datetime, Decimal]:
+    """The month's start and the workspace's usage charges since then (void ones excluded)."""
+    start = month_start()
+    spend = (
+        select(func.coalesce(func.sum(BillingEvent.amount), 0))
+        .where(
+            BillingEvent.workspace_id == workspace_id,
+            BillingEvent.type == BillingEventType.USAGE_CHARGE,
+            BillingEvent.status != BillingStatus.VOID,
+            BillingEvent.created_at >= start,
+            BillingEvent.created_at < start + _ONE_MONTH,
+        )
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(start.label("start"), spend.label("spend")))).one()
+    return row.start, Decimal(row.spend)
+
+
+async def budget(session: AsyncSession, workspace_id: uuid.UUID, *, lock: bool) -> Budget | None:
+    """The workspace's budget; ``lock`` holds its row until the transaction ends."""
+    stmt = select(Budget).where(Budget.workspace_id == workspace_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(stmt)
+
+
+async def insert_alerts(session: AsyncSession, rows: list[dict[str, Any]]) -> list[AlertEvent]:
+    """Insert alerts, skipping those whose (workspace, kind, threshold, period) exists."""
+    if not rows:
+        return []
+    stmt = (
+        pg_insert(AlertEvent)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=["workspace_id", "kind", "threshold_percent", "period_start"]
+        )
+        .returning(AlertEvent)
+    )
+    return list((await session.scalars(stmt)).all())

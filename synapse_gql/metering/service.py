@@ -1,0 +1,202 @@
+"""Recording one LLM call: price, usage log, message and conversation totals, billing and
+budget alerts, all in the caller's transaction (the service only flushes)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.metering import pricing, repository
+from synapse_gql.metering.budget import budget_allows, raise_spend_alerts
+from synapse_gql.models import (
+    AlertEvent,
+    ApiKeySource,
+    BillingEvent,
+    BillingEventType,
+    BillingStatus,
+    LLMPrice,
+    UsageLog,
+    UsageStatus,
+)
+
+__all__ = ["CallRecord", "RecordResult", "budget_allows", "record_call"]
+
+
+@dataclass(kw_only=True)
+class CallRecord:
+    """What the send flow knows about one provider call once it has ended.
+
+    Tokens are the provider-reported counts, or locally counted ones with
+    ``tokens_estimated`` set. A failed or cancelled call carries the tokens it consumed.
+    """
+
+    workspace_id: uuid.UUID
+    llm_id: uuid.UUID
+    provider: str
+    model_id: str
+    api_key_source: ApiKeySource
+    user_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    conversation_id: uuid.UUID | None = None
+    message_id: uuid.UUID | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens_estimated: bool = False
+    latency_ms: int | None = None
+    time_to_first_token_ms: int | None = None
+    status: UsageStatus = UsageStatus.SUCCESS
+    error_code: str | None = None
+    error_message: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.input_tokens < 0 or self.output_tokens < 0:
+            raise ValueError("Token counts cannot be negative.")
+        for name in ("latency_ms", "time_to_first_token_ms"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} cannot be negative.")
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def consumed_nothing(self) -> bool:
+        """A call that failed or was cancelled before the provider used any token."""
+        return self.status is not UsageStatus.SUCCESS and self.total_tokens == 0
+
+
+@dataclass
+class RecordResult:
+    """What :func:`record_call` wrote: the usage row, its cost, the charge and new alerts."""
+
+    usage_log: UsageLog
+    cost: Decimal
+    billing_event: BillingEvent | None
+    new_alerts: list[AlertEvent]
+
+
+async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult:
+    """Meter one LLM call in the caller's transaction.
+
+    Prices it at the LLM's current catalog price (failed and cancelled calls pay for the
+    tokens they consumed), writes the usage log, adds tokens and cost to the assistant
+    message (accumulated, so retries of one message add up; a call that consumed nothing
+    leaves the message alone), to the conversation totals and to the per-LLM aggregate
+    (every call counts there, failed ones too), writes a usage charge when the cost is
+    positive and raises the budget thresholds that charge crossed.
+
+    The caller must not write the message's token, cost and latency columns itself. A
+    charge locks the workspace's budget row until the transaction ends: commit promptly.
+    """
+    price = await pricing.current_price(session, record.llm_id)
+    amount = pricing.cost(record.input_tokens, record.output_tokens, price)
+    usage = await _insert_usage(session, record, price, amount)
+    if record.message_id is not None and not record.consumed_nothing:
+        await _add_to_message(session, record.message_id, record, amount)
+    if record.conversation_id is not None:
+        await _add_to_conversation(session, record.conversation_id, record, amount)
+    if amount <= 0:
+        return RecordResult(usage, amount, None, [])
+    charge = await _insert_charge(session, record, usage, amount, price.currency)
+    alerts = await raise_spend_alerts(session, record.workspace_id, usage.id)
+    return RecordResult(usage, amount, charge, alerts)
+
+
+async def _insert_usage(
+    session: AsyncSession, record: CallRecord, price: LLMPrice, amount: Decimal
+) -> UsageLog:
+    usage = UsageLog(
+        user_id=record.user_id,
+        workspace_id=record.workspace_id,
+        project_id=record.project_id,
+        conversation_id=record.conversation_id,
+        message_id=record.message_id,
+        llm_id=record.llm_id,
+        llm_price_id=price.id,
+        provider=record.provider,
+        model_id=record.model_id,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        total_tokens=record.total_tokens,
+        tokens_estimated=record.tokens_estimated,
+        input_price_per_million=price.input_price_per_million,
+        output_price_per_million=price.output_price_per_million,
+        cost=amount,
+        latency_ms=record.latency_ms,
+        time_to_first_token_ms=record.time_to_first_token_ms,
+        status=record.status,
+        error_code=record.error_code,
+        error_message=record.error_message,
+        parameters=dict(record.parameters),
+        api_key_source=record.api_key_source,
+    )
+    session.add(usage)
+    await session.flush()
+    return usage
+
+
+async def _add_to_message(
+    session: AsyncSession, message_id: uuid.UUID, record: CallRecord, amount: Decimal
+) -> None:
+    await repository.add_to_message(
+        session,
+        message_id,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        cost=amount,
+        latency_ms=record.latency_ms,
+        time_to_first_token_ms=record.time_to_first_token_ms,
+        llm_id=record.llm_id,
+        finish_reason=record.finish_reason,
+    )
+
+
+async def _add_to_conversation(
+    session: AsyncSession, conversation_id: uuid.UUID, record: CallRecord, amount: Decimal
+) -> None:
+    await repository.add_to_conversation(
+        session,
+        conversation_id,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        cost=amount,
+    )
+    await repository.upsert_conversation_llm(
+        session,
+        conversation_id,
+        record.llm_id,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        cost=amount,
+        latency_ms=record.latency_ms or 0,
+    )
+
+
+async def _insert_charge(
+    session: AsyncSession, record: CallRecord, usage: UsageLog, amount: Decimal, currency: str
+) -> BillingEvent:
+    charge = BillingEvent(
+        workspace_id=record.workspace_id,
+        user_id=record.user_id,
+        usage_log_id=usage.id,
+        message_id=record.message_id,
+        type=BillingEventType.USAGE_CHARGE,
+        amount=amount,
+        currency=currency,
+        status=BillingStatus.PENDING,
+        description=(
+            f"{record.provider}/{record.model_id}: {record.input_tokens} input"
+            f" + {record.output_tokens} output tokens"
+        ),
+    )
+    session.add(charge)
+    await session.flush()
+    return charge
