@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from synapse_gql.context import Info
-from synapse_gql.gql.pagination import Connection, PageArgs
-from synapse_gql.gql.refs import UsageLogRef, UserVariableRef
+from synapse_gql.gql.refs import UserVariableRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import ApiToken as ApiTokenRow
 from synapse_gql.models import User as UserRow
+from synapse_gql.usage.fields import billing_events_field, usage_logs_field
 
 if TYPE_CHECKING:
     pass
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 @strawberry.type(name="User", description="A person with an account.")
 class UserType(Node):
+    usage_logs = usage_logs_field("user")
+    billing_events = billing_events_field("user")
     db_id: strawberry.Private[uuid.UUID]
     email: str
     name: str
@@ -45,22 +47,6 @@ class UserType(Node):
         from synapse_gql.variables.queries import user_variables
 
         return await user_variables(info, self.db_id)
-
-    @strawberry.field(description="Your LLM calls, newest first; empty for other users.")
-    async def usage_logs(
-        self,
-        info: Info,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UsageLogRef]:
-        from synapse_gql.usage.queries import usage_connection
-
-        args = PageArgs(first, after, last, before)
-        return await usage_connection(info, "user", self.db_id, since, until, args)
 
 
 @strawberry.type(

@@ -17,15 +17,18 @@ from synapse_gql.context import Info
 from synapse_gql.gql.batched import ChildList, child_connection
 from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
 from synapse_gql.gql.relay import register_node
-from synapse_gql.models import BillingEvent, MemberRole
+from synapse_gql.models import BillingEvent, MemberRole, Message, UsageLog
 from synapse_gql.usage.filters import as_utc, time_range, viewer_workspaces
 from synapse_gql.workspaces.access import visible_rows
 
 BILLING_ROLE = MemberRole.ADMIN
-SCOPES: dict[str, ColumnElement[Any]] = {
-    "workspace": BillingEvent.workspace_id,
-    "user": BillingEvent.user_id,
-    "message": BillingEvent.message_id,
+# scope -> (the parent column, the join terms that reach it from a billing event)
+SCOPES: dict[str, tuple[ColumnElement[Any], list[ColumnElement[bool]]]] = {
+    "workspace": (BillingEvent.workspace_id, []),
+    "user": (BillingEvent.user_id, []),
+    "message": (BillingEvent.message_id, []),
+    "conversation": (Message.conversation_id, [BillingEvent.message_id == Message.id]),
+    "llm": (UsageLog.llm_id, [BillingEvent.usage_log_id == UsageLog.id]),
 }
 
 
@@ -48,15 +51,17 @@ async def billing_connection(
     until: datetime | None,
     args: PageArgs,
 ) -> Connection[BillingEventType]:
-    """Billing events under ``scope_id`` (workspace, user or message) newest first, batched
+    """Billing events under ``scope_id`` (see ``SCOPES``) newest first, batched
     across parents of the same scope; ``since``/``until`` bound ``created_at``."""
     since, until = as_utc(since), as_utc(until)
+    parent, joins = SCOPES[scope]
     spec = ChildList(
         name=("billing", scope, since, until),
         model=BillingEvent,
-        parent=SCOPES[scope],
+        parent=parent,
         key=SortKey(BillingEvent.created_at, BillingEvent.id),
         where=[
+            *joins,
             *time_range(BillingEvent.created_at, since, until),
             *billing_visibility(info, scope),
         ],

@@ -9,11 +9,9 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from synapse_gql.context import Info
-from synapse_gql.gql.pagination import Connection, PageArgs
-from synapse_gql.gql.refs import UsageLogRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import LLM
+from synapse_gql.usage.fields import billing_events_field, usage_logs_field
 
 if TYPE_CHECKING:
     pass
@@ -23,6 +21,8 @@ if TYPE_CHECKING:
     name="LLM", description="A model in the catalog, priced in USD per million tokens."
 )
 class LLMType(Node):
+    usage_logs = usage_logs_field("llm")
+    billing_events = billing_events_field("llm")
     db_id: strawberry.Private[uuid.UUID]
     provider: str
     model_id: str = strawberry.field(description="The model's name as its provider calls it.")
@@ -57,24 +57,6 @@ class LLMType(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
-
-    @strawberry.field(
-        description="Calls of this model in your workspaces (member or above), newest first."
-    )
-    async def usage_logs(
-        self,
-        info: Info,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UsageLogRef]:
-        from synapse_gql.usage.queries import usage_connection
-
-        args = PageArgs(first, after, last, before)
-        return await usage_connection(info, "llm", self.db_id, since, until, args)
 
 
 @strawberry.type(description="A provider and how many active models it has in the catalog.")

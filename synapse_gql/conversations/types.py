@@ -35,6 +35,7 @@ from synapse_gql.models import (
     Project,
     Workspace,
 )
+from synapse_gql.usage.fields import billing_events_field, usage_logs_field
 from synapse_gql.workspaces.types import load_user, page_args
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ async def _conversation(info: Info, conversation_id: uuid.UUID) -> ConversationT
     description="A thread of messages, with running totals of its LLM calls.",
 )
 class ConversationType(Node):
+    usage_logs = usage_logs_field("conversation")
+    billing_events = billing_events_field("conversation")
     db_id: strawberry.Private[uuid.UUID]
     workspace_id: strawberry.Private[uuid.UUID]
     project_id: strawberry.Private[uuid.UUID | None]
@@ -148,22 +151,6 @@ class ConversationType(Node):
 
         return await tags_of(info, "conversation", self.db_id)
 
-    @strawberry.field(description="LLM calls made here, newest first (members and above).")
-    async def usage_logs(
-        self,
-        info: Info,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UsageLogRef]:
-        from synapse_gql.usage.queries import usage_connection
-
-        args = page_args(first, after, last, before)
-        return await usage_connection(info, "conversation", self.db_id, since, until, args)
-
 
 @strawberry.type(
     name="ConversationLLM", description="Per conversation and model: calls, tokens, cost, latency."
@@ -207,6 +194,8 @@ class ConversationLLMType(Node):
 
 @strawberry.type(name="Message", description="One turn of a conversation.")
 class MessageType(Node):
+    usage_logs = usage_logs_field("message")
+    billing_events = billing_events_field("message")
     db_id: strawberry.Private[uuid.UUID]
     conversation_id: strawberry.Private[uuid.UUID]
     author_id: strawberry.Private[uuid.UUID | None]

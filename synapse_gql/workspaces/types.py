@@ -22,12 +22,10 @@ from synapse_gql.gql.batched import ChildList, child_connection
 from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
 from synapse_gql.gql.refs import (
     AgentRef,
-    BillingEventRef,
     ConversationRef,
     FeedbackSummaryRef,
     ProjectTypeRef,
     TagRef,
-    UsageLogRef,
     WorkspaceSecretRef,
     load_object,
 )
@@ -42,6 +40,7 @@ from synapse_gql.models import (
     WorkspaceMember,
     WorkspacePlan,
 )
+from synapse_gql.usage.fields import billing_events_field, usage_logs_field
 from synapse_gql.workspaces import repository
 from synapse_gql.workspaces.access import viewer_role
 
@@ -72,6 +71,8 @@ def page_args(
 
 @strawberry.type(name="Workspace", description="A team's tenant: members, projects, agents, usage.")
 class WorkspaceType(Node):
+    usage_logs = usage_logs_field("workspace")
+    billing_events = billing_events_field("workspace")
     db_id: strawberry.Private[uuid.UUID]
     owner_id: strawberry.Private[uuid.UUID]
     default_llm_db_id: strawberry.Private[uuid.UUID | None]
@@ -196,40 +197,6 @@ class WorkspaceType(Node):
         from synapse_gql.variables.queries import workspace_secrets
 
         return await workspace_secrets(info, self.db_id)
-
-    @strawberry.field(description="LLM calls, newest first (members and above; empty for others).")
-    async def usage_logs(
-        self,
-        info: Info,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UsageLogRef]:
-        from synapse_gql.usage.queries import usage_connection
-
-        args = page_args(first, after, last, before)
-        return await usage_connection(info, "workspace", self.db_id, since, until, args)
-
-    @strawberry.field(
-        description="Billing events, newest first (admins and owners; empty for others)."
-    )
-    async def billing_events(
-        self,
-        info: Info,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[BillingEventRef]:
-        from synapse_gql.billing.queries import billing_connection
-
-        args = page_args(first, after, last, before)
-        return await billing_connection(info, "workspace", self.db_id, since, until, args)
 
     @strawberry.field(description="Tags of the workspace by name, optionally of one category.")
     async def tags(
