@@ -1,0 +1,30 @@
+"""Realtime layer: pub/sub channels shared by the token-streaming subscriptions.
+
+:func:`create_broadcaster` gives a :class:`Broadcaster` on Redis (``redis://``,
+``rediss://``, ``unix://``) or in process (``memory://``) when no Redis is configured;
+:mod:`~synapse_gql.realtime.channels` names the channels and
+:class:`AfterCommitPublisher` publishes only what a committed transaction wrote.
+"""
+
+from synapse_gql.realtime.after_commit import AfterCommitPublisher, PendingEvents
+from synapse_gql.realtime.backends import BroadcasterClosedError
+from synapse_gql.realtime.broadcaster import Broadcaster, create_broadcaster
+from synapse_gql.realtime.channels import (
+    conversation_channel,
+    message_channel,
+    workspace_metrics_channel,
+)
+from synapse_gql.realtime.subscription import SubscriberOverflowError, Subscription
+
+__all__ = [
+    "AfterCommitPublisher",
+    "Broadcaster",
+    "BroadcasterClosedError",
+    "PendingEvents",
+    "SubscriberOverflowError",
+    "Subscription",
+    "conversation_channel",
+    "create_broadcaster",
+    "message_channel",
+    "workspace_metrics_channel",
+]

@@ -1,0 +1,166 @@
+"""Publish only after the transaction commits; drop on rollback.
+
+:class:`AfterCommitPublisher` queues ``(channel, message)`` pairs on a session (in
+``session.info``, as :class:`PendingEvents`) and hooks that session's SQLAlchemy events:
+
+* ``after_commit`` of the outermost transaction schedules one task (on the running loop)
+  that publishes the transaction's events in order; the publisher keeps a reference to
+  every task until it ends, and :meth:`AfterCommitPublisher.drain` awaits them;
+* ``after_commit`` of a SAVEPOINT (``begin_nested``) hands its events to the enclosing
+  transaction, and ``after_rollback`` of a SAVEPOINT drops the events queued inside it;
+* ``after_rollback`` of the outermost transaction, or its end without a commit (closing the
+  session), drops everything queued.
+
+Subscribers therefore never hear of rows they cannot read yet, nor of rows that never were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+
+from synapse_gql.realtime.broadcaster import Broadcaster
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """One publication waiting for its transaction; ``savepoint`` None is the outermost."""
+
+    channel: str
+    message: str | bytes
+    savepoint: SessionTransaction | None
+
+
+@dataclass
+class PendingEvents:
+    """The publications queued on one session and not yet committed or dropped."""
+
+    items: list[PendingEvent] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, channel: str, message: str | bytes, savepoint: SessionTransaction | None) -> None:
+        """Queue a publication owned by ``savepoint`` (None: the outermost transaction)."""
+        self.items.append(PendingEvent(channel, message, savepoint))
+
+    def take(self) -> list[tuple[str, str | bytes]]:
+        """Remove and return every queued ``(channel, message)`` pair, oldest first."""
+        taken = [(item.channel, item.message) for item in self.items]
+        self.items.clear()
+        return taken
+
+    def clear(self) -> None:
+        """Drop everything queued."""
+        self.items.clear()
+
+    def release(self, savepoint: SessionTransaction) -> None:
+        """``savepoint`` committed: its events now belong to the enclosing transaction."""
+        parent = _enclosing_savepoint(savepoint)
+        self.items = [
+            PendingEvent(i.channel, i.message, parent) if i.savepoint is savepoint else i
+            for i in self.items
+        ]
+
+    def discard(self, savepoint: SessionTransaction) -> None:
+        """``savepoint`` rolled back: drop the events queued inside it (or nested in it)."""
+        self.items = [i for i in self.items if not _inside(i.savepoint, savepoint)]
+
+
+def _enclosing_savepoint(transaction: SessionTransaction) -> SessionTransaction | None:
+    """The nearest SAVEPOINT around ``transaction``, or None for the outermost one."""
+    parent = transaction.parent
+    while parent is not None and not parent.nested:
+        parent = parent.parent
+    return parent
+
+
+def _inside(owner: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    """True when ``owner`` is ``savepoint`` or a transaction nested in it."""
+    while owner is not None:
+        if owner is savepoint:
+            return True
+        owner = owner.parent
+    return False
+
+
+class AfterCommitPublisher:
+    """Queues publications on sessions and publishes them once their transaction commits."""
+
+    def __init__(self, broadcaster: Broadcaster) -> None:
+        self._broadcaster = broadcaster
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._order = asyncio.Lock()
+
+    @property
+    def in_flight(self) -> int:
+        """Publication tasks started after a commit and not finished yet."""
+        return len(self._tasks)
+
+    def publish(self, session: AsyncSession | Session, channel: str, message: str | bytes) -> None:
+        """Publish ``message`` to ``channel`` after ``session``'s transaction commits."""
+        sync = session.sync_session if isinstance(session, AsyncSession) else session
+        self.pending(sync).add(channel, message, sync.get_nested_transaction())
+
+    def pending(self, session: Session) -> PendingEvents:
+        """The events queued on ``session`` by this publisher (hooking it on first use)."""
+        pending = session.info.get(self)
+        if pending is None:
+            pending = session.info[self] = PendingEvents()
+            event.listen(session, "after_commit", self._after_commit)
+            event.listen(session, "after_rollback", self._after_rollback)
+            event.listen(session, "after_transaction_end", self._after_transaction_end)
+        return pending
+
+    async def drain(self) -> None:
+        """Wait until every publication scheduled so far has been sent."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    def _after_commit(self, session: Session) -> None:
+        pending = self.pending(session)
+        savepoint = session.get_nested_transaction()
+        if savepoint is not None:
+            pending.release(savepoint)
+            return
+        items = pending.take()
+        if items:
+            self._schedule(items)
+
+    def _after_rollback(self, session: Session) -> None:
+        pending = self.pending(session)
+        savepoint = session.get_nested_transaction()
+        if savepoint is not None:
+            pending.discard(savepoint)
+        else:
+            pending.clear()
+
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            self.pending(session).clear()
+
+    def _schedule(self, items: list[tuple[str, str | bytes]]) -> None:
+        """Start publishing ``items`` on the running loop, keeping the task referenced."""
+        try:
+            task = asyncio.get_running_loop().create_task(self._send(items))
+        except RuntimeError:
+            log.error("realtime: no running event loop; %d committed events dropped", len(items))
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, items: list[tuple[str, str | bytes]]) -> None:
+        """Publish ``items`` in order; commits publish in the order they happened."""
+        async with self._order:
+            for channel, message in items:
+                try:
+                    await self._broadcaster.publish(channel, message)
+                except Exception:
+                    log.exception("realtime: publishing to %r after commit failed", channel)

@@ -1,0 +1,23 @@
+"""Names of the pub/sub channels. Every publisher and subscriber builds names here, so the
+spelling of a channel lives in one place."""
+
+from __future__ import annotations
+
+import uuid
+
+PREFIX = "synapse"
+
+
+def message_channel(message_id: uuid.UUID) -> str:
+    """Token stream of one assistant message: ``synapse:message:<id>``."""
+    return f"{PREFIX}:message:{message_id}"
+
+
+def conversation_channel(conversation_id: uuid.UUID) -> str:
+    """Events of one conversation (messages added, updated): ``synapse:conversation:<id>``."""
+    return f"{PREFIX}:conversation:{conversation_id}"
+
+
+def workspace_metrics_channel(workspace_id: uuid.UUID) -> str:
+    """Usage metrics of one workspace: ``synapse:workspace-metrics:<id>``."""
+    return f"{PREFIX}:workspace-metrics:{workspace_id}"

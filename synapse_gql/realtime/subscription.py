@@ -1,0 +1,86 @@
+"""One local subscriber's view of a channel: a bounded buffer read as an async iterator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+
+class SubscriberOverflowError(Exception):
+    """The subscriber fell ``maxsize`` messages behind and was dropped from its channel.
+
+    Raised by the subscriber's iterator once the messages it had buffered are consumed:
+    the stream has a gap from that point on, so it ends with this error instead of going on.
+    """
+
+    def __init__(self, channel: str, maxsize: int) -> None:
+        super().__init__(
+            f"subscriber of {channel!r} fell {maxsize} messages behind and was dropped; "
+            "later messages of the channel were not delivered to it"
+        )
+        self.channel = channel
+        self.maxsize = maxsize
+
+
+class Subscription:
+    """Messages (``str``) of one channel for one local subscriber, in publication order.
+
+    ``async for message in subscription`` yields them; iteration ends when the broadcaster
+    disconnects and raises :class:`SubscriberOverflowError` when this subscriber was too slow.
+    Only one task should iterate a subscription.
+    """
+
+    def __init__(self, channel: str, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.channel = channel
+        self.maxsize = maxsize
+        self._buffer: deque[str] = deque()
+        self._wakeup = asyncio.Event()
+        self._error: SubscriberOverflowError | None = None
+        self._closed = False
+
+    @property
+    def active(self) -> bool:
+        """True while the subscription still accepts messages."""
+        return self._error is None and not self._closed
+
+    @property
+    def pending(self) -> int:
+        """Messages received and not read yet."""
+        return len(self._buffer)
+
+    def offer(self, message: str) -> bool:
+        """Buffer ``message`` without waiting; False when the subscription is not active.
+
+        A full buffer drops the subscriber (see :class:`SubscriberOverflowError`): the
+        broadcaster never waits for one slow reader, so the others are not held up.
+        """
+        if not self.active:
+            return False
+        if len(self._buffer) >= self.maxsize:
+            self._error = SubscriberOverflowError(self.channel, self.maxsize)
+            self._wakeup.set()
+            return False
+        self._buffer.append(message)
+        self._wakeup.set()
+        return True
+
+    def close(self) -> None:
+        """End the iteration once the buffered messages are read."""
+        self._closed = True
+        self._wakeup.set()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            if self._buffer:
+                return self._buffer.popleft()
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
