@@ -13,7 +13,9 @@ from synapse_gql import __version__
 from synapse_gql.body_limit import BodySizeLimit
 from synapse_gql.config import Settings
 from synapse_gql.db import Database
+from synapse_gql.generation.providers import build_llm_providers
 from synapse_gql.graphql_route import SynapseGraphQLRouter, get_context
+from synapse_gql.llm import close_providers
 from synapse_gql.schema import build_schema
 from synapse_gql.security.keys import Keyring
 from synapse_gql.security.secret import resolve_secret
@@ -23,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_state(settings: Settings) -> AppState:
-    """Database and keyring for ``settings``; the database URL must be set by now."""
+    """Database, keyring and LLM providers for ``settings``; the database URL must be set."""
     if not settings.database_url:
         raise RuntimeError("No database URL: start through `synapse-gql serve`.")
     previous = [s.get_secret_value() for s in settings.previous_secret_keys]
@@ -31,6 +33,7 @@ def build_state(settings: Settings) -> AppState:
         settings=settings,
         db=Database(settings.database_url, pool_size=settings.db_pool_size),
         keyring=Keyring(resolve_secret(settings), previous),
+        providers=build_llm_providers(settings),
     )
 
 
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await close_providers(state.providers)
         await state.db.dispose()
 
     app = FastAPI(title="Synapse GQL", version=__version__, lifespan=lifespan)

@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=50_000, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # LLM providers: base URLs by provider (JSON; overrides the built-in ones), the
+    # server-wide API keys (used when neither the user nor the workspace has one).
+    provider_base_urls: dict[str, str] = Field(default_factory=dict)
+    openai_api_key: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+    google_api_key: SecretStr | None = None
+    xai_api_key: SecretStr | None = None
+    deepseek_api_key: SecretStr | None = None
+    meta_api_key: SecretStr | None = None
+    mock_provider_enabled: bool = True
+    mock_tokens_per_second: float = Field(default=40, ge=0)
+    llm_connect_timeout: float = Field(default=10, gt=0)
+    llm_first_token_timeout: float = Field(default=60, gt=0)
+    llm_total_timeout: float = Field(default=300, gt=0)
+    llm_retry_attempts: int = Field(default=3, ge=1, le=10)
+
     @property
     def uses_embedded_database(self) -> bool:
         """True when no database URL is configured and a local PostgreSQL is started."""

@@ -21,6 +21,8 @@ from synapse_gql.conversations.queries import (  # noqa: F401  (registers nodes)
 )
 from synapse_gql.feedback.mutations import FeedbackMutation
 from synapse_gql.feedback.queries import feedback_connection  # noqa: F401  (registers nodes)
+from synapse_gql.generation.mutations import GenerationMutation
+from synapse_gql.generation.queries import GenerationQuery
 from synapse_gql.gql.errors import DomainErrorHandler, ErrorMasking
 from synapse_gql.gql.limits import limit_extensions
 from synapse_gql.gql.relay import Node, resolve_nodes
@@ -50,7 +52,10 @@ class NodeQuery:
         return await resolve_nodes(info, ids)
 
 
-Query = merge_types("Query", (NodeQuery, AccountQuery, WorkspaceQuery, CatalogQuery, VariableQuery))
+Query = merge_types(
+    "Query",
+    (NodeQuery, AccountQuery, WorkspaceQuery, CatalogQuery, VariableQuery, GenerationQuery),
+)
 Mutation = merge_types(
     "Mutation",
     (
@@ -63,6 +68,7 @@ Mutation = merge_types(
         VariableMutation,
         TagMutation,
         FeedbackMutation,
+        GenerationMutation,
     ),
 )
 
