@@ -9,17 +9,12 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from synapse_gql.accounts.types import UserType
-from synapse_gql.agents.types import AgentStatusType
+from synapse_gql.agents.fields import agents_field
 from synapse_gql.context import Info
-from synapse_gql.conversations.inputs import (
-    ConversationFilter,
-    ConversationOrder,
-    ConversationOrderType,
-)
-from synapse_gql.gql.pagination import Connection, PageArgs
-from synapse_gql.gql.refs import AgentRef, ConversationRef, TagRef, WorkspaceRef, load_object
+from synapse_gql.conversations.fields import conversations_field
+from synapse_gql.gql.refs import TagRef, WorkspaceRef, load_object
 from synapse_gql.gql.relay import Node, to_global_id
-from synapse_gql.models import AgentStatus, Project, ProjectStatus
+from synapse_gql.models import Project, ProjectStatus
 
 if TYPE_CHECKING:
     pass
@@ -29,6 +24,10 @@ ProjectStatusType = strawberry.enum(ProjectStatus, name="ProjectStatus")
 
 @strawberry.type(name="Project", description="A grouping of agents and conversations.")
 class ProjectType(Node):
+    agents = agents_field("project", "Agents of the project, newest first; active unless `status`.")
+    conversations = conversations_field(
+        "project", "Conversations of the project, filtered like the workspace's."
+    )
     db_id: strawberry.Private[uuid.UUID]
     workspace_id: strawberry.Private[uuid.UUID]
     created_by_id: strawberry.Private[uuid.UUID | None]
@@ -70,37 +69,6 @@ class ProjectType(Node):
         from synapse_gql.tags.queries import tags_of
 
         return await tags_of(info, "project", self.db_id)
-
-    @strawberry.field(description="Agents of the project, newest first; active unless `status`.")
-    async def agents(
-        self,
-        info: Info,
-        status: AgentStatusType | None = AgentStatus.ACTIVE,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[AgentRef]:
-        from synapse_gql.agents.queries import agent_connection
-
-        args = PageArgs(first, after, last, before)
-        return await agent_connection(info, "project", self.db_id, status, args)
-
-    @strawberry.field(description="Conversations of the project, filtered like the workspace's.")
-    async def conversations(
-        self,
-        info: Info,
-        filter: ConversationFilter | None = None,
-        order_by: ConversationOrderType = ConversationOrder.LAST_ACTIVITY,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[ConversationRef]:
-        from synapse_gql.conversations.queries import conversation_connection
-
-        args = PageArgs(first, after, last, before)
-        return await conversation_connection(info, "project", self.db_id, filter, order_by, args)
 
 
 @strawberry.input

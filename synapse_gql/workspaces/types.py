@@ -11,18 +11,12 @@ from sqlalchemy import false, true
 from strawberry.scalars import JSON
 
 from synapse_gql.accounts.types import UserType
-from synapse_gql.agents.types import AgentStatusType
+from synapse_gql.agents.fields import agents_field
 from synapse_gql.context import Info
-from synapse_gql.conversations.inputs import (
-    ConversationFilter,
-    ConversationOrder,
-    ConversationOrderType,
-)
+from synapse_gql.conversations.fields import conversations_field
 from synapse_gql.gql.batched import ChildList, child_connection
 from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
 from synapse_gql.gql.refs import (
-    AgentRef,
-    ConversationRef,
     FeedbackSummaryRef,
     ProjectTypeRef,
     TagRef,
@@ -31,7 +25,6 @@ from synapse_gql.gql.refs import (
 )
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import (
-    AgentStatus,
     InvitationStatus,
     MemberRole,
     User,
@@ -71,6 +64,12 @@ def page_args(
 
 @strawberry.type(name="Workspace", description="A team's tenant: members, projects, agents, usage.")
 class WorkspaceType(Node):
+    agents = agents_field(
+        "workspace", "Agents, newest first; the active ones unless `status` is given."
+    )
+    conversations = conversations_field(
+        "workspace", "Conversations, filtered; latest activity first by default."
+    )
     usage_logs = usage_logs_field("workspace")
     billing_events = billing_events_field("workspace")
     db_id: strawberry.Private[uuid.UUID]
@@ -160,37 +159,6 @@ class WorkspaceType(Node):
         return await project_connection(
             info, self.db_id, include_archived, page_args(first, after, last, before)
         )
-
-    @strawberry.field(description="Agents, newest first; the active ones unless `status` is given.")
-    async def agents(
-        self,
-        info: Info,
-        status: AgentStatusType | None = AgentStatus.ACTIVE,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[AgentRef]:
-        from synapse_gql.agents.queries import agent_connection
-
-        args = page_args(first, after, last, before)
-        return await agent_connection(info, "workspace", self.db_id, status, args)
-
-    @strawberry.field(description="Conversations, filtered; latest activity first by default.")
-    async def conversations(
-        self,
-        info: Info,
-        filter: ConversationFilter | None = None,
-        order_by: ConversationOrderType = ConversationOrder.LAST_ACTIVITY,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[ConversationRef]:
-        from synapse_gql.conversations.queries import conversation_connection
-
-        args = page_args(first, after, last, before)
-        return await conversation_connection(info, "workspace", self.db_id, filter, order_by, args)
 
     @strawberry.field(description="Workspace secrets by key (admins and owners; empty for others).")
     async def secrets(self, info: Info) -> list[WorkspaceSecretRef]:
