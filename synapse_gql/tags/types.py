@@ -10,10 +10,10 @@ import strawberry
 
 from synapse_gql.accounts.types import UserType
 from synapse_gql.context import Info
-from synapse_gql.gql.pagination import Connection, PageArgs
 from synapse_gql.gql.refs import ConversationRef, MessageRef, ProjectRef, WorkspaceRef, load_object
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import Tag, TagSource
+from synapse_gql.tags.fields import tagged_field
 
 if TYPE_CHECKING:
     pass
@@ -63,47 +63,11 @@ class TagType(Node):
 
         return await load_user(info, self.created_by_id)
 
-    @strawberry.field(description="Conversations with this tag, newest first.")
-    async def conversations(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[ConversationRef]:
-        from synapse_gql.tags.queries import tagged_connection
-
-        args = PageArgs(first, after, last, before)
-        return await tagged_connection(info, "conversation", self.db_id, args)
-
-    @strawberry.field(description="Messages with this tag, newest first.")
-    async def messages(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[MessageRef]:
-        from synapse_gql.tags.queries import tagged_connection
-
-        args = PageArgs(first, after, last, before)
-        return await tagged_connection(info, "message", self.db_id, args)
-
-    @strawberry.field(description="Projects with this tag, newest first.")
-    async def projects(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[ProjectRef]:
-        from synapse_gql.tags.queries import tagged_connection
-
-        args = PageArgs(first, after, last, before)
-        return await tagged_connection(info, "project", self.db_id, args)
+    conversations = tagged_field(
+        "conversation", ConversationRef, "Conversations with this tag, newest first."
+    )
+    messages = tagged_field("message", MessageRef, "Messages with this tag, newest first.")
+    projects = tagged_field("project", ProjectRef, "Projects with this tag, newest first.")
 
 
 @strawberry.input
