@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from synapse_gql.gql.relay import decode_id, from_global_id, to_global_id
+from synapse_gql.gql.relay import decode_id, to_global_id
 from tests.helpers import execute
 
 
@@ -40,8 +40,3 @@ async def insert_message(
         content=content,
     )
     return to_global_id("Message", db_id)
-
-
-def db_id(global_id: str) -> uuid.UUID:
-    """The database id inside any global ID."""
-    return from_global_id(global_id)[1]

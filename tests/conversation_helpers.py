@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from synapse_gql.gql.relay import decode_id, from_global_id, to_global_id
+from synapse_gql.gql.relay import decode_id, to_global_id
 from tests.conftest import Account
-from tests.helpers import execute, scalar
+from tests.helpers import db_id, execute, scalar
 
 BASE_TIME = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -45,11 +45,6 @@ async def make_team(make_user, make_workspace, add_member) -> Team:  # type: ign
 
 def token(actor: Account | None) -> str | None:
     return None if actor is None else actor.token
-
-
-def db_id(global_id: str) -> uuid.UUID:
-    """The database id inside any global ID."""
-    return from_global_id(global_id)[1]
 
 
 async def start(gql, actor: Account | None, workspace: dict, **extra: Any) -> dict:  # type: ignore[no-untyped-def]

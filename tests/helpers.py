@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from synapse_gql.app import create_app
 from synapse_gql.config import Settings
+from synapse_gql.gql.relay import from_global_id
 from tests.gql_client import GraphQLClient
 
 
@@ -62,3 +64,8 @@ async def client_with(settings: Settings, **changes: Any) -> AsyncIterator[Graph
             yield GraphQLClient(http)
     finally:
         await app.state.synapse.db.dispose()
+
+
+def db_id(global_id: str) -> uuid.UUID:
+    """The database id inside a global ID of any type."""
+    return from_global_id(global_id)[1]

@@ -10,8 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from synapse_gql.gql.relay import from_global_id
-from tests.helpers import execute, scalar
+from tests.helpers import db_id, execute, scalar
 
 BASE = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -47,11 +46,6 @@ def at(hours: int) -> datetime:
 
 def iso(hours: int) -> str:
     return at(hours).isoformat()
-
-
-def db_id(global_id: str) -> uuid.UUID:
-    """The database id inside a global ID of any type."""
-    return from_global_id(global_id)[1]
 
 
 async def dev_llm(engine: AsyncEngine) -> uuid.UUID:

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from synapse_gql.gql.relay import to_global_id
-from tests.chat_rows import db_id, insert_conversation, insert_message
-from tests.helpers import execute, fetch, scalar, user_error
+from tests.chat_rows import insert_conversation, insert_message
+from tests.helpers import db_id, execute, fetch, scalar, user_error
 
 THUMBS_UP = {"ratingType": "THUMBS", "value": "1"}
 
