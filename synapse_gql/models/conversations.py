@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from synapse_gql.models.base import (
@@ -94,7 +96,11 @@ class Conversation(Base):
 class Message(Base):
     """One turn of a conversation; an assistant message records the LLM call that wrote it.
 
-    ``parent_id`` links a regenerated or edited message to the one it replaces.
+    ``parent_id`` links a regenerated or edited message to the one it replaces;
+    ``reply_to_id`` links an assistant message to the user message it answers.
+    While an answer streams, ``content`` and ``stream_sequence`` are checkpointed (the
+    checkpoint doubles as the heartbeat that tells a live generation from a stale one) and
+    ``generation`` holds what is needed to meter the call should its process die.
     """
 
     __tablename__ = "messages"
@@ -102,6 +108,7 @@ class Message(Base):
         # Keyset pagination of a conversation's history.
         Index(None, "conversation_id", "created_at", "id"),
         Index(None, "parent_id"),
+        Index(None, "reply_to_id"),
         # Finds streams orphaned by a crashed worker; tiny, since streaming rows are few.
         Index(None, "status", postgresql_where=text("status = 'streaming'")),
         CheckConstraint("input_tokens >= 0 AND output_tokens >= 0", name="tokens_non_negative"),
@@ -132,6 +139,11 @@ class Message(Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
     )
+    reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    stream_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    generation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[created_ts]
     updated_at: Mapped[updated_ts]
     completed_at: Mapped[timestamp | None]

@@ -68,6 +68,10 @@ class Workspace(Base):
     default_llm_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("llms.id", ondelete="SET NULL")
     )
+    # Answers when the model a generation resolved to fails before its first token.
+    fallback_llm_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("llms.id", ondelete="SET NULL")
+    )
     created_at: Mapped[created_ts]
     updated_at: Mapped[updated_ts]
 

@@ -40,17 +40,19 @@ class Deleted:
 DeleteResult = Annotated[Deleted | UserError, strawberry.union("DeleteResult")]
 
 
+LLM_FIELDS = {"default_llm_id": "defaultLlmId", "fallback_llm_id": "fallbackLlmId"}
+
+
 def _changes(input: UpdateWorkspaceInput) -> dict[str, Any]:
     changes = {
         name: getattr(input, name)
         for name in ("name", "slug", "description", "settings")
         if getattr(input, name) is not strawberry.UNSET and getattr(input, name) is not None
     }
-    if input.default_llm_id is not strawberry.UNSET:
-        llm = input.default_llm_id
-        changes["default_llm_id"] = (
-            None if llm is None else decode_id(llm, "LLM", field=["input", "defaultLlmId"])
-        )
+    for name, path in LLM_FIELDS.items():
+        llm = getattr(input, name)
+        if llm is not strawberry.UNSET:
+            changes[name] = None if llm is None else decode_id(llm, "LLM", field=["input", path])
     return changes
 
 

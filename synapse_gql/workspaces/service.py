@@ -97,23 +97,29 @@ async def update_workspace(
     if "settings" in changes:
         workspace.settings = _check_settings(changes["settings"])
     if "default_llm_id" in changes:
-        workspace.default_llm_id = await _active_llm(session, changes["default_llm_id"])
+        workspace.default_llm_id = await _active_llm(
+            session, changes["default_llm_id"], ["input", "defaultLlmId"]
+        )
+    if "fallback_llm_id" in changes:
+        workspace.fallback_llm_id = await _active_llm(
+            session, changes["fallback_llm_id"], ["input", "fallbackLlmId"]
+        )
     await session.flush()
     return workspace
 
 
-async def _active_llm(session: AsyncSession, llm_id: uuid.UUID | None) -> uuid.UUID | None:
+async def _active_llm(
+    session: AsyncSession, llm_id: uuid.UUID | None, field: list[str]
+) -> uuid.UUID | None:
+    """``llm_id`` if it names an active catalog model (None stays None); else a UserError on
+    ``field``."""
     if llm_id is None:
         return None
     active = await session.scalar(select(LLM.is_active).where(LLM.id == llm_id))
     if active is None:
-        raise NotFound("No such model in the catalog.", field=["input", "defaultLlmId"])
+        raise NotFound("No such model in the catalog.", field=field)
     if not active:
-        raise DomainError(
-            "This model is not active.",
-            field=["input", "defaultLlmId"],
-            code=ErrorCode.MODEL_INACTIVE,
-        )
+        raise DomainError("This model is not active.", field=field, code=ErrorCode.MODEL_INACTIVE)
     return llm_id
 
 

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from synapse_gql.accounts.types import UserType
 from synapse_gql.agents.fields import agents_field
+from synapse_gql.catalog.types import LLMType
 from synapse_gql.context import Info
 from synapse_gql.conversations.fields import conversations_field
 from synapse_gql.gql.batched import ChildList, child_connection
@@ -25,6 +26,7 @@ from synapse_gql.gql.refs import (
 )
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import (
+    LLM,
     InvitationStatus,
     MemberRole,
     User,
@@ -43,6 +45,10 @@ if TYPE_CHECKING:
 MemberRoleType = strawberry.enum(MemberRole, name="MemberRole")
 WorkspacePlanType = strawberry.enum(WorkspacePlan, name="WorkspacePlan")
 InvitationStatusType = strawberry.enum(InvitationStatus, name="InvitationStatus")
+FALLBACK_LLM_DESCRIPTION = (
+    "Model that answers when the resolved model fails before its first token"
+    " (unavailable, timeout, rate limit)."
+)
 MEMBERS = ChildList(
     name="members",
     model=WorkspaceMember,
@@ -75,6 +81,7 @@ class WorkspaceType(Node):
     db_id: strawberry.Private[uuid.UUID]
     owner_id: strawberry.Private[uuid.UUID]
     default_llm_db_id: strawberry.Private[uuid.UUID | None]
+    fallback_llm_db_id: strawberry.Private[uuid.UUID | None]
     name: str
     slug: str
     description: str
@@ -90,6 +97,7 @@ class WorkspaceType(Node):
             db_id=row.id,
             owner_id=row.owner_id,
             default_llm_db_id=row.default_llm_id,
+            fallback_llm_db_id=row.fallback_llm_id,
             name=row.name,
             slug=row.slug,
             description=row.description,
@@ -102,6 +110,18 @@ class WorkspaceType(Node):
     @strawberry.field(description="The user who created the workspace.")
     async def owner(self, info: Info) -> UserType | None:
         return await load_user(info, self.owner_id)
+
+    @strawberry.field(
+        description="Model that answers in conversations with no agent and no model asked for."
+    )
+    async def default_llm(self, info: Info) -> LLMType | None:
+        """The workspace's default model (batched per request), None when unset."""
+        return await load_object(info, LLM, self.default_llm_db_id, LLMType.from_row)
+
+    @strawberry.field(description=FALLBACK_LLM_DESCRIPTION)
+    async def fallback_llm(self, info: Info) -> LLMType | None:
+        """The workspace's fallback model (batched per request), None when unset."""
+        return await load_object(info, LLM, self.fallback_llm_db_id, LLMType.from_row)
 
     @strawberry.field(description="Your role here.")
     async def viewer_role(self, info: Info) -> MemberRoleType | None:
@@ -280,6 +300,9 @@ class UpdateWorkspaceInput:
     description: str | None = strawberry.UNSET
     settings: JSON | None = strawberry.UNSET
     default_llm_id: strawberry.ID | None = strawberry.UNSET
+    fallback_llm_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description=FALLBACK_LLM_DESCRIPTION
+    )
 
 
 @strawberry.input
