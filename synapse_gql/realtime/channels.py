@@ -21,3 +21,8 @@ def conversation_channel(conversation_id: uuid.UUID) -> str:
 def workspace_metrics_channel(workspace_id: uuid.UUID) -> str:
     """Usage metrics of one workspace: ``synapse:workspace-metrics:<id>``."""
     return f"{PREFIX}:workspace-metrics:{workspace_id}"
+
+
+def control_channel() -> str:
+    """Requests to every server process (stop a generation): ``synapse:control``."""
+    return f"{PREFIX}:control"

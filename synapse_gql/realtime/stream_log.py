@@ -1,0 +1,175 @@
+"""The replayable log of a streamed answer: every delta, kept so late subscribers catch up.
+
+Pub/sub keeps nothing, so a subscriber that joins late, or reconnects, reads what it missed
+here. Each delta is appended to the log *before* (or in the same round trip as) its
+publication, so a subscriber that subscribes first and reads the log second sees every
+delta at least once: the ones published before it subscribed are in the log, the others
+reach it live; it drops duplicates by sequence number.
+
+* :class:`MemoryStreamLog`: one process (no Redis), a dict of lists.
+* :class:`RedisStreamLog`: a Redis list per message (``synapse:stream:<id>``); ``RPUSH``,
+  ``EXPIRE`` and the ``PUBLISH`` calls of a delta go in one pipelined round trip, in order.
+
+Logs are kept ``retention`` seconds after the last delta (Redis: a sliding ``EXPIRE``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from synapse_gql.realtime.broadcaster import Broadcaster
+from synapse_gql.realtime.channels import PREFIX
+
+Publication = tuple[str, str]
+READ_MARGIN = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of an answer: its number (1, 2, 3 ...), where it starts (in characters of
+    the answer, i.e. Unicode code points) and its text."""
+
+    sequence: int
+    offset: int
+    text: str
+
+    @property
+    def end(self) -> int:
+        """The offset just past this delta."""
+        return self.offset + len(self.text)
+
+    def to_json(self) -> str:
+        """The compact form kept in the log."""
+        return json.dumps([self.sequence, self.offset, self.text], ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Delta:
+        """Read back :meth:`to_json`."""
+        sequence, offset, text = json.loads(raw)
+        return cls(int(sequence), int(offset), str(text))
+
+
+class StreamLog(Protocol):
+    """Append-and-publish, and replay, of the deltas of streamed answers."""
+
+    async def connect(self) -> None:
+        """Open connections."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def append(
+        self, message_id: uuid.UUID, delta: Delta, publications: Sequence[Publication]
+    ) -> None:
+        """Log ``delta`` (its sequence must follow the last one), then publish each
+        ``(channel, payload)``."""
+
+    async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
+        """The logged deltas with a sequence above ``after``, in order."""
+
+
+def log_key(message_id: uuid.UUID) -> str:
+    """Redis key of a message's delta log."""
+    return f"{PREFIX}:stream:{message_id}"
+
+
+class MemoryStreamLog:
+    """The log of one process; deltas are published through the in-process broadcaster."""
+
+    def __init__(self, broadcaster: Broadcaster, retention: float) -> None:
+        self._broadcaster = broadcaster
+        self._retention = retention
+        self._logs: dict[uuid.UUID, list[Delta]] = {}
+        self._expiry: dict[uuid.UUID, asyncio.TimerHandle] = {}
+
+    async def connect(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Forget every log."""
+        for handle in self._expiry.values():
+            handle.cancel()
+        self._expiry.clear()
+        self._logs.clear()
+
+    async def append(
+        self, message_id: uuid.UUID, delta: Delta, publications: Sequence[Publication]
+    ) -> None:
+        """Log, refresh the expiry, publish."""
+        self._logs.setdefault(message_id, []).append(delta)
+        self._expire_later(message_id)
+        for channel, payload in publications:
+            await self._broadcaster.publish(channel, payload)
+
+    async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
+        """Deltas numbered above ``after``."""
+        return [d for d in self._logs.get(message_id, ()) if d.sequence > after]
+
+    def _expire_later(self, message_id: uuid.UUID) -> None:
+        previous = self._expiry.pop(message_id, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._expiry[message_id] = loop.call_later(self._retention, self._forget, message_id)
+
+    def _forget(self, message_id: uuid.UUID) -> None:
+        self._logs.pop(message_id, None)
+        self._expiry.pop(message_id, None)
+
+
+class RedisStreamLog:
+    """The log shared by every process, in Redis lists."""
+
+    def __init__(self, url: str, retention: int) -> None:
+        self._client: Redis = Redis.from_url(url, client_name="synapse-gql-streams")
+        self._retention = retention
+
+    async def connect(self) -> None:
+        """Connections are opened on first use."""
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def append(
+        self, message_id: uuid.UUID, delta: Delta, publications: Sequence[Publication]
+    ) -> None:
+        """``RPUSH`` + ``EXPIRE`` + each ``PUBLISH``, pipelined in one round trip."""
+        key = log_key(message_id)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, delta.to_json())
+            pipe.expire(key, self._retention)
+            for channel, payload in publications:
+                pipe.publish(channel, payload)
+            await pipe.execute()
+
+    async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
+        """The deltas numbered above ``after``. The list is read from the index of
+        ``after`` less a margin: a delta whose append failed leaves the index of later ones
+        lower than their number, never higher, so nothing above ``after`` is skipped."""
+        start = max(after - READ_MARGIN, 0)
+        raw = await self._client.lrange(log_key(message_id), start, -1)
+        deltas = [Delta.from_json(item) for item in raw]
+        # An empty window also means lost appends moved later deltas below ``start``.
+        if start and (not deltas or deltas[0].sequence > after):
+            deltas = [
+                Delta.from_json(item)
+                for item in await self._client.lrange(log_key(message_id), 0, -1)
+            ]
+        return [d for d in deltas if d.sequence > after]
+
+
+def create_stream_log(
+    broadcaster: Broadcaster, redis_url: str | None, retention: int
+) -> MemoryStreamLog | RedisStreamLog:
+    """The Redis log when ``redis_url`` is set, else the in-process one."""
+    if redis_url:
+        return RedisStreamLog(redis_url, retention)
+    return MemoryStreamLog(broadcaster, retention)
