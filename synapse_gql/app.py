@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse
 
 from synapse_gql import __version__
 from synapse_gql.body_limit import BodySizeLimit
+from synapse_gql.chat.manager import GenerationManager
 from synapse_gql.config import Settings
 from synapse_gql.db import Database
 from synapse_gql.generation.providers import build_llm_providers
 from synapse_gql.graphql_route import SynapseGraphQLRouter, get_context
 from synapse_gql.llm import close_providers
+from synapse_gql.realtime import create_broadcaster, create_stream_log
 from synapse_gql.schema import build_schema
 from synapse_gql.security.keys import Keyring
 from synapse_gql.security.secret import resolve_secret
@@ -29,12 +31,36 @@ def build_state(settings: Settings) -> AppState:
     if not settings.database_url:
         raise RuntimeError("No database URL: start through `synapse-gql serve`.")
     previous = [s.get_secret_value() for s in settings.previous_secret_keys]
-    return AppState(
+    realtime = create_broadcaster(settings.redis_url, client_name="synapse-gql-realtime")
+    state = AppState(
         settings=settings,
         db=Database(settings.database_url, pool_size=settings.db_pool_size),
         keyring=Keyring(resolve_secret(settings), previous),
+        realtime=realtime,
+        stream_log=create_stream_log(
+            realtime, settings.redis_url, settings.stream_retention_seconds
+        ),
         providers=build_llm_providers(settings),
     )
+    state.generations = GenerationManager(state)
+    return state
+
+
+@asynccontextmanager
+async def running(state: AppState) -> AsyncIterator[None]:
+    """Realtime and generations up for the life of the app; at shutdown, running answers
+    are closed (as interrupted) before the connections go."""
+    await state.realtime.connect()
+    await state.stream_log.connect()
+    await state.generations.start_background()
+    try:
+        yield
+    finally:
+        await state.generations.shutdown()
+        await state.stream_log.close()
+        await state.realtime.disconnect()
+        await close_providers(state.providers)
+        await state.db.dispose()
 
 
 async def readiness(state: AppState) -> dict[str, str]:
@@ -47,6 +73,7 @@ async def readiness(state: AppState) -> dict[str, str]:
         checks["database"] = f"error: {type(error).__name__}: {error}"
     if state.settings.redis_url:
         checks["redis"] = await _ping_redis(state.settings.redis_url)
+        checks["realtime"] = "ok" if await state.realtime.ping() else "error: not connected"
     return checks
 
 
@@ -70,9 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await close_providers(state.providers)
-        await state.db.dispose()
+        async with running(state):
+            yield
 
     app = FastAPI(title="Synapse GQL", version=__version__, lifespan=lifespan)
     app.state.synapse = state

@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     llm_total_timeout: float = Field(default=300, gt=0)
     llm_retry_attempts: int = Field(default=3, ge=1, le=10)
 
+    # Conversations: the model used when neither the request, the agent nor the workspace
+    # names one ("provider/model_id"); how streamed answers are kept and recovered.
+    default_model: str = "mock/synapse-dev"
+    history_max_messages: int = Field(default=500, ge=1, le=10_000)
+    stream_checkpoint_seconds: float = Field(default=2.0, gt=0)
+    stale_generation_seconds: float = Field(default=60.0, gt=0)
+    stale_sweep_seconds: float = Field(default=30.0, gt=0)
+    stream_retention_seconds: int = Field(default=3600, ge=60)
+    stop_wait_seconds: float = Field(default=5.0, gt=0)
+
     @property
     def uses_embedded_database(self) -> bool:
         """True when no database URL is configured and a local PostgreSQL is started."""

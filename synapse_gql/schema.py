@@ -13,6 +13,8 @@ from synapse_gql.billing.queries import billing_connection  # noqa: F401  (regis
 from synapse_gql.catalog.mutations import CatalogMutation
 from synapse_gql.catalog.queries import CatalogQuery
 from synapse_gql.catalog.types import LLMType
+from synapse_gql.chat.mutations import ChatMutation
+from synapse_gql.chat.subscriptions import ChatSubscription
 from synapse_gql.config import Settings
 from synapse_gql.context import Info
 from synapse_gql.conversations.mutations import ConversationMutation
@@ -64,6 +66,7 @@ Mutation = merge_types(
         ProjectMutation,
         AgentMutation,
         ConversationMutation,
+        ChatMutation,
         CatalogMutation,
         VariableMutation,
         TagMutation,
@@ -71,6 +74,8 @@ Mutation = merge_types(
         GenerationMutation,
     ),
 )
+
+Subscription = merge_types("Subscription", (ChatSubscription,))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -80,6 +85,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         scalar_overrides=SCALAR_OVERRIDES,
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[ProjectType, LLMType],
         extensions=[ErrorMasking, *limit_extensions(settings)],
         exception_handlers=[DomainErrorHandler()],

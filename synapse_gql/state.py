@@ -1,13 +1,19 @@
-"""What lives for the life of the process: settings, database, keyring, LLM providers."""
+"""What lives for the life of the process: settings, database, keyring, LLM providers,
+the realtime broadcaster, the delta log of streamed answers and the running generations."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from synapse_gql.config import Settings
 from synapse_gql.db import Database
 from synapse_gql.llm.base import Provider
+from synapse_gql.realtime import Broadcaster, StreamLog
 from synapse_gql.security.keys import Keyring
+
+if TYPE_CHECKING:
+    from synapse_gql.chat.manager import GenerationManager
 
 
 @dataclass
@@ -17,4 +23,7 @@ class AppState:
     settings: Settings
     db: Database
     keyring: Keyring
+    realtime: Broadcaster
+    stream_log: StreamLog
     providers: dict[str, Provider] = field(default_factory=dict)
+    generations: GenerationManager = field(init=False)

@@ -76,9 +76,10 @@ def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untype
 
 @pytest.fixture
 async def app(settings: Settings):  # type: ignore[no-untyped-def]
+    """The app between its startup and its shutdown (realtime, generations, providers)."""
     application = create_app(settings)
-    yield application
-    await application.state.synapse.db.dispose()
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture

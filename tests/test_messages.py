@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from synapse_gql.gql.relay import to_global_id
+from tests.chat_helpers import wait_for
 from tests.conversation_helpers import (
     BASE_TIME,
     Team,
@@ -132,62 +133,106 @@ async def test_message_fields_and_node(gql, team, db_engine) -> None:  # type: i
 
 
 async def edit(gql, actor, message: str, content: str) -> dict:  # type: ignore[no-untyped-def]
+    """``editMessage``: a ChatTurn (the edited question and its answer) or a UserError."""
     given = {"messageId": message, "content": content}
     return (await gql.op("EditMessage", token(actor), input=given))["editMessage"]
 
 
+async def answer_ended(db_engine, answer: dict) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """(status, content) of an answer once it no longer streams."""
+
+    async def ended() -> tuple[str, str] | None:
+        sql = "SELECT status, content FROM messages WHERE id = :id"
+        [row] = await fetch(db_engine, sql, id=db_id(answer["id"]))
+        return None if row.status == "streaming" else (row.status, row.content)
+
+    return await wait_for(ended)
+
+
 async def test_edit_creates_a_new_message_with_lineage(gql, team, db_engine, chat) -> None:  # type: ignore[no-untyped-def]
     """Given the author's message, when they edit it twice, then each edit is a new
-    completed user message whose parent is the previous one; the originals stay, and the
-    conversation counts them and moves its last activity."""
+    completed user message whose parent is the previous one, answered by a new assistant
+    message replying to it; the originals stay, and the conversation counts both messages
+    of each edit and moves its last activity."""
     conversation, ids = chat
     first = await edit(gql, team.member, ids[2], "message 2, clarified")
-    assert first["__typename"] == "Message", first
-    assert (first["role"], first["status"], first["content"]) == (
+    assert first["__typename"] == "ChatTurn", first
+    question = first["userMessage"]
+    assert (question["role"], question["status"], question["content"]) == (
         "USER",
         "COMPLETED",
         "message 2, clarified",
     )
-    assert (first["author"], first["parent"]) == (
+    assert (question["author"], question["parent"]) == (
         {"id": team.member.id},
         {"id": ids[2], "content": "message 2"},
     )
-    assert first["completedAt"] is not None
-    second = await edit(gql, team.member, first["id"], "message 2, final")
-    assert second["parent"] == {"id": first["id"], "content": "message 2, clarified"}
+    assert question["completedAt"] is not None
+    answer = first["assistantMessage"]
+    assert (answer["role"], answer["status"], answer["parent"]) == ("ASSISTANT", "STREAMING", None)
+    assert answer["replyTo"] == {"id": question["id"], "content": "message 2, clarified"}
+    assert first["conversation"]["messageCount"] == 9
+
+    second = await edit(gql, team.member, question["id"], "message 2, final")
+    assert second["__typename"] == "ChatTurn", second
+    final = second["userMessage"]
+    assert final["parent"] == {"id": question["id"], "content": "message 2, clarified"}
+    assert second["assistantMessage"]["replyTo"]["id"] == final["id"]
     sql = "SELECT content, parent_id FROM messages WHERE id = :id"
     assert await fetch(db_engine, sql, id=db_id(ids[2])) == [("message 2", None)]
+    assert await fetch(db_engine, sql, id=db_id(question["id"])) == [
+        ("message 2, clarified", db_id(ids[2]))
+    ]
     [row] = await fetch(db_engine, "SELECT message_count, last_message_at FROM conversations")
     assert (row.message_count, row.last_message_at) == (
-        9,
-        datetime.fromisoformat(second["createdAt"]),
+        11,
+        datetime.fromisoformat(second["conversation"]["lastMessageAt"]),
     )
-    history = await page(gql, team.viewer, conversation, last=2)
-    assert contents(history) == ["message 2, clarified", "message 2, final"]
+    assert row.last_message_at > datetime.fromisoformat(first["conversation"]["lastMessageAt"])
+    assert await scalar(db_engine, "SELECT count(*) FROM messages") == 11
+    status, content = await answer_ended(db_engine, second["assistantMessage"])
+    assert status == "completed"
+    assert content.startswith("You said: message 2, final.")
+    history = await page(gql, team.viewer, conversation, last=4)
+    assert [e["node"]["id"] for e in history["edges"]] == [
+        question["id"],
+        answer["id"],
+        final["id"],
+        second["assistantMessage"]["id"],
+    ]
 
 
 async def test_concurrent_edits_are_all_counted(gql, team, db_engine, chat) -> None:  # type: ignore[no-untyped-def]
-    """Given seven counted messages, when five edits run at once, then the count is twelve."""
+    """Given seven counted messages, when five edits run at once, then each adds its
+    question and its answer: the count is seventeen, as many as the rows."""
     _, ids = chat
     results = await asyncio.gather(*(edit(gql, team.member, ids[i], f"edit {i}") for i in range(5)))
-    assert {r["__typename"] for r in results} == {"Message"}
-    assert await scalar(db_engine, "SELECT message_count FROM conversations") == 12
+    assert {r["__typename"] for r in results} == {"ChatTurn"}
+    assert await scalar(db_engine, "SELECT message_count FROM conversations") == 17
+    assert await scalar(db_engine, "SELECT count(*) FROM messages") == 17
+    roles = "SELECT role, count(*) FROM messages GROUP BY role"
+    assert dict(await fetch(db_engine, roles)) == {"user": 12, "assistant": 5}
 
 
 @pytest.mark.parametrize("content", ["", "   \n", "x" * 100_001])
 async def test_edit_validates_content(gql, team, db_engine, chat, content) -> None:  # type: ignore[no-untyped-def]
     """Given the author, when the new content is blank or too long, then INVALID_INPUT and
-    no message is added."""
+    nothing is saved: no question, no answer, no usage, the count stays."""
     _, ids = chat
     user_error(await edit(gql, team.member, ids[0], content), "INVALID_INPUT", ["input", "content"])
     assert await scalar(db_engine, "SELECT count(*) FROM messages") == 7
+    assert await scalar(db_engine, "SELECT message_count FROM conversations") == 7
+    assert await scalar(db_engine, "SELECT count(*) FROM usage_logs") == 0
 
 
-async def test_content_of_100000_characters_is_fine(gql, team, chat) -> None:  # type: ignore[no-untyped-def]
-    """Given the limit of 100 000 characters, when an edit has exactly that, then it is kept."""
+async def test_content_of_100000_characters_is_fine(gql, team, db_engine, chat) -> None:  # type: ignore[no-untyped-def]
+    """Given the limit of 100 000 characters, when an edit has exactly that, then it is kept
+    (and answered)."""
     _, ids = chat
     result = await edit(gql, team.member, ids[0], "y" * 100_000)
-    assert (result["__typename"], len(result["content"])) == ("Message", 100_000)
+    assert result["__typename"] == "ChatTurn", result
+    assert len(result["userMessage"]["content"]) == 100_000
+    assert await scalar(db_engine, "SELECT message_count FROM conversations") == 9
 
 
 @pytest.mark.parametrize(

@@ -10,18 +10,16 @@ from tests.live import free_port
 
 async def _ready(settings) -> httpx.Response:  # type: ignore[no-untyped-def]
     app = create_app(settings)
-    try:
+    async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             return await client.get("/ready")
-    finally:
-        await app.state.synapse.db.dispose()
 
 
 async def test_ready_with_redis_up(settings, redis_url) -> None:  # type: ignore[no-untyped-def]
     response = await _ready(settings.model_copy(update={"redis_url": redis_url}))
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "realtime": "ok"}
 
 
 async def test_ready_is_503_when_redis_is_down(settings) -> None:  # type: ignore[no-untyped-def]
@@ -32,6 +30,7 @@ async def test_ready_is_503_when_redis_is_down(settings) -> None:  # type: ignor
     assert body["status"] == "unavailable"
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["redis"].startswith("error")
+    assert body["checks"]["realtime"].startswith("error")
 
 
 async def test_ready_is_503_when_database_is_down(settings) -> None:  # type: ignore[no-untyped-def]

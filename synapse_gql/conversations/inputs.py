@@ -54,9 +54,3 @@ class CreateConversationInput:
 class RenameConversationInput:
     id: strawberry.ID
     title: str
-
-
-@strawberry.input
-class EditMessageInput:
-    message_id: strawberry.ID
-    content: str = strawberry.field(description="1 to 100 000 characters.")

@@ -11,7 +11,6 @@ from synapse_gql.context import Info
 from synapse_gql.conversations import service
 from synapse_gql.conversations.inputs import (
     CreateConversationInput,
-    EditMessageInput,
     RenameConversationInput,
 )
 from synapse_gql.conversations.types import ConversationType, MessageType
@@ -87,17 +86,6 @@ class ConversationMutation:
         async with info.context.state.db.transaction() as session:
             await service.delete_conversation(session, viewer.id, conversation_id)
         return Deleted(id=id)
-
-    @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
-        description="Edit your message: a new message replaces it, the original is kept.",
-    )
-    async def edit_message(self, info: Info, input: EditMessageInput) -> MessageResult:
-        viewer = info.context.require_viewer()
-        message_id = decode_id(input.message_id, "Message", field=["input", "messageId"])
-        async with info.context.state.db.transaction() as session:
-            row = await service.edit_message(session, viewer.id, message_id, input.content)
-        return MessageType.from_row(row)
 
 
 async def _set_status(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.agents.service import project_in
@@ -130,7 +130,8 @@ async def delete_conversation(
     await session.flush()
 
 
-def _content(content: str) -> str:
+def check_content(content: str) -> str:
+    """``content`` when it is a valid message text, else INVALID_INPUT."""
     if not content.strip() or len(content) > MAX_CONTENT:
         raise InvalidInput(
             f"A message has 1 to {MAX_CONTENT} characters.", field=["input", "content"]
@@ -161,10 +162,11 @@ async def edit_message(
     edited = Message(
         conversation_id=conversation.id,
         role=MessageRole.USER,
-        content=_content(content),
+        content=check_content(content),
         status=MessageStatus.COMPLETED,
         author_id=actor_id,
         parent_id=original.id,
+        created_at=func.clock_timestamp(),
         completed_at=datetime.now(UTC),
     )
     session.add(edited)

@@ -187,6 +187,12 @@ class ConversationLLMType(Node):
     async def llm(self, info: Info) -> LLMType | None:
         return await load_llm(info, self.llm_id)
 
+    @strawberry.field(description="The question this answer replies to (assistant messages).")
+    async def reply_to(self, info: Info) -> MessageType | None:
+        if self.reply_to_id is None:
+            return None
+        return await load_object(info, Message, self.reply_to_id, MessageType.from_row)
+
     @strawberry.field
     async def conversation(self, info: Info) -> ConversationType | None:
         return await _conversation(info, self.conversation_id)
@@ -201,6 +207,7 @@ class MessageType(Node):
     author_id: strawberry.Private[uuid.UUID | None]
     llm_id: strawberry.Private[uuid.UUID | None]
     parent_id: strawberry.Private[uuid.UUID | None]
+    reply_to_id: strawberry.Private[uuid.UUID | None]
     role: MessageRoleType
     content: str
     status: MessageStatusType
@@ -212,6 +219,10 @@ class MessageType(Node):
     finish_reason: str | None
     error_code: str | None
     error_message: str | None
+    stream_sequence: int = strawberry.field(
+        description="Deltas of the answer streamed so far (saved every few seconds while it"
+        " streams; final once it ended): resume `messageStream` after it."
+    )
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
@@ -225,6 +236,7 @@ class MessageType(Node):
             author_id=row.author_id,
             llm_id=row.llm_id,
             parent_id=row.parent_id,
+            reply_to_id=row.reply_to_id,
             role=row.role,
             content=row.content,
             status=row.status,
@@ -236,6 +248,7 @@ class MessageType(Node):
             finish_reason=row.finish_reason,
             error_code=row.error_code,
             error_message=row.error_message,
+            stream_sequence=row.stream_sequence,
             created_at=row.created_at,
             updated_at=row.updated_at,
             completed_at=row.completed_at,
@@ -254,6 +267,12 @@ class MessageType(Node):
         if self.parent_id is None:
             return None
         return await load_object(info, Message, self.parent_id, MessageType.from_row)
+
+    @strawberry.field(description="The question this answer replies to (assistant messages).")
+    async def reply_to(self, info: Info) -> MessageType | None:
+        if self.reply_to_id is None:
+            return None
+        return await load_object(info, Message, self.reply_to_id, MessageType.from_row)
 
     @strawberry.field
     async def conversation(self, info: Info) -> ConversationType | None:

@@ -4,7 +4,7 @@ the error that ended it together with the tokens consumed until then."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -43,7 +43,7 @@ def _ms(seconds: float) -> int:
 @dataclass
 class CallRun:
     """Streams one call through ``stream_with_retries`` and keeps what arrived, so an
-    interrupted call can still be metered."""
+    interrupted call can still be metered. ``on_token`` sees each piece as it arrives."""
 
     provider: Provider
     messages: Sequence[ChatMessage]
@@ -51,6 +51,7 @@ class CallRun:
     api_key: str | None
     attempts: int
     timeouts: Timeouts
+    on_token: Callable[[str], None] | None = None
     parts: list[str] = field(default_factory=list)
     started: float = 0.0
     first_token: float | None = None
@@ -74,6 +75,8 @@ class CallRun:
                     if self.first_token is None:
                         self.first_token = time.perf_counter()
                     self.parts.append(event.text)
+                    if self.on_token is not None:
+                        self.on_token(event.text)
         except ProviderError as exc:
             return self.failed(exc)
         return self.failed(ProviderError(ProviderErrorCode.UNAVAILABLE, "the reply never ended"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.metering import pricing, repository
@@ -137,6 +138,9 @@ async def _insert_usage(
         error_message=record.error_message,
         parameters=dict(record.parameters),
         api_key_source=record.api_key_source,
+        # The statement's clock, not the transaction's: calls metered together (a failed
+        # call and its fallback) keep their order, so "the last call" is well defined.
+        created_at=func.clock_timestamp(),
     )
     session.add(usage)
     await session.flush()

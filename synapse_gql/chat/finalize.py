@@ -1,0 +1,103 @@
+"""Closing an answer: one transaction writes the message's final text and status and meters
+every provider call it took; then, committed, the end is announced.
+
+Closing is conditional (``WHERE status = 'streaming'``): of a generation, a stop request
+that found no live generation and the stale-generation sweeper, only the first closes the
+message and meters it; the others find it closed and do nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.chat.events import added_event, finished_event
+from synapse_gql.metering import CallRecord, record_call
+from synapse_gql.models import Message, MessageStatus
+from synapse_gql.realtime import conversation_channel, message_channel
+from synapse_gql.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Closing:
+    """How an answer ends: its text, status, error and the sequence of its last delta."""
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    text: str
+    status: MessageStatus
+    sequence: int
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+async def close_message(session: AsyncSession, closing: Closing) -> bool:
+    """Write the end of a streaming message; False when it was already closed."""
+    stmt = (
+        update(Message)
+        .where(Message.id == closing.message_id, Message.status == MessageStatus.STREAMING)
+        .values(
+            content=closing.text,
+            status=closing.status,
+            stream_sequence=closing.sequence,
+            error_code=closing.error_code,
+            error_message=closing.error_message,
+            completed_at=func.now(),
+            updated_at=func.now(),
+        )
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def finish(
+    state: AppState, closing: Closing, calls: Sequence[CallRecord]
+) -> uuid.UUID | None:
+    """Close and meter in one transaction, then announce; the last call's usage log id,
+    or None when the message was closed by someone else (nothing written)."""
+    usage_log_id = None
+    async with state.db.transaction() as session:
+        if not await close_message(session, closing):
+            return None
+        for call in calls:
+            usage_log_id = (await record_call(session, call)).usage_log.id
+    await announce_finished(state, closing)
+    return usage_log_id
+
+
+async def publish(state: AppState, publications: Sequence[tuple[str, str]]) -> None:
+    """Publish committed news; a realtime failure is logged, never raised (the rows are
+    written, and subscribers catch up from them)."""
+    for channel, payload in publications:
+        try:
+            await state.realtime.publish(channel, payload)
+        except Exception:
+            log.exception("realtime: publishing to %r failed", channel)
+
+
+async def announce_finished(state: AppState, closing: Closing) -> None:
+    """Tell the message's and the conversation's subscribers that the answer ended."""
+    payload = finished_event(closing.message_id, closing.sequence, closing.status.value)
+    await publish(
+        state,
+        [
+            (message_channel(closing.message_id), payload),
+            (conversation_channel(closing.conversation_id), payload),
+        ],
+    )
+
+
+async def announce_added(
+    state: AppState, conversation_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
+) -> None:
+    """Tell the conversation's subscribers about committed new messages, in order."""
+    channel = conversation_channel(conversation_id)
+    await publish(state, [(channel, added_event(message_id)) for message_id in message_ids])

@@ -1,0 +1,121 @@
+"""The generations running in this process, and the background work around them.
+
+* :meth:`GenerationManager.start` runs a job as a task and tracks it by message;
+* stop requests reach the process that runs the generation over the control channel
+  (``synapse:control``), so a stop sent to any process works;
+* the sweeper closes stale answers at start-up and every ``SYNAPSE_STALE_SWEEP_SECONDS``;
+* :meth:`GenerationManager.shutdown` interrupts what still runs, and each interrupted answer
+  is closed as failed (GENERATION_INTERRUPTED) with its text and metered usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from contextlib import suppress
+
+from synapse_gql.chat.events import STOP, parse, stop_event
+from synapse_gql.chat.recovery import sweep_stale
+from synapse_gql.chat.runner import Generation, GenerationJob
+from synapse_gql.realtime import control_channel
+from synapse_gql.state import AppState
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+LISTEN_TIMEOUT_SECONDS = 5.0
+
+
+class GenerationManager:
+    """Starts, stops and tracks this process's generations (see the module docstring)."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self._running: dict[uuid.UUID, tuple[GenerationJob, asyncio.Task[None]]] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self._listening = asyncio.Event()
+        self._stopping: set[asyncio.Task[bool]] = set()
+
+    @property
+    def running(self) -> int:
+        """Generations running in this process."""
+        return len(self._running)
+
+    def is_running(self, message_id: uuid.UUID) -> bool:
+        """True when this process generates ``message_id``."""
+        return message_id in self._running
+
+    def start(self, job: GenerationJob) -> asyncio.Task[None]:
+        """Run ``job`` in the background."""
+        task = asyncio.create_task(
+            Generation(self.state, job)(), name=f"synapse-generation-{job.message_id}"
+        )
+        self._running[job.message_id] = (job, task)
+        task.add_done_callback(lambda _: self._running.pop(job.message_id, None))
+        return task
+
+    async def wait(self, message_id: uuid.UUID) -> None:
+        """Wait until this process's generation of ``message_id`` (if any) has closed it."""
+        found = self._running.get(message_id)
+        if found is not None:
+            await asyncio.shield(found[1])
+
+    async def stop_local(self, message_id: uuid.UUID) -> bool:
+        """Stop the generation of ``message_id`` if it runs here, and wait until the
+        message is closed as cancelled; False when it does not run here."""
+        found = self._running.get(message_id)
+        if found is None:
+            return False
+        job, task = found
+        job.stop_requested = True
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+        return True
+
+    async def request_stop(self, message_id: uuid.UUID) -> None:
+        """Ask every process to stop ``message_id``'s generation."""
+        await self.state.realtime.publish(control_channel(), stop_event(message_id))
+
+    async def start_background(self) -> None:
+        """Listen for stop requests and sweep stale answers (returns once listening)."""
+        self._background = [
+            asyncio.create_task(self._listen(), name="synapse-generation-control"),
+            asyncio.create_task(self._sweep_forever(), name="synapse-stale-sweeper"),
+        ]
+        try:
+            await asyncio.wait_for(asyncio.shield(self._listening.wait()), LISTEN_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("stop requests from other processes are not heard yet (realtime down)")
+
+    async def shutdown(self) -> None:
+        """Stop background work; interrupt running generations and wait for them to close."""
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with suppress(asyncio.CancelledError):
+                await task
+        tasks = [task for _, task in self._running.values()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+
+    async def _listen(self) -> None:
+        async with self.state.realtime.subscribe(control_channel()) as subscription:
+            self._listening.set()
+            async for payload in subscription:
+                event = parse(payload)
+                if event is not None and event.kind == STOP and self.is_running(event.message_id):
+                    task = asyncio.create_task(self.stop_local(event.message_id))
+                    self._stopping.add(task)
+                    task.add_done_callback(self._stopping.discard)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await sweep_stale(self.state)
+            except Exception:
+                log.exception("sweeping stale generations failed")
+            await asyncio.sleep(self.state.settings.stale_sweep_seconds)

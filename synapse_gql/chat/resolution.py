@@ -1,0 +1,229 @@
+"""Which model answers, with which parameters and key.
+
+The model: the request's override, else the conversation's agent's, else the workspace's
+default, else the server's ``SYNAPSE_DEFAULT_MODEL``; it must be active and its provider
+enabled. The fallback: the agent's, else the workspace's; it is used only when usable
+(active, enabled, a key found), since a broken fallback must not block the main model.
+Sampling: the request's values, else the agent's; extra provider parameters from the agent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.agents.service import active_llm
+from synapse_gql.errors import DomainError, ErrorCode
+from synapse_gql.generation.keys import ResolvedKey, resolve_key
+from synapse_gql.generation.prompts import Sampling, generation_params, recorded_parameters
+from synapse_gql.generation.service import enabled_provider
+from synapse_gql.llm import GenerationParams, Provider
+from synapse_gql.metering import budget_allows
+from synapse_gql.models import LLM, Agent, Conversation, Workspace
+from synapse_gql.state import AppState
+
+MODEL_PATH = ["input", "model"]
+# Errors of the configured model (agent, workspace, server) point at the conversation.
+CONFIGURED_PATH = ["input", "conversationId"]
+REQUEST_FIELDS = {"model", "temperature", "maxTokens", "topP", "content"}
+# Request fields the server sets itself. An agent's free-form parameters must not replace
+# them: not the model (the call is metered at the catalog model's price), the conversation,
+# streaming and its usage report, nor the sampling values checked and overridable per request.
+RESERVED_PARAMETERS = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Overrides:
+    """What a request may change for one answer; None keeps the configured value."""
+
+    llm_id: uuid.UUID | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model ready to be called: catalog row, adapter, parameters and the paying key."""
+
+    llm: LLM
+    provider: Provider
+    params: GenerationParams
+    key: ResolvedKey
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        """The parameters kept on the usage log."""
+        return recorded_parameters(self.params, system_prompt=False)
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """How an answer is generated: the model, its fallback, the agent's system prompt."""
+
+    primary: ModelChoice
+    fallback: ModelChoice | None
+    system_prompt: str | None
+
+    def info(self, user_id: uuid.UUID) -> dict[str, Any]:
+        """What the message keeps so a crashed generation can still be metered."""
+        return {
+            "llm_id": str(self.primary.llm.id),
+            "provider": self.primary.llm.provider,
+            "model_id": self.primary.llm.model_id,
+            "key_source": self.primary.key.source.value,
+            "parameters": {**self.primary.recorded, "system_prompt": bool(self.system_prompt)},
+            "user_id": str(user_id),
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """The model and sampling an answer uses, checked, before keys and budget."""
+
+    llm: LLM
+    provider: Provider
+    params: GenerationParams
+    sampling: Sampling
+    agent: Agent | None
+    workspace: Workspace
+    path: list[str] = field(default_factory=lambda: list(CONFIGURED_PATH))
+
+
+def _sampling(agent: Agent | None, given: Sampling) -> Sampling:
+    if agent is None:
+        return given
+    return Sampling(
+        temperature=given.temperature if given.temperature is not None else agent.temperature,
+        max_tokens=given.max_tokens if given.max_tokens is not None else agent.max_tokens,
+        top_p=given.top_p if given.top_p is not None else agent.top_p,
+    )
+
+
+async def _configured_llm(
+    session: AsyncSession, state: AppState, agent: Agent | None, workspace: Workspace
+) -> LLM:
+    """The agent's model, else the workspace's default, else the server's."""
+    if agent is not None:
+        return await active_llm(session, agent.llm_id, CONFIGURED_PATH)
+    if workspace.default_llm_id is not None:
+        return await active_llm(session, workspace.default_llm_id, CONFIGURED_PATH)
+    provider, _, model_id = state.settings.default_model.partition("/")
+    llm = await session.scalar(
+        select(LLM).where(LLM.provider == provider, LLM.model_id == model_id)
+    )
+    if llm is None or not llm.is_active:
+        raise DomainError(
+            "No model to answer with: give one, or set it on the agent, the workspace"
+            f" (defaultLlmId) or SYNAPSE_DEFAULT_MODEL (now {state.settings.default_model!r},"
+            " not an active catalog model).",
+            field=CONFIGURED_PATH,
+            code=ErrorCode.MODEL_INACTIVE,
+        )
+    return llm
+
+
+async def resolve_target(
+    session: AsyncSession, state: AppState, conversation: Conversation, overrides: Overrides
+) -> Target:
+    """The checked model and parameters of an answer in ``conversation``."""
+    agent = None
+    if conversation.agent_id is not None:
+        agent = await session.get(Agent, conversation.agent_id)
+    workspace = await session.get_one(Workspace, conversation.workspace_id)
+    if overrides.llm_id is not None:
+        llm = await active_llm(session, overrides.llm_id, MODEL_PATH)
+    else:
+        llm = await _configured_llm(session, state, agent, workspace)
+    try:
+        provider = enabled_provider(state.providers, llm)
+    except DomainError as error:
+        if overrides.llm_id is None:
+            error.path = list(CONFIGURED_PATH)
+        raise
+    sampling = _sampling(agent, overrides.sampling)
+    params = generation_params(llm, sampling)
+    if agent is not None and agent.parameters:
+        extra = {k: v for k, v in agent.parameters.items() if k not in RESERVED_PARAMETERS}
+        params = replace(params, extra=extra)
+    path = MODEL_PATH if overrides.llm_id is not None else CONFIGURED_PATH
+    return Target(llm, provider, params, sampling, agent, workspace, list(path))
+
+
+async def _fallback(
+    session: AsyncSession, state: AppState, target: Target, user_id: uuid.UUID
+) -> ModelChoice | None:
+    """The usable fallback model, or None."""
+    agent_choice = target.agent.fallback_llm_id if target.agent is not None else None
+    llm_id = agent_choice or target.workspace.fallback_llm_id
+    if llm_id is None or llm_id == target.llm.id:
+        return None
+    llm = await session.get(LLM, llm_id)
+    provider = state.providers.get(llm.provider) if llm is not None else None
+    if llm is None or not llm.is_active or provider is None:
+        return None
+    sampling = target.sampling
+    if sampling.max_tokens is not None:
+        sampling = replace(sampling, max_tokens=min(sampling.max_tokens, llm.max_output_tokens))
+    try:
+        key = await resolve_key(
+            session, state.keyring, state.settings, user_id, target.workspace.id, llm.provider
+        )
+        params = generation_params(llm, sampling)
+    except DomainError:
+        return None
+    # Free-form parameters are written for the main model's API; another provider's
+    # fallback gets none of them.
+    same_api = llm.provider == target.llm.provider
+    extra = target.params.extra if same_api else {}
+    return ModelChoice(llm, provider, replace(params, extra=extra), key)
+
+
+async def plan_call(
+    session: AsyncSession, state: AppState, target: Target, user_id: uuid.UUID
+) -> CallPlan:
+    """Budget and keys: BUDGET_EXCEEDED, API_KEY_MISSING (naming the variable to set)."""
+    if not await budget_allows(session, target.workspace.id):
+        raise DomainError(
+            "This workspace has spent its monthly budget, which stops further calls.",
+            field=["input", "conversationId"],
+            code=ErrorCode.BUDGET_EXCEEDED,
+        )
+    key = await resolve_key(
+        session,
+        state.keyring,
+        state.settings,
+        user_id,
+        target.workspace.id,
+        target.llm.provider,
+        field=target.path,
+    )
+    primary = ModelChoice(target.llm, target.provider, target.params, key)
+    system_prompt = target.agent.system_prompt if target.agent is not None else None
+    fallback = await _fallback(session, state, target, user_id)
+    return CallPlan(primary, fallback, system_prompt or None)
+
+
+def is_request_error(error: DomainError) -> bool:
+    """True when ``error`` concerns what the request gave (not the configured model)."""
+    return bool(error.path) and error.path[-1] in REQUEST_FIELDS
+
+
+def choices(plan: CallPlan) -> Sequence[ModelChoice]:
+    """The models to try, in order."""
+    return (plan.primary,) if plan.fallback is None else (plan.primary, plan.fallback)

@@ -1,0 +1,274 @@
+"""One background generation: history, the provider call (and its fallback), deltas to the
+subscribers, checkpoints of the text, and the closing transaction.
+
+A checkpoint writes the text sent so far every ``SYNAPSE_STREAM_CHECKPOINT_SECONDS``; it is
+also the heartbeat that keeps the message from being taken for stale, and it notices a
+message closed from elsewhere (a stop that timed out, the sweeper), which ends the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Coroutine
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.chat.finalize import Closing, finish
+from synapse_gql.chat.history import prompt_for
+from synapse_gql.chat.pump import DeltaPump
+from synapse_gql.chat.resolution import CallPlan, ModelChoice, choices
+from synapse_gql.errors import DomainError, ErrorCode
+from synapse_gql.generation.calls import CANCELLED, CallOutcome, CallRun
+from synapse_gql.generation.failures import logged_message, provider_failure, usage_status
+from synapse_gql.generation.keys import key_variable
+from synapse_gql.generation.providers import llm_timeouts
+from synapse_gql.llm import ChatMessage, ProviderError, ProviderErrorCode, count_tokens
+from synapse_gql.metering import CallRecord
+from synapse_gql.models import Message, MessageStatus
+from synapse_gql.state import AppState
+
+log = logging.getLogger(__name__)
+
+# Errors after which the fallback model is tried (when no token has arrived).
+FALLBACK_ON = {
+    ProviderErrorCode.UNAVAILABLE,
+    ProviderErrorCode.TIMEOUT,
+    ProviderErrorCode.RATE_LIMIT,
+}
+INTERRUPTED = ProviderError(ProviderErrorCode.UNAVAILABLE, "the server stopped mid-answer")
+
+
+@dataclass
+class GenerationJob:
+    """An answer to generate: where it goes, what it answers, and how."""
+
+    message_id: uuid.UUID
+    question_id: uuid.UUID
+    conversation_id: uuid.UUID
+    workspace_id: uuid.UUID
+    project_id: uuid.UUID | None
+    user_id: uuid.UUID
+    plan: CallPlan
+    stop_requested: bool = False
+    calls: list[CallRecord] = field(default_factory=list)
+
+
+def call_record(job: GenerationJob, choice: ModelChoice, outcome: CallOutcome) -> CallRecord:
+    """The usage of one provider call of ``job``."""
+    error = outcome.error
+    cancelled = error is not None and error.code is ProviderErrorCode.CANCELLED
+    return CallRecord(
+        workspace_id=job.workspace_id,
+        user_id=job.user_id,
+        project_id=job.project_id,
+        conversation_id=job.conversation_id,
+        message_id=job.message_id,
+        llm_id=choice.llm.id,
+        provider=choice.llm.provider,
+        model_id=choice.llm.model_id,
+        api_key_source=choice.key.source,
+        input_tokens=outcome.usage.input_tokens,
+        output_tokens=outcome.usage.output_tokens,
+        tokens_estimated=outcome.usage.estimated,
+        latency_ms=outcome.latency_ms,
+        time_to_first_token_ms=outcome.time_to_first_token_ms,
+        status=usage_status(error),
+        error_code=None if error is None else error.code.value,
+        error_message=logged_message(error),
+        parameters={**choice.recorded, "system_prompt": bool(job.plan.system_prompt)},
+        finish_reason="cancelled" if cancelled else outcome.finish_reason,
+    )
+
+
+async def to_completion(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even when the caller is cancelled meanwhile, so whoever
+    awaits this task sees the message closed once it returns."""
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            await asyncio.shield(task)
+            return
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+
+
+def needs_fallback(outcome: CallOutcome) -> bool:
+    """True when a call failed before its first token in a way another model may not."""
+    error = outcome.error
+    return error is not None and not outcome.text and error.code in FALLBACK_ON
+
+
+class Generation:
+    """Runs a :class:`GenerationJob` to its closing transaction."""
+
+    def __init__(self, state: AppState, job: GenerationJob) -> None:
+        self.state = state
+        self.job = job
+        self.pump = DeltaPump(state.stream_log, job.message_id, job.conversation_id)
+        self.run: CallRun | None = None
+        self.choice: ModelChoice | None = None
+        self.unmetered = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def __call__(self) -> None:
+        """Generate, then close the message whatever happened (shielded from cancellation)."""
+        self.task = asyncio.current_task()
+        self.pump.start()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            closing = await self._generate()
+        except asyncio.CancelledError:
+            closing = self._interrupted()
+        except Exception:
+            log.exception("generation of %s failed unexpectedly", self.job.message_id)
+            closing = self._interrupted()
+        finally:
+            heartbeat.cancel()
+            with suppress(asyncio.CancelledError):
+                await heartbeat
+        await to_completion(self._close(closing))
+
+    async def _generate(self) -> Closing:
+        *first, last = choices(self.job.plan)
+        for choice in first:
+            outcome = await self._attempt(choice)
+            if isinstance(outcome, Closing):
+                return outcome
+            if not needs_fallback(outcome):
+                return self._ending(choice, outcome)
+        outcome = await self._attempt(last)
+        return outcome if isinstance(outcome, Closing) else self._ending(last, outcome)
+
+    async def _attempt(self, choice: ModelChoice) -> CallOutcome | Closing:
+        """Call ``choice`` with the history cut to its own window; the closing of a
+        prompt that does not fit."""
+        try:
+            messages = await self._prompt(choice)
+        except DomainError as error:
+            return self._closing(MessageStatus.FAILED, error.code.value, error.message)
+        return await self._call(choice, messages)
+
+    async def _prompt(self, choice: ModelChoice) -> list[ChatMessage]:
+        async with self.state.db.transaction() as session:
+            messages = await prompt_for(
+                session,
+                self.job.question_id,
+                choice.llm,
+                choice.params,
+                self.job.plan.system_prompt,
+                self.state.settings.history_max_messages,
+            )
+            await note_prompt_tokens(session, self.job.message_id, prompt_tokens(choice, messages))
+        return messages
+
+    async def _call(self, choice: ModelChoice, messages: list[ChatMessage]) -> CallOutcome:
+        self.choice = choice
+        self.run = CallRun(
+            choice.provider,
+            messages,
+            choice.params,
+            choice.key.value,
+            attempts=self.state.settings.llm_retry_attempts,
+            timeouts=llm_timeouts(self.state.settings),
+            on_token=self.pump.push,
+        )
+        self.unmetered = True
+        outcome = await self.run.execute()
+        self.job.calls.append(call_record(self.job, choice, outcome))
+        self.unmetered = False
+        return outcome
+
+    def _ending(self, choice: ModelChoice, outcome: CallOutcome) -> Closing:
+        error = outcome.error
+        if error is None:
+            return self._closing(MessageStatus.COMPLETED)
+        failure = provider_failure(
+            error, choice.llm.provider, choice.key.source, key_variable(choice.llm.provider)
+        )
+        return self._closing(MessageStatus.FAILED, failure.code.value, failure.message)
+
+    def _interrupted(self) -> Closing:
+        """The closing of a call cut short by a stop request or a shutdown; the call in
+        flight (if any) is metered for what it consumed."""
+        stopped = self.job.stop_requested
+        if self.unmetered and self.run is not None and self.choice is not None:
+            outcome = self.run.failed(CANCELLED if stopped else INTERRUPTED)
+            self.job.calls.append(call_record(self.job, self.choice, outcome))
+            self.unmetered = False
+        if stopped:
+            return self._closing(MessageStatus.CANCELLED)
+        return self._closing(
+            MessageStatus.FAILED,
+            ErrorCode.GENERATION_INTERRUPTED.value,
+            "The answer was interrupted; the text so far is kept.",
+        )
+
+    def _closing(
+        self, status: MessageStatus, code: str | None = None, message: str | None = None
+    ) -> Closing:
+        return Closing(self.job.message_id, self.job.conversation_id, "", status, 0, code, message)
+
+    async def _close(self, closing: Closing) -> None:
+        sequence = await self.pump.close()
+        closing = replace(closing, sequence=sequence, text=self.pump.text)
+        try:
+            await finish(self.state, closing, self.job.calls)
+        except Exception:
+            log.exception("closing the answer %s failed; the sweeper will", self.job.message_id)
+
+    async def _heartbeat(self) -> None:
+        """Checkpoint the text until cancelled; end the generation when the row was closed
+        from elsewhere (that closer metered it)."""
+        interval = self.state.settings.stream_checkpoint_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                alive = await checkpoint(self.state, self.job.message_id, self.pump)
+            except Exception:
+                log.exception("checkpoint of %s failed", self.job.message_id)
+                continue
+            if not alive:
+                log.warning("answer %s was closed elsewhere; stopping", self.job.message_id)
+                if self.task is not None:
+                    self.task.cancel()
+                return
+
+
+async def checkpoint(state: AppState, message_id: uuid.UUID, pump: DeltaPump) -> bool:
+    """Save the text sent so far; False when the message is no longer streaming."""
+    stmt = (
+        update(Message)
+        .where(Message.id == message_id, Message.status == MessageStatus.STREAMING)
+        .values(content=pump.text, stream_sequence=pump.sequence, updated_at=func.now())
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    async with state.db.transaction() as session:
+        return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def note_prompt_tokens(session: AsyncSession, message_id: uuid.UUID, tokens: int) -> None:
+    """Keep the prompt's estimated size with the message (to meter it should we crash)."""
+    stmt = (
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            generation=func.coalesce(Message.generation, func.jsonb_build_object()).op("||")(
+                func.jsonb_build_object("prompt_tokens", tokens)
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(stmt)
+
+
+def prompt_tokens(choice: ModelChoice, messages: list[ChatMessage]) -> int:
+    """Estimated prompt tokens of a call."""
+    return count_tokens(choice.llm.model_id, choice.llm.provider, messages)[0]

@@ -1,0 +1,277 @@
+"""Answers whose generation stopped: the stale sweeper (at start-up and periodically), the
+shutdown of a server mid-answer, and the checkpoints that tell a live answer from a dead one."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from synapse_gql.app import create_app
+from synapse_gql.llm import count_tokens
+from synapse_gql.llm.mock_provider import mock_reply
+from synapse_gql.llm.types import ChatMessage
+from synapse_gql.realtime import RedisStreamLog
+from tests.chat_helpers import new_conversation, send, served, wait_for
+from tests.helpers import db_id, execute, fetch, scalar
+
+
+def full_reply(question: str) -> str:
+    """What the mock model answers to the first question of a conversation."""
+    return mock_reply([ChatMessage("user", question)])
+
+
+async def synapse_dev_id(engine: AsyncEngine) -> uuid.UUID:
+    return await scalar(
+        engine, "SELECT id FROM llms WHERE provider = 'mock' AND model_id = 'synapse-dev'"
+    )
+
+
+async def insert_streaming_answer(
+    engine: AsyncEngine,
+    conversation: dict,
+    user_id: uuid.UUID,
+    content: str,
+    age_seconds: float = 600,
+    prompt_tokens: int = 12,
+) -> uuid.UUID:
+    """An assistant message left streaming, last checkpointed ``age_seconds`` ago, with what a
+    generation records to be metered should its process die."""
+    llm_id = await synapse_dev_id(engine)
+    generation = {
+        "llm_id": str(llm_id),
+        "provider": "mock",
+        "model_id": "synapse-dev",
+        "key_source": "none",
+        "parameters": {},
+        "user_id": str(user_id),
+        "prompt_tokens": prompt_tokens,
+    }
+    message_id = uuid.uuid4()
+    await execute(
+        engine,
+        "INSERT INTO messages (id, conversation_id, role, content, status, llm_id,"
+        " stream_sequence, generation, created_at, updated_at)"
+        " VALUES (:id, :conversation, 'assistant', :content, 'streaming', :llm, 1,"
+        " CAST(:generation AS jsonb), now() - make_interval(secs => :age),"
+        " now() - make_interval(secs => :age))",
+        id=message_id,
+        conversation=db_id(conversation["id"]),
+        content=content,
+        llm=llm_id,
+        generation=json.dumps(generation),
+        age=age_seconds,
+    )
+    return message_id
+
+
+async def message_row(engine: AsyncEngine, message_id: uuid.UUID) -> Any:
+    [row] = await fetch(
+        engine,
+        "SELECT status, content, stream_sequence, error_code, completed_at, updated_at,"
+        " input_tokens, output_tokens FROM messages WHERE id = :m",
+        m=message_id,
+    )
+    return row
+
+
+async def usage_rows(engine: AsyncEngine, message_id: uuid.UUID) -> list[Any]:
+    return await fetch(
+        engine,
+        "SELECT status, input_tokens, output_tokens, tokens_estimated, error_code, cost"
+        " FROM usage_logs WHERE message_id = :m",
+        m=message_id,
+    )
+
+
+async def has_status(engine: AsyncEngine, message_id: uuid.UUID, status: str) -> bool:
+    return (await message_row(engine, message_id)).status == status
+
+
+async def assert_totals_match_usage(engine: AsyncEngine, conversation: dict) -> None:
+    [row] = await fetch(
+        engine,
+        "SELECT c.total_input_tokens, c.total_output_tokens, c.total_cost,"
+        " (SELECT coalesce(sum(input_tokens), 0) FROM usage_logs WHERE conversation_id = c.id),"
+        " (SELECT coalesce(sum(output_tokens), 0) FROM usage_logs WHERE conversation_id = c.id),"
+        " (SELECT coalesce(sum(cost), 0) FROM usage_logs WHERE conversation_id = c.id)"
+        " FROM conversations c WHERE c.id = :c",
+        c=db_id(conversation["id"]),
+    )
+    assert (row[0], row[1]) == (row[3], row[4]), row
+    assert Decimal(row[2]) == Decimal(row[5]), row
+
+
+async def test_start_up_sweep_closes_stale_answers_and_meters_them(
+    settings, gql, make_user, make_workspace, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    conversation = await new_conversation(gql, owner, workspace)
+    stale = await insert_streaming_answer(db_engine, conversation, db_id(owner.id), "partial")
+    fresh = await insert_streaming_answer(
+        db_engine, conversation, db_id(owner.id), "fresh", age_seconds=0
+    )
+
+    # Nothing has swept them yet (the fixture's app swept at its start, before they existed).
+    assert await has_status(db_engine, stale, "streaming")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        await wait_for(lambda: has_status(db_engine, stale, "failed"))
+        closed = await message_row(db_engine, stale)
+        untouched = await message_row(db_engine, fresh)
+
+    assert closed.error_code == "GENERATION_INTERRUPTED"
+    assert closed.content == "partial"
+    assert closed.stream_sequence == 1
+    assert closed.completed_at is not None
+    output = count_tokens("synapse-dev", "mock", "partial")[0]
+    assert output > 0
+    [usage] = await usage_rows(db_engine, stale)
+    assert usage.tokens_estimated is True
+    assert (usage.input_tokens, usage.output_tokens) == (12, output)
+    assert usage.status == "error"
+    assert usage.error_code == "GENERATION_INTERRUPTED"
+    assert (closed.input_tokens, closed.output_tokens) == (12, output)
+    await assert_totals_match_usage(db_engine, conversation)
+
+    assert untouched.status == "streaming"
+    assert (untouched.content, untouched.stream_sequence) == ("fresh", 1)
+    assert untouched.completed_at is None
+    assert untouched.error_code is None
+    assert await usage_rows(db_engine, fresh) == []
+
+
+async def test_periodic_sweep_spares_live_answers_and_closes_stale_ones(
+    settings, gql, make_user, make_workspace, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    conversation = await new_conversation(gql, owner, workspace)
+    question = "Sweep around a live answer"
+    async with served(
+        settings,
+        stale_generation_seconds=1,
+        stale_sweep_seconds=0.2,
+        stream_checkpoint_seconds=0.1,
+        mock_tokens_per_second=5,
+    ) as server:
+        turn = await send(server.gql, owner, conversation, question)
+        live = db_id(turn["assistantMessage"]["id"])
+
+        first = await insert_streaming_answer(db_engine, conversation, db_id(owner.id), "one")
+        await wait_for(lambda: has_status(db_engine, first, "failed"))
+        assert await has_status(db_engine, live, "streaming")
+
+        # Much longer than stale_generation_seconds later, the sweeper still runs and the
+        # live answer, checkpointed all along, is still streaming.
+        async def streamed_for_a_while() -> bool:
+            return (await message_row(db_engine, live)).stream_sequence >= 20
+
+        await wait_for(streamed_for_a_while)
+        second = await insert_streaming_answer(db_engine, conversation, db_id(owner.id), "two")
+        await wait_for(lambda: has_status(db_engine, second, "failed"))
+        assert await has_status(db_engine, live, "streaming")
+
+        await wait_for(lambda: has_status(db_engine, live, "completed"), seconds=60)
+
+    answer = await message_row(db_engine, live)
+    assert answer.content == full_reply(question)
+    assert answer.error_code is None
+    [usage] = await usage_rows(db_engine, live)
+    assert usage.status == "success"
+    assert usage.tokens_estimated is False
+    for stale, text in ((first, "one"), (second, "two")):
+        row = await message_row(db_engine, stale)
+        assert (row.error_code, row.content) == ("GENERATION_INTERRUPTED", text)
+        [stale_usage] = await usage_rows(db_engine, stale)
+        assert stale_usage.status == "error"
+        assert stale_usage.tokens_estimated is True
+    await assert_totals_match_usage(db_engine, conversation)
+
+
+async def test_shutdown_mid_answer_closes_it_as_interrupted_with_its_text(
+    settings, redis_url, gql, make_user, make_workspace, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    conversation = await new_conversation(gql, owner, workspace)
+    question = "Interrupt this answer"
+    # On Redis, the delta log outlives the app: it shows what was streamed before shutdown.
+    log = RedisStreamLog(redis_url, 60)
+    try:
+        async with served(settings, redis_url=redis_url, mock_tokens_per_second=5) as server:
+            turn = await send(server.gql, owner, conversation, question)
+            answer_id = db_id(turn["assistantMessage"]["id"])
+
+            async def some_deltas() -> bool:
+                return len(await log.read(answer_id)) >= 3
+
+            await wait_for(some_deltas)
+            assert server.app.state.synapse.generations.is_running(answer_id)
+        streamed = await log.read(answer_id)
+    finally:
+        await log.close()
+
+    assert [d.sequence for d in streamed] == list(range(1, len(streamed) + 1))
+    text = "".join(d.text for d in streamed)
+    answer = await message_row(db_engine, answer_id)
+    assert answer.status == "failed"
+    assert answer.error_code == "GENERATION_INTERRUPTED"
+    assert answer.completed_at is not None
+    assert len(answer.content) > 0
+    assert answer.content == text
+    assert answer.stream_sequence == len(streamed)
+    reply = full_reply(question)
+    assert len(text) < len(reply)
+    assert reply.startswith(text)
+
+    [usage] = await usage_rows(db_engine, answer_id)
+    assert usage.status == "error"
+    assert usage.tokens_estimated is True
+    assert usage.input_tokens > 0
+    assert usage.output_tokens == count_tokens("synapse-dev", "mock", text)[0]
+    assert (answer.input_tokens, answer.output_tokens) == (usage.input_tokens, usage.output_tokens)
+    await assert_totals_match_usage(db_engine, conversation)
+
+
+async def test_checkpoints_save_the_text_while_it_streams(
+    settings, gql, make_user, make_workspace, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    conversation = await new_conversation(gql, owner, workspace)
+    question = "Checkpoint test"
+    seen: dict[int, tuple[str, Any]] = {}
+    async with served(settings, stream_checkpoint_seconds=0.1, mock_tokens_per_second=10) as server:
+        turn = await send(server.gql, owner, conversation, question)
+        answer_id = db_id(turn["assistantMessage"]["id"])
+
+        async def completed_meanwhile() -> bool:
+            row = await message_row(db_engine, answer_id)
+            if row.status == "streaming" and row.stream_sequence > 0:
+                seen.setdefault(row.stream_sequence, (row.content, row.updated_at))
+            return row.status != "streaming"
+
+        await wait_for(completed_meanwhile, seconds=60)
+        deltas = await server.app.state.synapse.stream_log.read(answer_id)
+
+    final = await message_row(db_engine, answer_id)
+    assert final.status == "completed"
+    assert final.content == full_reply(question)
+    assert final.stream_sequence == len(deltas)
+    # Several checkpoints before the end, each the text of the deltas up to its sequence.
+    assert len(seen) >= 2, seen
+    sequences = sorted(seen)
+    assert sequences[0] < final.stream_sequence
+    for sequence in sequences:
+        content, _ = seen[sequence]
+        assert content == "".join(d.text for d in deltas[:sequence])
+        assert content
+        assert final.content.startswith(content)
+    stamps = [seen[s][1] for s in sequences]
+    assert stamps == sorted(stamps)
+    assert stamps[0] < stamps[-1]
