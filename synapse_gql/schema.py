@@ -35,6 +35,7 @@ from synapse_gql.projects.types import ProjectType
 from synapse_gql.tags.mutations import TagMutation
 from synapse_gql.tags.queries import tags_of  # noqa: F401  (registers nodes)
 from synapse_gql.usage.queries import usage_connection  # noqa: F401  (registers nodes)
+from synapse_gql.usage.subscriptions import UsageSubscription
 from synapse_gql.variables.mutations import VariableMutation
 from synapse_gql.variables.queries import VariableQuery
 from synapse_gql.workspaces.mutations import WorkspaceMutation
@@ -75,7 +76,7 @@ Mutation = merge_types(
     ),
 )
 
-Subscription = merge_types("Subscription", (ChatSubscription,))
+Subscription = merge_types("Subscription", (ChatSubscription, UsageSubscription))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

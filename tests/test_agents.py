@@ -127,6 +127,9 @@ BAD_SETTINGS = [
     ({"maxTokens": 16_385}, "maxTokens"),
     ({"parameters": [1, 2]}, "parameters"),
     ({"parameters": {"blob": "x" * 16_400}}, "parameters"),
+    ({"parameters": {"model": "gpt-4o"}}, "parameters"),
+    ({"parameters": {"stop": ["END"], "max_tokens": 9000}}, "parameters"),
+    ({"parameters": {"stream": False}}, "parameters"),
 ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from synapse_gql.gql import validation
+from synapse_gql.llm import RESERVED_PARAMETERS
 from synapse_gql.models import LLM, Agent, AgentStatus, MemberRole, Project
 from synapse_gql.workspaces.access import require_role
 
@@ -92,6 +93,19 @@ def _system_prompt(value: str, field: list[str]) -> str:
     return value
 
 
+def _parameters(value: Any, field: list[str]) -> dict[str, Any]:
+    """A JSON object of extra provider parameters, none of which the server sets itself."""
+    parameters = validation.json_object(value, field)
+    reserved = sorted(RESERVED_PARAMETERS & parameters.keys())
+    if reserved:
+        raise InvalidInput(
+            f"Set by the server, not in parameters: {', '.join(reserved)} (use the agent's"
+            " model, temperature, maxTokens and topP).",
+            field=field,
+        )
+    return parameters
+
+
 CHECKS: dict[str, Callable[[Any, list[str]], Any]] = {
     "name": lambda v, f: validation.text(v, f),
     "description": lambda v, f: validation.text(v, f, min_len=0, max_len=MAX_DESCRIPTION),
@@ -99,7 +113,7 @@ CHECKS: dict[str, Callable[[Any, list[str]], Any]] = {
     "temperature": _optional(lambda v, f: _bounded(v, f, Decimal(0), Decimal(2), False)),
     "top_p": _optional(lambda v, f: _bounded(v, f, Decimal(0), Decimal(1), True)),
     "max_tokens": _optional(_max_tokens),
-    "parameters": lambda v, f: validation.json_object(v, f),
+    "parameters": lambda v, f: _parameters(v, f),
 }
 
 

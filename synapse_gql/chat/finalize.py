@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.chat.events import added_event, finished_event
 from synapse_gql.metering import CallRecord, record_call
-from synapse_gql.models import Message, MessageStatus
+from synapse_gql.models import Message, MessageStatus, UsageLog
 from synapse_gql.realtime import conversation_channel, message_channel
 from synapse_gql.state import AppState
+from synapse_gql.usage.live import announce_usage
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,21 @@ async def finish(
 ) -> uuid.UUID | None:
     """Close and meter in one transaction, then announce; the last call's usage log id,
     or None when the message was closed by someone else (nothing written)."""
-    usage_log_id = None
+    written: list[UsageLog] = []
     async with state.db.transaction() as session:
         if not await close_message(session, closing):
             return None
         for call in calls:
-            usage_log_id = (await record_call(session, call)).usage_log.id
+            written.append((await record_call(session, call)).usage_log)
     await announce_finished(state, closing)
-    return usage_log_id
+    await announce_logs(state, written)
+    return written[-1].id if written else None
+
+
+async def announce_logs(state: AppState, logs: Sequence[UsageLog]) -> None:
+    """Announce committed usage logs to their workspaces' live usage subscribers."""
+    for usage_log in logs:
+        await announce_usage(state, usage_log.workspace_id, [usage_log.id])
 
 
 async def publish(state: AppState, publications: Sequence[tuple[str, str]]) -> None:

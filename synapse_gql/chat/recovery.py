@@ -20,11 +20,18 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from synapse_gql.chat.finalize import Closing, announce_finished, close_message
+from synapse_gql.chat.finalize import Closing, announce_finished, announce_logs, close_message
 from synapse_gql.errors import ErrorCode
 from synapse_gql.llm import count_tokens
 from synapse_gql.metering import CallRecord, record_call
-from synapse_gql.models import ApiKeySource, Conversation, Message, MessageStatus, UsageStatus
+from synapse_gql.models import (
+    ApiKeySource,
+    Conversation,
+    Message,
+    MessageStatus,
+    UsageLog,
+    UsageStatus,
+)
 from synapse_gql.realtime import Delta
 from synapse_gql.state import AppState
 
@@ -94,6 +101,7 @@ async def _close_claimed(
     state: AppState, message_id: uuid.UUID | None, stale_after: float | None, status: MessageStatus
 ) -> list[Closing]:
     closings: list[Closing] = []
+    written: list[UsageLog] = []
     async with state.db.transaction() as session:
         for message, conversation in await _claim(session, message_id, stale_after):
             text, sequence = recovered_text(message, await state.stream_log.read(message.id))
@@ -113,10 +121,11 @@ async def _close_claimed(
                 if not failed:
                     call.status, call.error_code = UsageStatus.CANCELLED, None
                     call.error_message = None
-                await record_call(session, call)
+                written.append((await record_call(session, call)).usage_log)
             closings.append(closing)
     for closing in closings:
         await announce_finished(state, closing)
+    await announce_logs(state, written)
     return closings
 
 

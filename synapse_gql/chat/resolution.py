@@ -22,7 +22,7 @@ from synapse_gql.errors import DomainError, ErrorCode
 from synapse_gql.generation.keys import ResolvedKey, resolve_key
 from synapse_gql.generation.prompts import Sampling, generation_params, recorded_parameters
 from synapse_gql.generation.service import enabled_provider
-from synapse_gql.llm import GenerationParams, Provider
+from synapse_gql.llm import RESERVED_PARAMETERS, GenerationParams, Provider
 from synapse_gql.metering import budget_allows
 from synapse_gql.models import LLM, Agent, Conversation, Workspace
 from synapse_gql.state import AppState
@@ -31,22 +31,6 @@ MODEL_PATH = ["input", "model"]
 # Errors of the configured model (agent, workspace, server) point at the conversation.
 CONFIGURED_PATH = ["input", "conversationId"]
 REQUEST_FIELDS = {"model", "temperature", "maxTokens", "topP", "content"}
-# Request fields the server sets itself. An agent's free-form parameters must not replace
-# them: not the model (the call is metered at the catalog model's price), the conversation,
-# streaming and its usage report, nor the sampling values checked and overridable per request.
-RESERVED_PARAMETERS = frozenset(
-    {
-        "model",
-        "messages",
-        "system",
-        "stream",
-        "stream_options",
-        "max_tokens",
-        "max_completion_tokens",
-        "temperature",
-        "top_p",
-    }
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,6 +143,7 @@ async def resolve_target(
     sampling = _sampling(agent, overrides.sampling)
     params = generation_params(llm, sampling)
     if agent is not None and agent.parameters:
+        # Refused when an agent is saved; rows written before that rule are filtered here.
         extra = {k: v for k, v in agent.parameters.items() if k not in RESERVED_PARAMETERS}
         params = replace(params, extra=extra)
     path = MODEL_PATH if overrides.llm_id is not None else CONFIGURED_PATH

@@ -200,7 +200,10 @@ class Generation:
         stopped = self.job.stop_requested
         if self.unmetered and self.run is not None and self.choice is not None:
             outcome = self.run.failed(CANCELLED if stopped else INTERRUPTED)
-            self.job.calls.append(call_record(self.job, self.choice, outcome))
+            record = call_record(self.job, self.choice, outcome)
+            if not stopped:
+                record.error_code = ErrorCode.GENERATION_INTERRUPTED.value
+            self.job.calls.append(record)
             self.unmetered = False
         if stopped:
             return self._closing(MessageStatus.CANCELLED)

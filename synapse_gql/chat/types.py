@@ -13,9 +13,9 @@ from synapse_gql.chat.service import Turn
 from synapse_gql.chat.streams import Added, Finished
 from synapse_gql.context import Info
 from synapse_gql.conversations.types import ConversationType, MessageType
-from synapse_gql.errors import DomainError, ErrorCode
+from synapse_gql.errors import ErrorCode
 from synapse_gql.generation.prompts import Sampling
-from synapse_gql.gql.errors import ErrorCodeType, UserError
+from synapse_gql.gql.errors import ErrorCodeType, SubscriptionRefused, UserError
 from synapse_gql.gql.refs import UsageLogRef, load_object
 from synapse_gql.gql.relay import decode_id, to_global_id
 from synapse_gql.models import MessageStatus, UsageLog
@@ -143,21 +143,6 @@ class MessageFailed:
 @strawberry.type(description="A message was added to the conversation.")
 class MessageAdded:
     message: MessageType
-
-
-@strawberry.type(
-    description="The subscription was refused (unknown id, not yours, not an answer); the"
-    " stream ends. (`UserError` of the mutations, with `reason` for `message`, so it fits"
-    " beside the events' `message` field.)"
-)
-class SubscriptionRefused:
-    code: ErrorCodeType
-    reason: str
-    path: list[str] | None
-
-    @classmethod
-    def from_exception(cls, error: DomainError) -> SubscriptionRefused:
-        return cls(code=error.code, reason=error.message, path=error.path)
 
 
 MessageStreamEvent = Annotated[

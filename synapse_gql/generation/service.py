@@ -35,6 +35,7 @@ from synapse_gql.llm import MOCK_PROVIDER, ChatMessage, GenerationParams, Provid
 from synapse_gql.metering import CallRecord, RecordResult, budget_allows, record_call
 from synapse_gql.models import LLM, MemberRole
 from synapse_gql.state import AppState
+from synapse_gql.usage.live import announce_usage
 from synapse_gql.workspaces.access import require_role
 
 
@@ -145,7 +146,9 @@ async def record(
         finish_reason=outcome.finish_reason,
     )
     async with state.db.transaction() as session:
-        return await record_call(session, entry)
+        recorded = await record_call(session, entry)
+    await announce_usage(state, workspace_id, [recorded.usage_log.id])
+    return recorded
 
 
 async def generate(state: AppState, user_id: uuid.UUID, request: GenerateRequest) -> Generation:

@@ -33,6 +33,21 @@ class UserError:
         return cls(code=error.code, message=error.message, path=error.path)
 
 
+@strawberry.type(
+    description="The subscription was refused (unknown id, not yours, not allowed); the"
+    " stream ends. (`UserError` of the mutations, with `reason` for `message`, so it fits"
+    " beside the events' `message` field.)"
+)
+class SubscriptionRefused:
+    code: ErrorCodeType
+    reason: str
+    path: list[str] | None
+
+    @classmethod
+    def from_exception(cls, error: DomainError) -> SubscriptionRefused:
+        return cls(code=error.code, reason=error.message, path=error.path)
+
+
 class DomainErrorHandler(strawberry.ExceptionHandler[DomainError, UserError]):
     """Turns a ``DomainError`` raised by a resolver into the ``UserError`` member of its union."""
 

@@ -13,6 +13,7 @@ from synapse_gql.llm.registry import build_providers, close_providers
 from synapse_gql.llm.retry import complete_with_retries, stream_with_retries
 from synapse_gql.llm.tokens import count_tokens
 from synapse_gql.llm.types import (
+    RESERVED_PARAMETERS,
     ChatMessage,
     GenerationParams,
     ProviderError,
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_BASE_URLS",
     "MOCK_MODEL",
     "MOCK_PROVIDER",
+    "RESERVED_PARAMETERS",
     "AnthropicProvider",
     "ChatMessage",
     "GenerationParams",

@@ -33,6 +33,25 @@ class GenerationParams:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Request fields the server sets itself, which free-form parameters (an agent's
+# ``parameters``, merged into the request body) must not replace: the model (calls are
+# metered at the catalog model's price), the conversation, streaming and its usage report,
+# and the sampling values that are checked and may be overridden per request.
+RESERVED_PARAMETERS = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token usage of one call; ``estimated`` when the host did not report it."""

@@ -1,0 +1,52 @@
+"""Live usage of a workspace: each LLM call once it is metered (members and above)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Annotated
+
+import strawberry
+
+from synapse_gql.context import Info
+from synapse_gql.errors import DomainError
+from synapse_gql.gql.errors import SubscriptionRefused
+from synapse_gql.gql.loaders import Loaders
+from synapse_gql.gql.permissions import AUTHENTICATED
+from synapse_gql.gql.relay import decode_id
+from synapse_gql.usage.live import usage_events
+from synapse_gql.usage.queries import USAGE_ROLE
+from synapse_gql.usage.types import UsageLogType
+from synapse_gql.workspaces.access import require_role
+
+UsageEvent = Annotated[UsageLogType | SubscriptionRefused, strawberry.union("WorkspaceUsageEvent")]
+
+WORKSPACE_PATH = ["workspaceId"]
+
+
+async def _workspace(info: Info, workspace_id: strawberry.ID) -> uuid.UUID:
+    viewer = info.context.require_viewer()
+    decoded = decode_id(workspace_id, "Workspace", field=WORKSPACE_PATH)
+    async with info.context.sessions() as session:
+        await require_role(session, decoded, viewer.id, USAGE_ROLE, field=WORKSPACE_PATH)
+    return decoded
+
+
+@strawberry.type
+class UsageSubscription:
+    @strawberry.subscription(
+        permission_classes=AUTHENTICATED,
+        description="Every LLM call of the workspace as soon as it is metered (answers,"
+        " one-shot calls, failed and cancelled calls): a live feed for usage dashboards.",
+    )
+    async def workspace_usage(
+        self, info: Info, workspace_id: strawberry.ID
+    ) -> AsyncGenerator[UsageEvent, None]:
+        try:
+            decoded = await _workspace(info, workspace_id)
+        except DomainError as error:
+            yield SubscriptionRefused.from_exception(error)
+            return
+        async for row in usage_events(info.context.state, decoded):
+            info.context.loaders = Loaders(info.context.sessions)
+            yield UsageLogType.from_row(row)
