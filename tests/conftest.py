@@ -71,6 +71,8 @@ def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untype
         secret_key=SecretStr(secrets.token_urlsafe(48)),
         data_dir=tmp_path,
         db_pool_size=5,
+        # Answers complete at once unless a test slows the mock down to watch them stream.
+        mock_tokens_per_second=0,
     )
 
 

@@ -79,7 +79,9 @@ class GenerationManager:
         await self.state.realtime.publish(control_channel(), stop_event(message_id))
 
     async def start_background(self) -> None:
-        """Listen for stop requests and sweep stale answers (returns once listening)."""
+        """Sweep stale answers once, then listen for stop requests and sweep periodically
+        (returns once listening)."""
+        await self._sweep()
         self._background = [
             asyncio.create_task(self._listen(), name="synapse-generation-control"),
             asyncio.create_task(self._sweep_forever(), name="synapse-stale-sweeper"),
@@ -112,10 +114,14 @@ class GenerationManager:
                     self._stopping.add(task)
                     task.add_done_callback(self._stopping.discard)
 
+    async def _sweep(self) -> None:
+        try:
+            await sweep_stale(self.state)
+        except Exception:
+            log.exception("sweeping stale generations failed")
+
     async def _sweep_forever(self) -> None:
+        """Sweep every ``stale_sweep_seconds`` (the start-up sweep ran before)."""
         while True:
-            try:
-                await sweep_stale(self.state)
-            except Exception:
-                log.exception("sweeping stale generations failed")
             await asyncio.sleep(self.state.settings.stale_sweep_seconds)
+            await self._sweep()
