@@ -49,6 +49,11 @@ class Context(BaseContext):
     def settings(self):  # type: ignore[no-untyped-def]
         return self.state.settings
 
+    def refresh_loaders(self) -> None:
+        """Forget what the loaders cached: subscription events resolve fields long after the
+        connection opened, and must not see rows as they were then."""
+        self.loaders = Loaders(self.state.db.sessions)
+
     def require_viewer(self) -> Viewer:
         """The viewer, or ``Unauthenticated``."""
         if self.viewer is None:

@@ -8,7 +8,6 @@ message and meters it; the others find it closed and do nothing.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,11 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from synapse_gql.chat.events import added_event, finished_event
 from synapse_gql.metering import CallRecord, record_call
 from synapse_gql.models import Message, MessageStatus, UsageLog
-from synapse_gql.realtime import conversation_channel, message_channel
+from synapse_gql.realtime import conversation_channel, message_channel, publish_quietly
 from synapse_gql.state import AppState
 from synapse_gql.usage.live import announce_usage
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,21 +78,11 @@ async def announce_logs(state: AppState, logs: Sequence[UsageLog]) -> None:
         await announce_usage(state, usage_log.workspace_id, [usage_log.id])
 
 
-async def publish(state: AppState, publications: Sequence[tuple[str, str]]) -> None:
-    """Publish committed news; a realtime failure is logged, never raised (the rows are
-    written, and subscribers catch up from them)."""
-    for channel, payload in publications:
-        try:
-            await state.realtime.publish(channel, payload)
-        except Exception:
-            log.exception("realtime: publishing to %r failed", channel)
-
-
 async def announce_finished(state: AppState, closing: Closing) -> None:
     """Tell the message's and the conversation's subscribers that the answer ended."""
     payload = finished_event(closing.message_id, closing.sequence, closing.status.value)
-    await publish(
-        state,
+    await publish_quietly(
+        state.realtime,
         [
             (message_channel(closing.message_id), payload),
             (conversation_channel(closing.conversation_id), payload),
@@ -108,4 +95,6 @@ async def announce_added(
 ) -> None:
     """Tell the conversation's subscribers about committed new messages, in order."""
     channel = conversation_channel(conversation_id)
-    await publish(state, [(channel, added_event(message_id)) for message_id in message_ids])
+    await publish_quietly(
+        state.realtime, [(channel, added_event(message_id)) for message_id in message_ids]
+    )

@@ -12,6 +12,7 @@ kept for the answer; the first turn kept is a user turn.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select, tuple_
@@ -100,13 +101,21 @@ def window(llm: LLM, params: GenerationParams) -> int:
     return max(llm.context_window - room, 0)
 
 
+@dataclass(frozen=True)
+class Prompt:
+    """The messages to send and the tokens counted for them while fitting the window."""
+
+    messages: list[ChatMessage]
+    tokens: int
+
+
 def fit(
     llm: LLM,
     params: GenerationParams,
     system_prompt: str | None,
     turns_newest_first: list[tuple[MessageRole, str]],
     question: str,
-) -> list[ChatMessage]:
+) -> Prompt:
     """The messages to send: system prompt, the newest turns that fit, the question.
 
     CONTEXT_TOO_LONG when the system prompt and the question alone do not fit.
@@ -122,18 +131,18 @@ def fit(
             field=["input", "content"],
             code=ErrorCode.CONTEXT_TOO_LONG,
         )
-    kept: list[ChatMessage] = []
+    kept: list[tuple[ChatMessage, int]] = []
     for role, content in turns_newest_first:
         message = ChatMessage("user" if role is MessageRole.USER else "assistant", content)
         cost, _ = count_tokens(llm.model_id, llm.provider, [message])
         if used + cost > budget:
             break
-        kept.append(message)
+        kept.append((message, cost))
         used += cost
     kept.reverse()
-    while kept and kept[0].role != "user":
-        kept.pop(0)
-    return head + kept + tail
+    while kept and kept[0][0].role != "user":
+        used -= kept.pop(0)[1]
+    return Prompt(head + [message for message, _ in kept] + tail, used)
 
 
 async def prompt_for(
@@ -143,8 +152,8 @@ async def prompt_for(
     params: GenerationParams,
     system_prompt: str | None,
     limit: int,
-) -> list[ChatMessage]:
-    """The messages that ask ``question_id`` of ``llm``."""
+) -> Prompt:
+    """The messages that ask ``question_id`` of ``llm``, and their token count."""
     question = await session.get_one(Message, question_id)
     turns = await thread_before(session, question, limit)
     return fit(llm, params, system_prompt, turns, question.content)

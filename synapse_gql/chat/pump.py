@@ -33,16 +33,12 @@ class DeltaPump:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.sequence = 0
+        self.offset = 0  # characters sent so far
 
     @property
     def text(self) -> str:
         """The text sent so far (what ``sequence`` covers)."""
         return "".join(self._sent)
-
-    @property
-    def offset(self) -> int:
-        """Characters sent so far."""
-        return sum(len(part) for part in self._sent)
 
     def start(self) -> None:
         """Start the sending task."""
@@ -82,7 +78,7 @@ class DeltaPump:
         text = "".join(self._pending)
         self._pending.clear()
         delta = Delta(self.sequence + 1, self.offset, text)
-        self.sequence = delta.sequence
+        self.sequence, self.offset = delta.sequence, delta.end
         self._sent.append(text)
         payload = delta_event(self._message_id, delta)
         try:

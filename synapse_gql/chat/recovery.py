@@ -50,9 +50,11 @@ def recovered_text(message: Message, logged: list[Delta]) -> tuple[str, int]:
     return text, sequence
 
 
-def estimated_call(message: Message, conversation: Conversation, text: str) -> CallRecord | None:
-    """The usage of the lost call, estimated from what the message kept; None when it kept
-    nothing to meter with."""
+def estimated_call(
+    message: Message, conversation: Conversation, text: str, failed: bool
+) -> CallRecord | None:
+    """The usage of the lost call (an error, or cancelled), estimated from what the message
+    kept; None when it kept nothing to meter with."""
     info = message.generation or {}
     llm_id = info.get("llm_id") or message.llm_id
     if llm_id is None:
@@ -73,9 +75,9 @@ def estimated_call(message: Message, conversation: Conversation, text: str) -> C
         input_tokens=int(info.get("prompt_tokens", 0)) if text else 0,
         output_tokens=output_tokens,
         tokens_estimated=True,
-        status=UsageStatus.ERROR,
-        error_code=ErrorCode.GENERATION_INTERRUPTED.value,
-        error_message="the generating process stopped",
+        status=UsageStatus.ERROR if failed else UsageStatus.CANCELLED,
+        error_code=ErrorCode.GENERATION_INTERRUPTED.value if failed else None,
+        error_message="the generating process stopped" if failed else None,
         parameters=dict(info.get("parameters", {})),
     )
 
@@ -116,11 +118,8 @@ async def _close_claimed(
                 STALE_MESSAGE if failed else None,
             )
             await close_message(session, closing)
-            call = estimated_call(message, conversation, text)
+            call = estimated_call(message, conversation, text, failed)
             if call is not None:
-                if not failed:
-                    call.status, call.error_code = UsageStatus.CANCELLED, None
-                    call.error_message = None
                 written.append((await record_call(session, call)).usage_log)
             closings.append(closing)
     for closing in closings:

@@ -28,7 +28,7 @@ from synapse_gql.generation.calls import CANCELLED, CallOutcome, CallRun
 from synapse_gql.generation.failures import logged_message, provider_failure, usage_status
 from synapse_gql.generation.keys import key_variable
 from synapse_gql.generation.providers import llm_timeouts
-from synapse_gql.llm import ChatMessage, ProviderError, ProviderErrorCode, count_tokens
+from synapse_gql.llm import ChatMessage, ProviderError, ProviderErrorCode
 from synapse_gql.metering import CallRecord
 from synapse_gql.models import Message, MessageStatus
 from synapse_gql.state import AppState
@@ -157,7 +157,7 @@ class Generation:
 
     async def _prompt(self, choice: ModelChoice) -> list[ChatMessage]:
         async with self.state.db.transaction() as session:
-            messages = await prompt_for(
+            prompt = await prompt_for(
                 session,
                 self.job.question_id,
                 choice.llm,
@@ -165,8 +165,8 @@ class Generation:
                 self.job.plan.system_prompt,
                 self.state.settings.history_max_messages,
             )
-            await note_prompt_tokens(session, self.job.message_id, prompt_tokens(choice, messages))
-        return messages
+            await note_prompt_tokens(session, self.job.message_id, prompt.tokens)
+        return prompt.messages
 
     async def _call(self, choice: ModelChoice, messages: list[ChatMessage]) -> CallOutcome:
         self.choice = choice
@@ -270,8 +270,3 @@ async def note_prompt_tokens(session: AsyncSession, message_id: uuid.UUID, token
         .execution_options(synchronize_session=False)
     )
     await session.execute(stmt)
-
-
-def prompt_tokens(choice: ModelChoice, messages: list[ChatMessage]) -> int:
-    """Estimated prompt tokens of a call."""
-    return count_tokens(choice.llm.model_id, choice.llm.provider, messages)[0]

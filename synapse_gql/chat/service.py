@@ -32,8 +32,10 @@ from synapse_gql.chat.resolution import (
     resolve_target,
 )
 from synapse_gql.chat.runner import GenerationJob
+from synapse_gql.chat.streams import fresh_message
 from synapse_gql.conversations import repository
 from synapse_gql.conversations import service as conversations
+from synapse_gql.conversations.access import conversation_for, message_for
 from synapse_gql.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from synapse_gql.models import (
     Conversation,
@@ -45,7 +47,6 @@ from synapse_gql.models import (
 )
 from synapse_gql.realtime import message_channel
 from synapse_gql.state import AppState
-from synapse_gql.workspaces.access import require_role
 
 MESSAGE_PATH = ["input", "messageId"]
 CONVERSATION_PATH = ["input", "conversationId"]
@@ -86,19 +87,7 @@ async def _message(
     session: AsyncSession, actor_id: uuid.UUID, message_id: uuid.UUID
 ) -> tuple[Message, Conversation]:
     """A message of a conversation the actor may write in (members and above)."""
-    found = await repository.message_with_conversation(session, message_id)
-    if found is None:
-        raise NotFound("No such message.", field=MESSAGE_PATH)
-    message, conversation = found
-    await require_role(
-        session,
-        conversation.workspace_id,
-        actor_id,
-        MemberRole.MEMBER,
-        field=MESSAGE_PATH,
-        what="message",
-    )
-    return message, conversation
+    return await message_for(session, actor_id, message_id, MemberRole.MEMBER, MESSAGE_PATH)
 
 
 async def _question_of(session: AsyncSession, answer: Message) -> Message:
@@ -216,16 +205,8 @@ async def send_message(
     """Ask a question in a conversation (members and above)."""
 
     async def locate(session: AsyncSession) -> Asked:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None:
-            raise NotFound("No such conversation.", field=CONVERSATION_PATH)
-        await require_role(
-            session,
-            conversation.workspace_id,
-            actor_id,
-            MemberRole.MEMBER,
-            field=CONVERSATION_PATH,
-            what="conversation",
+        conversation = await conversation_for(
+            session, actor_id, conversation_id, MemberRole.MEMBER, CONVERSATION_PATH
         )
         question = Message(
             conversation_id=conversation.id,
@@ -290,8 +271,10 @@ async def edit_message(
 
 
 async def _fresh(state: AppState, message_id: uuid.UUID) -> Message:
-    async with state.db.sessions() as session:
-        return await session.get_one(Message, message_id)
+    message = await fresh_message(state, message_id)
+    if message is None:
+        raise NotFound("No such message.", field=MESSAGE_PATH)
+    return message
 
 
 async def _stop_elsewhere(state: AppState, message_id: uuid.UUID) -> None:

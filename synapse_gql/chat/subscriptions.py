@@ -28,29 +28,18 @@ from synapse_gql.chat.types import (
     ending,
 )
 from synapse_gql.context import Info
-from synapse_gql.conversations import repository
-from synapse_gql.errors import DomainError, InvalidInput, NotFound
-from synapse_gql.gql.loaders import Loaders
+from synapse_gql.conversations.access import conversation_for, message_for
+from synapse_gql.errors import DomainError, InvalidInput
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import decode_id
 from synapse_gql.models import Conversation, MemberRole, Message, MessageRole
-from synapse_gql.workspaces.access import require_role
 
 
 async def _readable_answer(info: Info, message_id: uuid.UUID) -> Message:
     viewer = info.context.require_viewer()
     async with info.context.sessions() as session:
-        found = await repository.message_with_conversation(session, message_id)
-        if found is None:
-            raise NotFound("No such message.", field=["messageId"])
-        message, conversation = found
-        await require_role(
-            session,
-            conversation.workspace_id,
-            viewer.id,
-            MemberRole.VIEWER,
-            field=["messageId"],
-            what="message",
+        message, _ = await message_for(
+            session, viewer.id, message_id, MemberRole.VIEWER, ["messageId"]
         )
     if message.role is not MessageRole.ASSISTANT:
         raise InvalidInput("Only answers stream; this is a user message.", field=["messageId"])
@@ -60,23 +49,9 @@ async def _readable_answer(info: Info, message_id: uuid.UUID) -> Message:
 async def _readable_conversation(info: Info, conversation_id: uuid.UUID) -> Conversation:
     viewer = info.context.require_viewer()
     async with info.context.sessions() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None:
-            raise NotFound("No such conversation.", field=["conversationId"])
-        await require_role(
-            session,
-            conversation.workspace_id,
-            viewer.id,
-            MemberRole.VIEWER,
-            field=["conversationId"],
-            what="conversation",
+        return await conversation_for(
+            session, viewer.id, conversation_id, MemberRole.VIEWER, ["conversationId"]
         )
-    return conversation
-
-
-def _fresh_loaders(info: Info) -> None:
-    """Events resolve nested fields long after the connection opened: no stale cache."""
-    info.context.loaders = Loaders(info.context.sessions)
 
 
 @strawberry.type
@@ -98,7 +73,7 @@ class ChatSubscription:
             return
         async for item in answer_events(info.context.state, message, after_sequence):
             if isinstance(item, Finished):
-                _fresh_loaders(info)
+                info.context.refresh_loaders()
                 yield ending(item)
             elif isinstance(item, AnswerDelta):
                 yield MessageDelta.from_delta(item.message_id, item.delta)
@@ -119,10 +94,10 @@ class ChatSubscription:
             return
         async for item in conversation_events(info.context.state, conversation.id):
             if isinstance(item, Finished):
-                _fresh_loaders(info)
+                info.context.refresh_loaders()
                 yield ending(item)
             elif isinstance(item, Added):
-                _fresh_loaders(info)
+                info.context.refresh_loaders()
                 yield added(item)
             else:
                 yield MessageDelta.from_delta(item.message_id, item.delta)

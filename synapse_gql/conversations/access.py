@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.context import Info
 from synapse_gql.conversations import repository
-from synapse_gql.models import Conversation, ConversationLLM, Message
-from synapse_gql.workspaces.access import viewer_role, visible_rows
+from synapse_gql.errors import NotFound
+from synapse_gql.models import Conversation, ConversationLLM, MemberRole, Message
+from synapse_gql.workspaces.access import require_role, viewer_role, visible_rows
 
 
 async def visible_conversations(info: Info, ids: Sequence[uuid.UUID]) -> list[Conversation | None]:
@@ -57,3 +58,38 @@ async def message_workspace(
 ) -> tuple[Message, Conversation] | None:
     """The message and its conversation (whose ``workspace_id`` writers check), or None."""
     return await repository.message_with_conversation(session, message_id)
+
+
+async def conversation_for(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    minimum: MemberRole,
+    field: Sequence[str],
+) -> Conversation:
+    """The conversation when the user holds ``minimum`` in its workspace; NOT_FOUND (as for
+    an unknown id) or FORBIDDEN otherwise."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("No such conversation.", field=field)
+    await require_role(
+        session, conversation.workspace_id, user_id, minimum, field=field, what="conversation"
+    )
+    return conversation
+
+
+async def message_for(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    message_id: uuid.UUID,
+    minimum: MemberRole,
+    field: Sequence[str],
+) -> tuple[Message, Conversation]:
+    """The message and its conversation when the user holds ``minimum`` in its workspace."""
+    found = await repository.message_with_conversation(session, message_id)
+    if found is None:
+        raise NotFound("No such message.", field=field)
+    await require_role(
+        session, found[1].workspace_id, user_id, minimum, field=field, what="message"
+    )
+    return found

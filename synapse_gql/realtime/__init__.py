@@ -9,7 +9,7 @@
 
 from synapse_gql.realtime.after_commit import AfterCommitPublisher, PendingEvents
 from synapse_gql.realtime.backends import BroadcasterClosedError
-from synapse_gql.realtime.broadcaster import Broadcaster, create_broadcaster
+from synapse_gql.realtime.broadcaster import Broadcaster, create_broadcaster, publish_quietly
 from synapse_gql.realtime.channels import (
     control_channel,
     conversation_channel,
@@ -41,5 +41,6 @@ __all__ = [
     "create_broadcaster",
     "create_stream_log",
     "message_channel",
+    "publish_quietly",
     "workspace_metrics_channel",
 ]

@@ -7,15 +7,12 @@ Publishers call :func:`announce_usage` after the transaction that wrote the usag
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
 
 from synapse_gql.models import UsageLog
-from synapse_gql.realtime import workspace_metrics_channel
+from synapse_gql.realtime import publish_quietly, workspace_metrics_channel
 from synapse_gql.state import AppState
-
-log = logging.getLogger(__name__)
 
 USAGE = "usage"
 
@@ -23,14 +20,12 @@ USAGE = "usage"
 async def announce_usage(
     state: AppState, workspace_id: uuid.UUID, usage_log_ids: Iterable[uuid.UUID]
 ) -> None:
-    """Tell the workspace's subscribers about committed usage logs (failures are logged)."""
+    """Tell the workspace's subscribers about committed usage logs."""
     channel = workspace_metrics_channel(workspace_id)
-    for usage_log_id in usage_log_ids:
-        payload = json.dumps({"type": USAGE, "usageLogId": str(usage_log_id)})
-        try:
-            await state.realtime.publish(channel, payload)
-        except Exception:
-            log.exception("realtime: announcing usage log %s failed", usage_log_id)
+    await publish_quietly(
+        state.realtime,
+        [(channel, json.dumps({"type": USAGE, "usageLogId": str(i)})) for i in usage_log_ids],
+    )
 
 
 def _usage_log_id(payload: str) -> uuid.UUID | None:

@@ -11,7 +11,6 @@ import strawberry
 from synapse_gql.context import Info
 from synapse_gql.errors import DomainError
 from synapse_gql.gql.errors import SubscriptionRefused
-from synapse_gql.gql.loaders import Loaders
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import decode_id
 from synapse_gql.usage.live import usage_events
@@ -48,5 +47,5 @@ class UsageSubscription:
             yield SubscriptionRefused.from_exception(error)
             return
         async for row in usage_events(info.context.state, decoded):
-            info.context.loaders = Loaders(info.context.sessions)
+            info.context.refresh_loaders()
             yield UsageLogType.from_row(row)
