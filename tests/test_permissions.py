@@ -10,7 +10,7 @@ from graphql import build_schema, parse, validate
 from synapse_gql.gql.permissions import AllowAnyone, IsAuthenticated
 from synapse_gql.gql.relay import to_global_id
 from synapse_gql.schema import schema
-from tests.gql_client import operation_documents
+from tests.gql_client import SCHEMA_DIR, operation_documents
 from tests.helpers import scalar, user_error
 
 PUBLIC_MUTATIONS = {"register", "login"}
@@ -83,6 +83,15 @@ def test_operation_documents_validate_against_the_schema() -> None:
     }
 
     assert {name: errors for name, errors in failures.items() if errors} == {}
+
+
+def test_the_documents_of_schema_read_as_one_document() -> None:
+    """Given every file of schema/ concatenated (as manifest and codegen tools load them),
+    then the whole validates: no fragment or operation is defined twice."""
+    server = build_schema(schema.as_str())
+    whole = "\n".join(path.read_text() for path in sorted(SCHEMA_DIR.glob("*.graphql")))
+
+    assert [e.message for e in validate(server, parse(whole))] == []
 
 
 MISSING_WORKSPACE = to_global_id("Workspace", uuid.uuid4())
