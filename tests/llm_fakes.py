@@ -38,6 +38,11 @@ class Reply:
     first_token_delay: float = 0.0  # seconds before the first text chunk
     send_usage: bool = True  # OpenAI: honour stream_options.include_usage
     stream_error: dict[str, Any] | None = None  # an error event sent before any text
+    # Prompt-cache counts. OpenAI reports reads inside prompt_tokens (cached_tokens);
+    # Anthropic reports both apart from input_tokens, in message_start and message_delta.
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    gate: asyncio.Event | None = None  # the first text chunk waits until this is set
 
     def chunks(self) -> list[str]:
         """The text split into word-ish pieces, as hosts stream it."""
@@ -114,6 +119,8 @@ async def _paced(reply: Reply, pieces: list[str]) -> AsyncIterator[str]:
     for index, piece in enumerate(pieces):
         if index == 0 and reply.first_token_delay:
             await asyncio.sleep(reply.first_token_delay)
+        if index == 0 and reply.gate is not None:
+            await reply.gate.wait()
         if reply.break_after is not None and index >= reply.break_after:
             raise _ConnectionBreak
         yield piece
@@ -126,13 +133,16 @@ def _sse(events: Callable[[], AsyncIterator[str]]) -> StreamingResponse:
 # --- OpenAI chat completions ----------------------------------------------------------------
 
 
-def _openai_usage(reply: Reply) -> dict[str, int]:
-    total = reply.input_tokens + reply.output_tokens
-    return {
-        "prompt_tokens": reply.input_tokens,
+def _openai_usage(reply: Reply) -> dict[str, Any]:
+    prompt = reply.input_tokens + reply.cache_read_tokens
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
         "completion_tokens": reply.output_tokens,
-        "total_tokens": total,
+        "total_tokens": prompt + reply.output_tokens,
     }
+    if reply.cache_read_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": reply.cache_read_tokens}
+    return usage
 
 
 def _openai_chunk(model: str, choices: list[dict[str, Any]], usage: Any = None) -> str:
@@ -215,7 +225,17 @@ def _anthropic_message(body: dict[str, Any], reply: Reply, content: list[Any]) -
         "content": content,
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1},
+        "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1, **_cache_usage(reply)},
+    }
+
+
+def _cache_usage(reply: Reply) -> dict[str, int]:
+    """Anthropic's cache counts, when the reply has any (not included in input_tokens)."""
+    if not (reply.cache_read_tokens or reply.cache_write_tokens):
+        return {}
+    return {
+        "cache_read_input_tokens": reply.cache_read_tokens,
+        "cache_creation_input_tokens": reply.cache_write_tokens,
     }
 
 
@@ -239,7 +259,9 @@ def _anthropic_stream(body: dict[str, Any], reply: Reply) -> StreamingResponse:
             )
         yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
         stop = {"stop_reason": reply.finish_reason or "end_turn", "stop_sequence": None}
-        usage = {"output_tokens": reply.output_tokens}
+        usage: dict[str, Any] = {"output_tokens": reply.output_tokens}
+        if cached := _cache_usage(reply):
+            usage.update(input_tokens=reply.input_tokens, **cached)  # cumulative, as the host
         yield _event("message_delta", {"type": "message_delta", "delta": stop, "usage": usage})
         yield _event("message_stop", {"type": "message_stop"})
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from decimal import Decimal as D
 
 import pytest
 
 from synapse_gql.catalog.service import seed_catalog
 from synapse_gql.db import Database
+from tests.gql_client import operation_documents
 from tests.helpers import error_codes, fetch, make_admin, scalar, user_error
 
 SEEDED_PROVIDERS = {
@@ -290,3 +292,130 @@ async def test_pages_of_five_visit_every_model_once(gql, make_user) -> None:  # 
     assert sizes == [5, 5, 3]
     assert len(seen) == len(set(seen)) == 13
     assert connection["totalCount"] == 13
+
+
+# --- price scale and cache prices ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("inputPricePerMillion", "0.123456789012345"),
+        ("inputPricePerMillion", "0.00000000001"),
+        ("outputPricePerMillion", "-0.5"),
+        ("cacheReadPricePerMillion", "0.00000000001"),
+        ("cacheWritePricePerMillion", "1.00000000005"),
+    ],
+)
+async def test_a_price_the_scale_cannot_hold_is_refused(  # type: ignore[no-untyped-def]
+    gql, admin, db_engine, field, value
+) -> None:  # type: ignore[no-untyped-def]
+    """Given a price with more than 10 decimal places or a negative one, when
+    updating gpt-4o or creating a model, then INVALID_INPUT naming the field; nothing
+    changes (no rounding to a stored value, no new model or price period)."""
+    gpt4o = (await all_llms(gql, admin.token))["gpt-4o"]
+
+    updated = await gql.op("UpdateLlm", admin.token, input={"id": gpt4o["id"], field: value})
+    created = await create_model(gql, admin.token, **{field: value})
+
+    user_error(updated["updateLlm"], "INVALID_INPUT", ["input", field])
+    user_error(created, "INVALID_INPUT", ["input", field])
+    assert (await all_llms(gql, admin.token))["gpt-4o"] == gpt4o
+    assert await scalar(db_engine, "SELECT count(*) FROM llms") == 13
+    assert await scalar(db_engine, "SELECT count(*) FROM llm_prices") == 13
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("operation", ["CreateLlm", "UpdateLlm"])
+async def test_a_price_that_is_not_a_number_is_refused(
+    gql, admin, db_engine, operation, value
+) -> None:  # type: ignore[no-untyped-def]
+    """Given NaN or an infinite price, then VALIDATION_FAILED naming the field; no change."""
+    gpt4o = (await all_llms(gql, admin.token))["gpt-4o"]
+    given = {"id": gpt4o["id"]} if operation == "UpdateLlm" else dict(NEW_MODEL)
+    given["cacheWritePricePerMillion"] = value
+
+    document = operation_documents()[operation]
+    body = (await gql.raw(document, {"input": given}, admin.token, operation)).json()
+
+    assert error_codes(body) == ["VALIDATION_FAILED"]
+    assert "cacheWritePricePerMillion" in body["errors"][0]["message"]
+    assert (await all_llms(gql, admin.token))["gpt-4o"] == gpt4o
+    assert await scalar(db_engine, "SELECT count(*) FROM llm_prices") == 13
+
+
+async def test_prices_at_the_full_scale_are_stored_exactly(gql, admin, db_engine) -> None:  # type: ignore[no-untyped-def]
+    """Given prices with 10 decimal places (and trailing zeros past them), when creating a
+    model, then the mutation returns the values the database holds, equal to those given."""
+    data = await create_model(
+        gql,
+        admin.token,
+        inputPricePerMillion="0.1234567891",
+        outputPricePerMillion="0.00000000010000",
+        cacheReadPricePerMillion="0.0000000001",
+    )
+
+    assert data["__typename"] == "LLM", data
+    [row] = await fetch(
+        db_engine,
+        "SELECT p.input_price_per_million, p.output_price_per_million,"
+        " p.cache_read_price_per_million, p.cache_write_price_per_million"
+        " FROM llm_prices p JOIN llms l ON l.id = p.llm_id"
+        " WHERE l.model_id = 'acme-1'",
+    )
+    assert tuple(row) == (D("0.1234567891"), D("1E-10"), D("1E-10"), None)
+    returned = (
+        data["inputPricePerMillion"],
+        data["outputPricePerMillion"],
+        data["cacheReadPricePerMillion"],
+        data["cacheWritePricePerMillion"],
+    )
+    assert returned == ("0.1234567891", "0.0000000001", "0.0000000001", None)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "read", "write"),
+    [
+        ("gpt-4o", "2.5", None),
+        ("gpt-4o-mini", "0.075", None),
+        ("gpt-4-turbo", None, None),
+        ("claude-3-opus-20240229", "1.5", "18.75"),
+        ("claude-3-haiku-20240307", "0.03", "0.3"),
+        ("gemini-1.5-pro", None, None),
+    ],
+)
+async def test_seeded_cache_prices(gql, make_user, model_id, read, write) -> None:  # type: ignore[no-untyped-def]
+    """Given the seed, then models with prompt caching have their cache prices, others none."""
+    user = await make_user()
+
+    node = (await all_llms(gql, user.token))[model_id]
+
+    prices = (node["cacheReadPricePerMillion"], node["cacheWritePricePerMillion"])
+    assert tuple(None if p is None else D(p) for p in prices) == (
+        None if read is None else D(read),
+        None if write is None else D(write),
+    )
+
+
+async def test_cache_price_changes_open_price_periods(gql, admin, db_engine) -> None:  # type: ignore[no-untyped-def]
+    """Given gpt-4-turbo without cache prices, when a cache read price is set, then a new
+    period carries it; when it is set to null, another period drops it; an update giving
+    the same price again opens none."""
+    turbo = (await all_llms(gql, admin.token))["gpt-4-turbo"]
+
+    given = {"id": turbo["id"], "cacheReadPricePerMillion": "5"}
+    priced = (await gql.op("UpdateLlm", admin.token, input=given))["updateLlm"]
+    again = (await gql.op("UpdateLlm", admin.token, input=given))["updateLlm"]
+    cleared_input = {"id": turbo["id"], "cacheReadPricePerMillion": None}
+    cleared = (await gql.op("UpdateLlm", admin.token, input=cleared_input))["updateLlm"]
+
+    assert D(priced["cacheReadPricePerMillion"]) == D(5)
+    assert D(again["cacheReadPricePerMillion"]) == D(5)
+    assert cleared["cacheReadPricePerMillion"] is None
+    periods = await fetch(
+        db_engine,
+        "SELECT p.cache_read_price_per_million, p.valid_to IS NOT NULL FROM llm_prices p"
+        " JOIN llms l ON l.id = p.llm_id WHERE l.model_id = 'gpt-4-turbo'"
+        " ORDER BY p.valid_to IS NULL, p.valid_from",
+    )
+    assert [tuple(p) for p in periods] == [(None, True), (D(5), True), (None, False)]

@@ -307,3 +307,78 @@ async def test_message_must_be_an_assistant_message(db, db_engine, scene) -> Non
     with pytest.raises(ValueError, match="not an assistant message"):
         await record(db, call)
     assert await count(db_engine, "usage_logs") == 0
+
+
+# --- the price period of the call, cache tokens ---------------------------------------------
+
+
+@dataclass
+class CachePrice(Price):
+    cache_read_price_per_million: Decimal | None
+    cache_write_price_per_million: Decimal | None
+
+
+def test_cached_tokens_pay_cache_prices_or_the_input_price() -> None:
+    """Cache reads and writes pay their own prices; a null cache price means the input's."""
+    priced = CachePrice(D(3), D(15), D("0.3"), D("3.75"))
+    unpriced = CachePrice(D(3), D(15), None, None)
+
+    charged = cost(100, 10, priced, cache_read_tokens=1000, cache_write_tokens=200)
+    plain = cost(100, 10, unpriced, cache_read_tokens=1000, cache_write_tokens=200)
+
+    assert charged == (100 * D(3) + 10 * D(15) + 1000 * D("0.3") + 200 * D("3.75")) / 10**6
+    assert plain == cost(1300, 10, unpriced)
+    with pytest.raises(ValueError, match="negative"):
+        cost(0, 0, priced, cache_read_tokens=-1)
+
+
+async def test_a_call_pays_the_period_it_was_sent_in(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+    """Given the period id taken when a gpt-4o call was sent and a price change before it
+    ended, then the call pays the old period; an id of another model's period is ignored
+    (the current price is paid)."""
+    gpt4o, mini = await model(db_engine, "gpt-4o"), await model(db_engine, "gpt-4o-mini")
+    async with db.transaction() as session:
+        sent_at = (await current_price(session, gpt4o.id)).id
+        other = (await current_price(session, mini.id)).id
+        await update_llm(session, gpt4o.id, {"input_price_per_million": D(6)})
+
+    old = await record(db, scene.call(gpt4o, input_tokens=1000, llm_price_id=sent_at))
+    foreign = await record(db, scene.call(gpt4o, input_tokens=1000, llm_price_id=other))
+
+    assert (old.usage_log.llm_price_id, old.cost) == (sent_at, D("0.005"))
+    assert foreign.usage_log.llm_price_id not in (sent_at, other)
+    assert foreign.cost == D("0.006")
+
+
+async def test_cache_tokens_are_kept_apart_and_totals_stay_row_sums(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+    """Given Claude 3 Opus calls with cache reads and writes, then each row keeps them
+    apart, with the cache prices charged, and the conversation's and per-model totals equal
+    the sums of the rows."""
+    opus = await model(db_engine, "claude-3-opus-20240229")
+    call = {"input_tokens": 10, "output_tokens": 20, "cache_read_tokens": 3000}
+    first = await record(db, scene.call(opus, **call, cache_write_tokens=400))
+    second = await record(db, scene.call(opus, **call))
+
+    expected = (10 * D(15) + 20 * D(75) + 3000 * D("1.5") + 400 * D("18.75")) / 10**6
+    assert first.cost == expected
+    assert second.cost == (10 * D(15) + 20 * D(75) + 3000 * D("1.5")) / 10**6
+    rows = await fetch(
+        db_engine,
+        "SELECT input_tokens, cache_read_tokens, cache_write_tokens, total_tokens,"
+        " cache_read_price_per_million, cache_write_price_per_million FROM usage_logs"
+        " ORDER BY cost DESC",
+    )
+    assert [tuple(r) for r in rows] == [
+        (10, 3000, 400, 3430, D("1.5"), D("18.75")),
+        (10, 3000, 0, 3030, D("1.5"), D("18.75")),
+    ]
+    sums = await fetch(
+        db_engine,
+        "SELECT c.total_cost, l.total_cost, (SELECT sum(cost) FROM usage_logs)"
+        " FROM conversations c JOIN conversation_llms l ON l.conversation_id = c.id"
+        " WHERE c.id = :c",
+        c=scene.conversation_id,
+    )
+    assert [tuple(s) for s in sums] == [(first.cost + second.cost,) * 3]
+    charge = await fetch(db_engine, "SELECT description FROM billing_events ORDER BY amount")
+    assert "3000 cache read + 0 cache write" in charge[0].description

@@ -25,6 +25,8 @@ UPDATABLE = (
     "supports_tools",
     "is_active",
 )
+# Null is a value for these: it removes the cache price.
+NULLABLE = ("cache_read_price_per_million", "cache_write_price_per_million")
 
 
 @strawberry.type
@@ -48,6 +50,9 @@ class CatalogMutation:
             for k in UPDATABLE
             if getattr(input, k) not in (strawberry.UNSET, None)
         }
+        changes.update(
+            {k: getattr(input, k) for k in NULLABLE if getattr(input, k) is not strawberry.UNSET}
+        )
         async with info.context.state.db.transaction() as session:
             row = await service.update_llm(session, llm_id, changes)
         return LLMType.from_row(row)

@@ -2,6 +2,12 @@
 
 gpt-4o, claude-3-opus and gemini-1.5-pro prices are the product documents' per-token
 figures times one million; the others are the providers' public list prices.
+
+Cache prices follow the providers' published prompt-caching rates as of 2025: Anthropic
+charges 1.25x the input price to write the cache and 0.1x to read it (Claude 3 Haiku's
+published figures are $0.30 and $0.03); OpenAI bills cached input of the gpt-4o family at
+half the input price and charges nothing extra to write. Models without prompt caching
+have no cache prices (cached tokens, should any be reported, are priced as input).
 """
 
 from __future__ import annotations
@@ -24,13 +30,33 @@ class CatalogEntry:
     max_output_tokens: int
     vision: bool = False
     tools: bool = True
+    cache_read_price: Decimal | None = None
+    cache_write_price: Decimal | None = None
 
 
 D = Decimal
 SEED_CATALOG: tuple[CatalogEntry, ...] = (
-    CatalogEntry("openai", "gpt-4o", "GPT-4o", D("5"), D("15"), 128_000, 16_384, vision=True),
     CatalogEntry(
-        "openai", "gpt-4o-mini", "GPT-4o mini", D("0.15"), D("0.6"), 128_000, 16_384, vision=True
+        "openai",
+        "gpt-4o",
+        "GPT-4o",
+        D("5"),
+        D("15"),
+        128_000,
+        16_384,
+        vision=True,
+        cache_read_price=D("2.5"),
+    ),
+    CatalogEntry(
+        "openai",
+        "gpt-4o-mini",
+        "GPT-4o mini",
+        D("0.15"),
+        D("0.6"),
+        128_000,
+        16_384,
+        vision=True,
+        cache_read_price=D("0.075"),
     ),
     CatalogEntry(
         "openai", "gpt-4-turbo", "GPT-4 Turbo", D("10"), D("30"), 128_000, 4_096, vision=True
@@ -45,6 +71,8 @@ SEED_CATALOG: tuple[CatalogEntry, ...] = (
         200_000,
         4_096,
         vision=True,
+        cache_read_price=D("1.5"),
+        cache_write_price=D("18.75"),
     ),
     CatalogEntry(
         "anthropic",
@@ -55,6 +83,8 @@ SEED_CATALOG: tuple[CatalogEntry, ...] = (
         200_000,
         4_096,
         vision=True,
+        cache_read_price=D("0.3"),
+        cache_write_price=D("3.75"),
     ),
     CatalogEntry(
         "anthropic",
@@ -65,6 +95,8 @@ SEED_CATALOG: tuple[CatalogEntry, ...] = (
         200_000,
         4_096,
         vision=True,
+        cache_read_price=D("0.03"),
+        cache_write_price=D("0.3"),
     ),
     CatalogEntry(
         "google",

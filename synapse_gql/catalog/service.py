@@ -14,16 +14,41 @@ from synapse_gql.catalog.seed_data import SEED_CATALOG, CatalogEntry
 from synapse_gql.errors import Conflict, InvalidInput, NotFound
 from synapse_gql.gql import validation
 from synapse_gql.models import LLM, LLMPrice
+from synapse_gql.models.catalog import PRICE_SCALE
 
 MAX_PRICE = Decimal("100000")
+PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
+# (column, GraphQL field) of every price; the cache prices may be null.
+PRICES = (
+    ("input_price_per_million", "inputPricePerMillion"),
+    ("output_price_per_million", "outputPricePerMillion"),
+)
+CACHE_PRICES = (
+    ("cache_read_price_per_million", "cacheReadPricePerMillion"),
+    ("cache_write_price_per_million", "cacheWritePricePerMillion"),
+)
 
 
 def _price(value: Decimal, field: str) -> Decimal:
+    """A price the column stores exactly: finite, 0..MAX_PRICE, at most PRICE_SCALE places.
+
+    A price with more places is refused rather than rounded, since rounding a tiny price
+    to zero would silently make the model free.
+    """
+    path = ["input", field]
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise InvalidInput("A price must be a finite decimal number.", field=path)
     if value < 0 or value > MAX_PRICE:
+        raise InvalidInput(f"A price per million tokens is between 0 and {MAX_PRICE}.", field=path)
+    if value != value.quantize(PRICE_QUANTUM):
         raise InvalidInput(
-            f"A price per million tokens is between 0 and {MAX_PRICE}.", field=["input", field]
+            f"A price per million tokens has at most {PRICE_SCALE} decimal places.", field=path
         )
     return value
+
+
+def _cache_price(value: Decimal | None, field: str) -> Decimal | None:
+    return None if value is None else _price(value, field)
 
 
 def _positive(value: int, field: str, maximum: int = 100_000_000) -> int:
@@ -39,8 +64,17 @@ async def _open_price(session: AsyncSession, llm: LLM) -> None:
             llm_id=llm.id,
             input_price_per_million=llm.input_price_per_million,
             output_price_per_million=llm.output_price_per_million,
+            cache_read_price_per_million=llm.cache_read_price_per_million,
+            cache_write_price_per_million=llm.cache_write_price_per_million,
         )
     )
+
+
+async def _stored(session: AsyncSession, llm: LLM) -> LLM:
+    """``llm`` as the database holds it, so callers see the prices exactly as stored."""
+    await session.flush()
+    await session.refresh(llm)
+    return llm
 
 
 async def add_llm(session: AsyncSession, values: dict[str, Any]) -> LLM:
@@ -55,10 +89,8 @@ async def add_llm(session: AsyncSession, values: dict[str, Any]) -> LLM:
         provider=provider,
         model_id=model_id,
         display_name=validation.text(values["display_name"], ["input", "displayName"]),
-        input_price_per_million=_price(values["input_price_per_million"], "inputPricePerMillion"),
-        output_price_per_million=_price(
-            values["output_price_per_million"], "outputPricePerMillion"
-        ),
+        **{key: _price(values[key], field) for key, field in PRICES},
+        **{key: _cache_price(values.get(key), field) for key, field in CACHE_PRICES},
         context_window=_positive(values["context_window"], "contextWindow"),
         max_output_tokens=_positive(values["max_output_tokens"], "maxOutputTokens"),
         supports_streaming=values.get("supports_streaming", True),
@@ -70,8 +102,7 @@ async def add_llm(session: AsyncSession, values: dict[str, Any]) -> LLM:
     session.add(llm)
     await session.flush()
     await _open_price(session, llm)
-    await session.flush()
-    return llm
+    return await _stored(session, llm)
 
 
 def _check_output_fits(llm: LLM) -> None:
@@ -98,18 +129,26 @@ async def update_llm(session: AsyncSession, llm_id: uuid.UUID, changes: dict[str
         if key in changes:
             setattr(llm, key, changes[key])
     _check_output_fits(llm)
-    repriced = False
-    for key, field in (
-        ("input_price_per_million", "inputPricePerMillion"),
-        ("output_price_per_million", "outputPricePerMillion"),
-    ):
-        if key in changes and changes[key] != getattr(llm, key):
-            setattr(llm, key, _price(changes[key], field))
-            repriced = True
-    if repriced:
+    if _reprice(llm, changes):
         await _open_price(session, llm)
-    await session.flush()
-    return llm
+    return await _stored(session, llm)
+
+
+def _reprice(llm: LLM, changes: dict[str, Any]) -> bool:
+    """Apply the price changes; True when a price differs from the current one.
+
+    A cache price given as null removes it (cached tokens are then priced as input).
+    """
+    checked = {key: _price(changes[key], field) for key, field in PRICES if key in changes}
+    for key, field in CACHE_PRICES:
+        if key in changes:
+            checked[key] = _cache_price(changes[key], field)
+    repriced = False
+    for key, value in checked.items():
+        if value != getattr(llm, key):
+            setattr(llm, key, value)
+            repriced = True
+    return repriced
 
 
 async def seed_catalog(
@@ -128,6 +167,8 @@ async def seed_catalog(
                 "display_name": entry.display_name,
                 "input_price_per_million": entry.input_price,
                 "output_price_per_million": entry.output_price,
+                "cache_read_price_per_million": entry.cache_read_price,
+                "cache_write_price_per_million": entry.cache_write_price,
                 "context_window": entry.context_window,
                 "max_output_tokens": entry.max_output_tokens,
                 "supports_vision": entry.vision,

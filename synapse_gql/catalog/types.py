@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -15,6 +15,24 @@ from synapse_gql.usage.fields import billing_events_field, usage_logs_field
 
 if TYPE_CHECKING:
     pass
+
+
+PRICE_NOTE = (
+    " USD per million tokens, at most 10 decimal places; a price with more places, a"
+    " negative one, NaN or Infinity is refused with INVALID_INPUT."
+)
+CACHE_READ_NOTE = (
+    "Price of input tokens read from the provider's prompt cache; null: the model has no"
+    " cache pricing and cached tokens are priced as input."
+)
+CACHE_WRITE_NOTE = (
+    "Price of input tokens written to the provider's prompt cache; null: priced as input."
+)
+
+
+def _price_field(description: str, **default: object) -> Any:
+    """A price field documented with its unit and scale; ``default`` as strawberry takes it."""
+    return strawberry.field(description=description + PRICE_NOTE, **default)  # type: ignore[call-overload]
 
 
 @strawberry.type(
@@ -27,8 +45,10 @@ class LLMType(Node):
     provider: str
     model_id: str = strawberry.field(description="The model's name as its provider calls it.")
     display_name: str
-    input_price_per_million: Decimal
-    output_price_per_million: Decimal
+    input_price_per_million: Decimal = _price_field("Price of uncached input tokens.")
+    output_price_per_million: Decimal = _price_field("Price of output tokens.")
+    cache_read_price_per_million: Decimal | None = _price_field(CACHE_READ_NOTE)
+    cache_write_price_per_million: Decimal | None = _price_field(CACHE_WRITE_NOTE)
     context_window: int
     max_output_tokens: int
     supports_streaming: bool
@@ -48,6 +68,8 @@ class LLMType(Node):
             display_name=row.display_name,
             input_price_per_million=row.input_price_per_million,
             output_price_per_million=row.output_price_per_million,
+            cache_read_price_per_million=row.cache_read_price_per_million,
+            cache_write_price_per_million=row.cache_write_price_per_million,
             context_window=row.context_window,
             max_output_tokens=row.max_output_tokens,
             supports_streaming=row.supports_streaming,
@@ -71,10 +93,12 @@ class CreateLLMInput:
     provider: str
     model_id: str
     display_name: str
-    input_price_per_million: Decimal
-    output_price_per_million: Decimal
+    input_price_per_million: Decimal = _price_field("Price of uncached input tokens.")
+    output_price_per_million: Decimal = _price_field("Price of output tokens.")
     context_window: int
     max_output_tokens: int
+    cache_read_price_per_million: Decimal | None = _price_field(CACHE_READ_NOTE, default=None)
+    cache_write_price_per_million: Decimal | None = _price_field(CACHE_WRITE_NOTE, default=None)
     supports_streaming: bool = True
     supports_vision: bool = False
     supports_tools: bool = False
@@ -84,8 +108,18 @@ class CreateLLMInput:
 class UpdateLLMInput:
     id: strawberry.ID
     display_name: str | None = strawberry.UNSET
-    input_price_per_million: Decimal | None = strawberry.UNSET
-    output_price_per_million: Decimal | None = strawberry.UNSET
+    input_price_per_million: Decimal | None = _price_field(
+        "Price of uncached input tokens.", default=strawberry.UNSET
+    )
+    output_price_per_million: Decimal | None = _price_field(
+        "Price of output tokens.", default=strawberry.UNSET
+    )
+    cache_read_price_per_million: Decimal | None = _price_field(
+        CACHE_READ_NOTE + " Null removes it.", default=strawberry.UNSET
+    )
+    cache_write_price_per_million: Decimal | None = _price_field(
+        CACHE_WRITE_NOTE + " Null removes it.", default=strawberry.UNSET
+    )
     context_window: int | None = strawberry.UNSET
     max_output_tokens: int | None = strawberry.UNSET
     supports_streaming: bool | None = strawberry.UNSET

@@ -83,11 +83,26 @@ def to_anthropic(messages: Sequence[ChatMessage]) -> tuple[str | None, list[dict
     return system or None, turns
 
 
-def _input_tokens(raw: Any) -> int:
-    """All input tokens: fresh, written to and read from the prompt cache."""
-    return sum(
-        int(getattr(raw, field, None) or 0)
-        for field in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+CACHE_FIELDS = ("cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+def _input_counts(raw: Any, before: tuple[int, int, int] = (0, 0, 0)) -> tuple[int, int, int]:
+    """(uncached input, cache read, cache write): Anthropic's ``input_tokens`` excludes the
+    cache counts, which are priced apart. A count the event leaves out keeps ``before``."""
+    fields = ("input_tokens", *CACHE_FIELDS)
+    values = (getattr(raw, name, None) for name in fields)
+    return tuple(  # type: ignore[return-value]
+        old if value is None else int(value) for value, old in zip(values, before, strict=True)
+    )
+
+
+def _usage(counts: tuple[int, int, int], output_tokens: int) -> Usage:
+    fresh, read, write = counts
+    return Usage(
+        input_tokens=fresh,
+        output_tokens=output_tokens,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
     )
 
 
@@ -96,7 +111,7 @@ class _Collected:
     """What the raw stream events said so far."""
 
     parts: list[str] = field(default_factory=list)
-    input_tokens: int | None = None
+    input_counts: tuple[int, int, int] | None = None
     output_tokens: int | None = None
     stop_reason: str | None = None
     stopped: bool = False
@@ -104,7 +119,7 @@ class _Collected:
     def take(self, event: Any) -> str | None:
         """Fold one raw event in; return its text, if it carries some."""
         if event.type == "message_start":
-            self.input_tokens = _input_tokens(event.message.usage)
+            self.input_counts = _input_counts(event.message.usage)
         elif event.type == "content_block_delta" and event.delta.type == "text_delta":
             self.parts.append(event.delta.text)
             return str(event.delta.text)
@@ -112,7 +127,8 @@ class _Collected:
             self.stop_reason = event.delta.stop_reason or self.stop_reason
             self.output_tokens = event.usage.output_tokens
             if getattr(event.usage, "input_tokens", None) is not None:
-                self.input_tokens = _input_tokens(event.usage)  # the final, cumulative count
+                # The final, cumulative counts.
+                self.input_counts = _input_counts(event.usage, self.input_counts or (0, 0, 0))
         elif event.type == "message_stop":
             self.stopped = True
         return None
@@ -121,10 +137,10 @@ class _Collected:
         """The ``StreamEnd`` of a complete stream, or the error of an incomplete one."""
         if not self.stopped:
             raise premature_end(provider)
-        if self.input_tokens is None or self.output_tokens is None:
+        if self.input_counts is None or self.output_tokens is None:
             usage = estimated_usage(model, provider, messages, "".join(self.parts))
         else:
-            usage = Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens)
+            usage = _usage(self.input_counts, self.output_tokens)
         if self.stop_reason == REFUSAL_STOP:
             raise filtered(provider, usage)
         return StreamEnd(finish_reason=self.stop_reason, usage=usage)
@@ -227,10 +243,7 @@ class AnthropicProvider:
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from exc
         text = "".join(block.text for block in message.content if block.type == "text")
-        usage = Usage(
-            input_tokens=_input_tokens(message.usage),
-            output_tokens=int(message.usage.output_tokens or 0),
-        )
+        usage = _usage(_input_counts(message.usage), int(message.usage.output_tokens or 0))
         if message.stop_reason == REFUSAL_STOP:
             raise filtered(self.name, usage)
         return text, StreamEnd(finish_reason=message.stop_reason, usage=usage)

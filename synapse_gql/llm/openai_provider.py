@@ -76,10 +76,15 @@ def _stream_error(exc: openai.APIError) -> ProviderError:
 
 
 def _usage(raw: Any) -> Usage:
+    """The host's usage; ``prompt_tokens`` includes the cached input, which is kept apart."""
+    details = getattr(raw, "prompt_tokens_details", None)
+    prompt = int(raw.prompt_tokens or 0)
+    cached = min(prompt, int(getattr(details, "cached_tokens", None) or 0))
     return Usage(
-        input_tokens=int(raw.prompt_tokens or 0),
+        input_tokens=prompt - cached,
         output_tokens=int(raw.completion_tokens or 0),
         estimated=False,
+        cache_read_tokens=cached,
     )
 
 

@@ -54,11 +54,17 @@ RESERVED_PARAMETERS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token usage of one call; ``estimated`` when the host did not report it."""
+    """Token usage of one call; ``estimated`` when the host did not report it.
+
+    ``input_tokens`` is the uncached input only; tokens read from and written to the
+    provider's prompt cache are counted apart, since they are priced apart.
+    """
 
     input_tokens: int
     output_tokens: int
     estimated: bool = False
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

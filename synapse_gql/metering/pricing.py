@@ -19,7 +19,9 @@ _PRECISION = 60
 
 
 class PricePerMillion(Protocol):
-    """Anything carrying the two per-million prices, e.g. an ``LLMPrice`` row."""
+    """Anything carrying the per-million prices, e.g. an ``LLMPrice`` row. Its cache prices
+    (``cache_read_price_per_million``, ``cache_write_price_per_million``) are optional: a
+    missing or null one means cached tokens pay the input price."""
 
     input_price_per_million: Decimal
     output_price_per_million: Decimal
@@ -43,16 +45,49 @@ async def current_price(session: AsyncSession, llm_id: uuid.UUID) -> LLMPrice:
     return price
 
 
-def cost(input_tokens: int, output_tokens: int, price: PricePerMillion) -> Decimal:
-    """(in * input price + out * output price) / 1,000,000, rounded half up to 10 places."""
-    if input_tokens < 0 or output_tokens < 0:
+async def price_for_call(
+    session: AsyncSession, llm_id: uuid.UUID, price_id: uuid.UUID | None
+) -> LLMPrice:
+    """The price period a call pays: the one in force when it was sent (``price_id``,
+    taken when the call started), else the current one for calls that did not keep it."""
+    if price_id is not None:
+        price = await session.get(LLMPrice, price_id)
+        if price is not None and price.llm_id == llm_id:
+            return price
+    return await current_price(session, llm_id)
+
+
+def cost(
+    input_tokens: int,
+    output_tokens: int,
+    price: PricePerMillion,
+    *,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+) -> Decimal:
+    """Each kind of token times its price, summed, / 1,000,000, rounded half up to 10 places.
+
+    ``input_tokens`` is the uncached input; cached tokens pay the period's cache price, or
+    the input price when it has none.
+    """
+    if min(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens) < 0:
         raise ValueError("Token counts cannot be negative.")
+    input_price = _decimal(price.input_price_per_million)
+    read_price = _cache_price(price, "cache_read_price_per_million", input_price)
+    write_price = _cache_price(price, "cache_write_price_per_million", input_price)
     with localcontext(prec=_PRECISION):
         total = (
-            Decimal(input_tokens) * _decimal(price.input_price_per_million)
+            Decimal(input_tokens) * input_price
             + Decimal(output_tokens) * _decimal(price.output_price_per_million)
+            + Decimal(cache_read_tokens) * read_price
+            + Decimal(cache_write_tokens) * write_price
         ) / TOKENS_PER_PRICE_UNIT
         return total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def _cache_price(price: PricePerMillion, name: str, input_price: Decimal) -> Decimal:
+    value = getattr(price, name, None)
+    return input_price if value is None else _decimal(value)
 
 
 def _decimal(value: Decimal) -> Decimal:

@@ -33,6 +33,9 @@ class CallRecord:
 
     Tokens are the provider-reported counts, or locally counted ones with
     ``tokens_estimated`` set. A failed or cancelled call carries the tokens it consumed.
+    ``input_tokens`` is the uncached input; tokens read from or written to the provider's
+    prompt cache are counted apart. ``llm_price_id`` is the price period in force when the
+    call was sent: the call pays it even when the price changed before the call ended.
     """
 
     workspace_id: uuid.UUID
@@ -46,6 +49,9 @@ class CallRecord:
     message_id: uuid.UUID | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    llm_price_id: uuid.UUID | None = None
     tokens_estimated: bool = False
     latency_ms: int | None = None
     time_to_first_token_ms: int | None = None
@@ -56,7 +62,8 @@ class CallRecord:
     finish_reason: str | None = None
 
     def __post_init__(self) -> None:
-        if self.input_tokens < 0 or self.output_tokens < 0:
+        counts = (self.input_tokens, self.output_tokens, self.cache_read_tokens)
+        if min(*counts, self.cache_write_tokens) < 0:
             raise ValueError("Token counts cannot be negative.")
         for name in ("latency_ms", "time_to_first_token_ms"):
             value = getattr(self, name)
@@ -65,8 +72,13 @@ class CallRecord:
 
     @property
     def total_tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
+        """Every token of the call: uncached input, cache reads and writes, output."""
+        return (
+            self.input_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.output_tokens
+        )
 
     @property
     def consumed_nothing(self) -> bool:
@@ -87,18 +99,25 @@ class RecordResult:
 async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult:
     """Meter one LLM call in the caller's transaction.
 
-    Prices it at the LLM's current catalog price (failed and cancelled calls pay for the
-    tokens they consumed), writes the usage log, adds tokens and cost to the assistant
-    message (accumulated, so retries of one message add up; a call that consumed nothing
-    leaves the message alone), to the conversation totals and to the per-LLM aggregate
-    (every call counts there, failed ones too), writes a usage charge when the cost is
-    positive and raises the budget thresholds that charge crossed.
+    Prices it at the price period in force when the call was sent (``llm_price_id``; the
+    current one when the record has none; failed and cancelled calls pay for the tokens
+    they consumed, cached tokens at the period's cache prices), writes the usage log,
+    adds tokens and cost to the assistant message (accumulated, so retries of one message
+    add up; a call that consumed nothing leaves the message alone), to the conversation
+    totals and to the per-LLM aggregate (every call counts there, failed ones too), writes
+    a usage charge when the cost is positive and raises the budget thresholds it crossed.
 
     The caller must not write the message's token, cost and latency columns itself. A
     charge locks the workspace's budget row until the transaction ends: commit promptly.
     """
-    price = await pricing.current_price(session, record.llm_id)
-    amount = pricing.cost(record.input_tokens, record.output_tokens, price)
+    price = await pricing.price_for_call(session, record.llm_id, record.llm_price_id)
+    amount = pricing.cost(
+        record.input_tokens,
+        record.output_tokens,
+        price,
+        cache_read_tokens=record.cache_read_tokens,
+        cache_write_tokens=record.cache_write_tokens,
+    )
     usage = await _insert_usage(session, record, price, amount)
     if record.message_id is not None and not record.consumed_nothing:
         await _add_to_message(session, record.message_id, record, amount)
@@ -126,10 +145,14 @@ async def _insert_usage(
         model_id=record.model_id,
         input_tokens=record.input_tokens,
         output_tokens=record.output_tokens,
+        cache_read_tokens=record.cache_read_tokens,
+        cache_write_tokens=record.cache_write_tokens,
         total_tokens=record.total_tokens,
         tokens_estimated=record.tokens_estimated,
         input_price_per_million=price.input_price_per_million,
         output_price_per_million=price.output_price_per_million,
+        cache_read_price_per_million=price.cache_read_price_per_million,
+        cache_write_price_per_million=price.cache_write_price_per_million,
         cost=amount,
         latency_ms=record.latency_ms,
         time_to_first_token_ms=record.time_to_first_token_ms,
@@ -196,11 +219,20 @@ async def _insert_charge(
         amount=amount,
         currency=currency,
         status=BillingStatus.PENDING,
-        description=(
-            f"{record.provider}/{record.model_id}: {record.input_tokens} input"
-            f" + {record.output_tokens} output tokens"
-        ),
+        description=_description(record),
     )
     session.add(charge)
     await session.flush()
     return charge
+
+
+def _description(record: CallRecord) -> str:
+    cached = ""
+    if record.cache_read_tokens or record.cache_write_tokens:
+        cached = (
+            f" + {record.cache_read_tokens} cache read + {record.cache_write_tokens} cache write"
+        )
+    return (
+        f"{record.provider}/{record.model_id}: {record.input_tokens} input{cached}"
+        f" + {record.output_tokens} output tokens"
+    )

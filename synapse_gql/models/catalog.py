@@ -10,9 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from synapse_gql.models.base import Base, Money, created_ts, timestamp, updated_ts, uuid_pk
 
+# Decimal places of every price column (``Money`` is NUMERIC(20, 10)): a price per million
+# tokens down to 1e-10 USD, i.e. 1e-16 USD per token.
+PRICE_SCALE = Money.scale
+
 
 class LLM(Base):
-    """A model a provider serves, with its current list price per million tokens."""
+    """A model a provider serves, with its current list price per million tokens.
+
+    Prices are USD per million tokens with at most ``PRICE_SCALE`` decimal places (the
+    scale of ``Money``); a price needing more places is refused, never rounded.
+    """
 
     __tablename__ = "llms"
     __table_args__ = (UniqueConstraint("provider", "model_id"),)
@@ -24,6 +32,9 @@ class LLM(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     input_price_per_million: Mapped[Decimal] = mapped_column(Money)
     output_price_per_million: Mapped[Decimal] = mapped_column(Money)
+    # Null: the model has no cache pricing, and cached tokens are priced as input.
+    cache_read_price_per_million: Mapped[Decimal | None] = mapped_column(Money)
+    cache_write_price_per_million: Mapped[Decimal | None] = mapped_column(Money)
     context_window: Mapped[int] = mapped_column(Integer)
     max_output_tokens: Mapped[int] = mapped_column(Integer)
     supports_streaming: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -48,6 +59,8 @@ class LLMPrice(Base):
     llm_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("llms.id", ondelete="CASCADE"))
     input_price_per_million: Mapped[Decimal] = mapped_column(Money)
     output_price_per_million: Mapped[Decimal] = mapped_column(Money)
+    cache_read_price_per_million: Mapped[Decimal | None] = mapped_column(Money)
+    cache_write_price_per_million: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     valid_from: Mapped[created_ts]
     valid_to: Mapped[timestamp | None]

@@ -60,6 +60,9 @@ class UsageLog(Base):
             name="price_non_negative",
         ),
         CheckConstraint(
+            "cache_read_tokens >= 0 AND cache_write_tokens >= 0", name="cache_tokens_non_negative"
+        ),
+        CheckConstraint(
             "latency_ms >= 0 AND time_to_first_token_ms >= 0", name="latency_non_negative"
         ),
     )
@@ -85,10 +88,17 @@ class UsageLog(Base):
     model_id: Mapped[str] = mapped_column(String(200))
     input_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Tokens read from / written to the provider's prompt cache; ``input_tokens`` is the
+    # uncached input only, so the four token counts never overlap.
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     total_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     input_price_per_million: Mapped[Decimal] = mapped_column(Money)
     output_price_per_million: Mapped[Decimal] = mapped_column(Money)
+    # The cache prices charged; null when the model had none (cached tokens paid as input).
+    cache_read_price_per_million: Mapped[Decimal | None] = mapped_column(Money)
+    cache_write_price_per_million: Mapped[Decimal | None] = mapped_column(Money)
     cost: Mapped[money]
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     time_to_first_token_ms: Mapped[int | None] = mapped_column(Integer)

@@ -48,15 +48,39 @@ class UsageLogType(Node):
     llm_id: strawberry.Private[uuid.UUID]
     provider: str
     model_id: str = strawberry.field(description="The model's id as it was called.")
-    input_tokens: int
+    input_tokens: int = strawberry.field(
+        description=(
+            "Uncached input tokens only; tokens read from or written to the provider's"
+            " prompt cache are in cacheReadTokens and cacheWriteTokens."
+        )
+    )
     output_tokens: int
-    total_tokens: int
+    cache_read_tokens: int = strawberry.field(
+        description="Input tokens read from the provider's prompt cache."
+    )
+    cache_write_tokens: int = strawberry.field(
+        description="Input tokens written to the provider's prompt cache."
+    )
+    total_tokens: int = strawberry.field(
+        description="Input, cache read, cache write and output tokens together."
+    )
     tokens_estimated: bool = strawberry.field(
         description="True when the provider reported no usage and tokens were counted locally."
     )
     input_price_per_million: Decimal
     output_price_per_million: Decimal
-    cost: Decimal
+    cache_read_price_per_million: Decimal | None = strawberry.field(
+        description="The cache-read price charged; null: cache reads were priced as input."
+    )
+    cache_write_price_per_million: Decimal | None = strawberry.field(
+        description="The cache-write price charged; null: cache writes were priced as input."
+    )
+    cost: Decimal = strawberry.field(
+        description=(
+            "USD: each kind of token times the price of the period in force when the call"
+            " was sent, rounded half up to 10 decimal places."
+        )
+    )
     latency_ms: int | None
     time_to_first_token_ms: int | None
     status: UsageStatusType
@@ -81,10 +105,14 @@ class UsageLogType(Node):
             model_id=row.model_id,
             input_tokens=row.input_tokens,
             output_tokens=row.output_tokens,
+            cache_read_tokens=row.cache_read_tokens,
+            cache_write_tokens=row.cache_write_tokens,
             total_tokens=row.total_tokens,
             tokens_estimated=row.tokens_estimated,
             input_price_per_million=row.input_price_per_million,
             output_price_per_million=row.output_price_per_million,
+            cache_read_price_per_million=row.cache_read_price_per_million,
+            cache_write_price_per_million=row.cache_write_price_per_million,
             cost=row.cost,
             latency_ms=row.latency_ms,
             time_to_first_token_ms=row.time_to_first_token_ms,
