@@ -331,10 +331,9 @@ async def test_missing_api_key_keeps_the_question(gql, team, conversation, db_en
 async def test_spent_budget_keeps_the_question(
     settings, gql, team, conversation, db_engine, openai_host
 ) -> None:  # type: ignore[no-untyped-def]
-    """Given a hard-stop budget of 0.0001 USD and a first answer by gpt-4o that spends more,
-    when a second question is sent, then BUDGET_EXCEEDED; it is saved and counted, without
-    an answer or a second usage log."""
-    await insert_budget(db_engine, db_id(team.workspace["id"]), "0.0001", hard_stop=True)
+    """Given a first answer by gpt-4o, then a hard-stop budget of 0.0001 USD (less than the
+    worst case of one more answer), when a second question is sent, then BUDGET_EXCEEDED;
+    it is saved and counted, without an answer or a second usage log."""
     gpt4o = await llm_global_id(db_engine, "gpt-4o")
     async with app_client(settings, **with_openai(openai_host)) as client:
         first = await send(client, team.member, conversation, "Spend it", model=gpt4o)
@@ -342,6 +341,7 @@ async def test_spent_budget_keeps_the_question(
         row = await ended(db_engine, first["assistantMessage"])
         assert (row.status, row.content, row.llm) == ("completed", DEFAULT_TEXT, "gpt-4o")
         assert row.cost == (21 * 5 + 9 * 15) / Decimal(1_000_000)
+        await insert_budget(db_engine, db_id(team.workspace["id"]), "0.0001", hard_stop=True)
 
         result = await send(client, team.member, conversation, "And more", model=gpt4o)
 

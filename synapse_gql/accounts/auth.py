@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from synapse_gql.accounts import repository
+from synapse_gql.budgets.caller import REQUEST_API_TOKEN
 from synapse_gql.context import Viewer
 from synapse_gql.errors import Unauthenticated
 from synapse_gql.security.keys import API_TOKEN_PREFIX, digest
@@ -28,6 +29,7 @@ def bearer_token(header: str | None) -> str | None:
 
 async def authenticate(state: AppState, token: str | None) -> Viewer | None:
     """The viewer for ``token``; None without a token; ``Unauthenticated`` when invalid."""
+    REQUEST_API_TOKEN.set(None)  # API-token budgets: set again below for an API token
     if token is None:
         return None
     if token.startswith(API_TOKEN_PREFIX):
@@ -49,6 +51,7 @@ async def _from_api_token(state: AppState, token: str) -> Viewer:
         if found is None or not found[0].is_usable(now) or not found[1].is_active:
             raise Unauthenticated("The API token is invalid, revoked or expired.")
         api_token, user = found
+        REQUEST_API_TOKEN.set(api_token.id)
         if api_token.last_used_at is None or now - api_token.last_used_at > TOUCH_INTERVAL:
             await repository.touch_api_token(session, api_token.id, now)
     return Viewer(user=user, via="api_token")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from synapse_gql.budgets.reservations import settle_answer
 from synapse_gql.chat.events import added_event, finished_event
 from synapse_gql.metering import CallRecord, record_call
 from synapse_gql.models import Message, MessageStatus, UsageLog
@@ -67,6 +68,8 @@ async def finish(
             return None
         for call in calls:
             written.append((await record_call(session, call)).usage_log)
+        # Budgets: the exact cost was charged above; the answer's reservation ends here.
+        await settle_answer(session, closing.message_id)
     await announce_finished(state, closing)
     await announce_logs(state, written)
     return written[-1].id if written else None

@@ -12,18 +12,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.agents.service import active_llm
+from synapse_gql.budgets.caller import request_api_token
+from synapse_gql.budgets.repository import Coverage
+from synapse_gql.budgets.reservations import RESERVATION_KEY, reserve, worst_case
+from synapse_gql.chat.history import prompt_for, window
 from synapse_gql.errors import DomainError, ErrorCode
 from synapse_gql.generation.keys import ResolvedKey, resolve_key
 from synapse_gql.generation.prompts import Sampling, generation_params, recorded_parameters
 from synapse_gql.generation.service import enabled_provider
 from synapse_gql.llm import RESERVED_PARAMETERS, GenerationParams, Provider
-from synapse_gql.metering import budget_allows
+from synapse_gql.metering import current_price
 from synapse_gql.models import LLM, Agent, Conversation, Workspace
 from synapse_gql.state import AppState
 
@@ -43,12 +48,14 @@ class Overrides:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """A model ready to be called: catalog row, adapter, parameters and the paying key."""
+    """A model ready to be called: catalog row, adapter, parameters, the paying key and
+    the price period in force when the answer was asked for (the call pays it)."""
 
     llm: LLM
     provider: Provider
     params: GenerationParams
     key: ResolvedKey
+    price_id: uuid.UUID | None = None
 
     @property
     def recorded(self) -> dict[str, Any]:
@@ -63,16 +70,21 @@ class CallPlan:
     primary: ModelChoice
     fallback: ModelChoice | None
     system_prompt: str | None
+    # The budget reservation taken for the answer's worst case (None: no budget covers it).
+    reservation_id: uuid.UUID | None = None
 
     def info(self, user_id: uuid.UUID) -> dict[str, Any]:
         """What the message keeps so a crashed generation can still be metered."""
+        price_id = self.primary.price_id
         return {
             "llm_id": str(self.primary.llm.id),
             "provider": self.primary.llm.provider,
             "model_id": self.primary.llm.model_id,
             "key_source": self.primary.key.source.value,
+            "llm_price_id": None if price_id is None else str(price_id),
             "parameters": {**self.primary.recorded, "system_prompt": bool(self.system_prompt)},
             "user_id": str(user_id),
+            RESERVATION_KEY: str(self.reservation_id) if self.reservation_id else None,
         }
 
 
@@ -87,6 +99,7 @@ class Target:
     agent: Agent | None
     workspace: Workspace
     path: list[str] = field(default_factory=lambda: list(CONFIGURED_PATH))
+    project_id: uuid.UUID | None = None
 
 
 def _sampling(agent: Agent | None, given: Sampling) -> Sampling:
@@ -147,7 +160,9 @@ async def resolve_target(
         extra = {k: v for k, v in agent.parameters.items() if k not in RESERVED_PARAMETERS}
         params = replace(params, extra=extra)
     path = MODEL_PATH if overrides.llm_id is not None else CONFIGURED_PATH
-    return Target(llm, provider, params, sampling, agent, workspace, list(path))
+    return Target(
+        llm, provider, params, sampling, agent, workspace, list(path), conversation.project_id
+    )
 
 
 async def _fallback(
@@ -176,19 +191,64 @@ async def _fallback(
     # fallback gets none of them.
     same_api = llm.provider == target.llm.provider
     extra = target.params.extra if same_api else {}
-    return ModelChoice(llm, provider, replace(params, extra=extra), key)
+    price = await current_price(session, llm.id)
+    return ModelChoice(llm, provider, replace(params, extra=extra), key, price.id)
+
+
+async def _prompt_tokens(
+    session: AsyncSession,
+    state: AppState,
+    choice: ModelChoice,
+    system_prompt: str | None,
+    question_id: uuid.UUID | None,
+) -> int:
+    """The prompt's tokens as the generation will count them; the most the model's window
+    lets the prompt take when the question is unknown or does not fit (its call fails
+    before any token, and the reservation is released)."""
+    if question_id is not None:
+        try:
+            limit = state.settings.history_max_messages
+            prompt = await prompt_for(
+                session, question_id, choice.llm, choice.params, system_prompt, limit
+            )
+            return prompt.tokens
+        except DomainError:
+            pass
+    return window(choice.llm, choice.params)
+
+
+async def _reserve(
+    session: AsyncSession,
+    state: AppState,
+    plan: CallPlan,
+    target: Target,
+    user_id: uuid.UUID,
+    question_id: uuid.UUID | None,
+) -> CallPlan:
+    """Reserve the worst case of every model the answer may call (BUDGET_EXCEEDED)."""
+
+    async def worst() -> Decimal:
+        amount = Decimal(0)
+        for choice in choices(plan):
+            tokens = await _prompt_tokens(session, state, choice, plan.system_prompt, question_id)
+            output = choice.params.max_tokens or choice.llm.max_output_tokens
+            amount += await worst_case(session, choice.llm.id, tokens, output)
+        return amount
+
+    coverage = Coverage(target.workspace.id, target.project_id, user_id, request_api_token())
+    reservation_id = await reserve(session, coverage, worst, ["input", "conversationId"])
+    return replace(plan, reservation_id=reservation_id)
 
 
 async def plan_call(
-    session: AsyncSession, state: AppState, target: Target, user_id: uuid.UUID
+    session: AsyncSession,
+    state: AppState,
+    target: Target,
+    user_id: uuid.UUID,
+    question_id: uuid.UUID | None = None,
 ) -> CallPlan:
-    """Budget and keys: BUDGET_EXCEEDED, API_KEY_MISSING (naming the variable to set)."""
-    if not await budget_allows(session, target.workspace.id):
-        raise DomainError(
-            "This workspace has spent its monthly budget, which stops further calls.",
-            field=["input", "conversationId"],
-            code=ErrorCode.BUDGET_EXCEEDED,
-        )
+    """Keys and budget: API_KEY_MISSING (naming the variable to set), BUDGET_EXCEEDED when
+    a hard-stop budget covering the answer has no room for its worst case."""
     key = await resolve_key(
         session,
         state.keyring,
@@ -198,10 +258,12 @@ async def plan_call(
         target.llm.provider,
         field=target.path,
     )
-    primary = ModelChoice(target.llm, target.provider, target.params, key)
+    price = await current_price(session, target.llm.id)
+    primary = ModelChoice(target.llm, target.provider, target.params, key, price.id)
     system_prompt = target.agent.system_prompt if target.agent is not None else None
     fallback = await _fallback(session, state, target, user_id)
-    return CallPlan(primary, fallback, system_prompt or None)
+    plan = CallPlan(primary, fallback, system_prompt or None)
+    return await _reserve(session, state, plan, target, user_id, question_id)
 
 
 def is_request_error(error: DomainError) -> bool:

@@ -178,7 +178,7 @@ async def _answer(
         try:
             if isinstance(target, DomainError):
                 raise target
-            plan = await plan_call(session, state, target, actor_id)
+            plan = await plan_call(session, state, target, actor_id, asked.question.id)
         except DomainError as error:
             blocked = error
         else:

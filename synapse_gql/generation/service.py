@@ -1,8 +1,8 @@
 """The one-shot generation flow.
 
 1. In one transaction: the caller must be a member (or above) of the workspace, the model
-   active and its provider enabled, the input valid, the budget not exhausted, and an API
-   key found for the provider.
+   active and its provider enabled, the input valid, an API key found for the provider,
+   and the worst case reserved on every budget covering the call (else BUDGET_EXCEEDED).
 2. With no transaction open: the call, streamed through ``stream_with_retries``.
 3. In a transaction of its own: ``record_call``, for failed and cancelled calls too, so the
    usage of a call that fails is committed although the mutation answers with an error.
@@ -20,6 +20,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.agents.service import active_llm
+from synapse_gql.budgets.caller import request_api_token
+from synapse_gql.budgets.repository import Coverage
+from synapse_gql.budgets.reservations import reserve, settle, worst_case
 from synapse_gql.errors import DomainError, ErrorCode
 from synapse_gql.generation.calls import CANCELLED, CallOutcome, CallRun
 from synapse_gql.generation.failures import (
@@ -31,8 +34,13 @@ from synapse_gql.generation.failures import (
 from synapse_gql.generation.keys import ResolvedKey, key_variable, resolve_key
 from synapse_gql.generation.prompts import Sampling, chat, generation_params, recorded_parameters
 from synapse_gql.generation.providers import llm_timeouts
-from synapse_gql.llm import MOCK_PROVIDER, ChatMessage, GenerationParams, Provider
-from synapse_gql.metering import CallRecord, RecordResult, budget_allows, record_call
+from synapse_gql.llm import MOCK_PROVIDER, ChatMessage, GenerationParams, Provider, count_tokens
+from synapse_gql.metering import (
+    CallRecord,
+    RecordResult,
+    current_price,
+    record_call,
+)
 from synapse_gql.models import LLM, MemberRole
 from synapse_gql.state import AppState
 from synapse_gql.usage.live import announce_usage
@@ -62,6 +70,10 @@ class PreparedCall:
     params: GenerationParams
     key: ResolvedKey
     parameters: dict[str, Any]
+    # The price period in force when the call was checked: the call pays it.
+    price_id: uuid.UUID | None = None
+    # The budget reservation of the call's worst case, released when it is metered.
+    reservation_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,26 @@ def enabled_provider(providers: dict[str, Provider], llm: LLM) -> Provider:
     raise DomainError(message, field=MODEL_PATH, code=ErrorCode.MODEL_INACTIVE)
 
 
+async def _reserve(
+    session: AsyncSession,
+    request: GenerateRequest,
+    user_id: uuid.UUID,
+    llm: LLM,
+    messages: list[ChatMessage],
+    params: GenerationParams,
+) -> uuid.UUID | None:
+    """Budgets: reserve the worst case (the prompt counted, the whole answer allowed) on
+    every budget covering the call, or BUDGET_EXCEEDED."""
+
+    async def worst() -> Decimal:
+        input_tokens, _ = count_tokens(llm.model_id, llm.provider, messages)
+        output_tokens = params.max_tokens or llm.max_output_tokens
+        return await worst_case(session, llm.id, input_tokens, output_tokens)
+
+    coverage = Coverage(request.workspace_id, None, user_id, request_api_token())
+    return await reserve(session, coverage, worst, ["input", "workspaceId"])
+
+
 async def prepare(
     session: AsyncSession, state: AppState, user_id: uuid.UUID, request: GenerateRequest
 ) -> PreparedCall:
@@ -97,16 +129,12 @@ async def prepare(
     provider = enabled_provider(state.providers, llm)
     messages = chat(request.prompt, request.messages, request.system_prompt)
     params = generation_params(llm, request.sampling)
-    if not await budget_allows(session, request.workspace_id):
-        raise DomainError(
-            "This workspace has spent its monthly budget, which stops further calls.",
-            field=["input", "workspaceId"],
-            code=ErrorCode.BUDGET_EXCEEDED,
-        )
     key = await resolve_key(
         session, state.keyring, state.settings, user_id, request.workspace_id, llm.provider
     )
     has_system = any(m.role == "system" for m in messages)
+    price = await current_price(session, llm.id)
+    reservation_id = await _reserve(session, request, user_id, llm, messages, params)
     return PreparedCall(
         llm.id,
         llm.provider,
@@ -115,6 +143,8 @@ async def prepare(
         params,
         key,
         recorded_parameters(params, has_system),
+        price.id,
+        reservation_id,
     )
 
 
@@ -136,6 +166,9 @@ async def record(
         api_key_source=call.key.source,
         input_tokens=outcome.usage.input_tokens,
         output_tokens=outcome.usage.output_tokens,
+        cache_read_tokens=outcome.usage.cache_read_tokens,
+        cache_write_tokens=outcome.usage.cache_write_tokens,
+        llm_price_id=call.price_id,
         tokens_estimated=outcome.usage.estimated,
         latency_ms=outcome.latency_ms,
         time_to_first_token_ms=outcome.time_to_first_token_ms,
@@ -147,6 +180,7 @@ async def record(
     )
     async with state.db.transaction() as session:
         recorded = await record_call(session, entry)
+        await settle(session, call.reservation_id)
     await announce_usage(state, workspace_id, [recorded.usage_log.id])
     return recorded
 

@@ -1,4 +1,6 @@
-"""Workspace budgets: month-to-date spend, threshold alerts and the hard stop."""
+"""Budgets as metering sees them: each positive charge is added to the spend of every
+budget covering the call, and the thresholds it crossed raise alerts (once per budget,
+threshold and month)."""
 
 from __future__ import annotations
 
@@ -7,39 +9,67 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from synapse_gql.metering import repository
-from synapse_gql.models import AlertEvent, AlertKind, AlertStatus, Budget
+from synapse_gql.budgets import repository
+from synapse_gql.budgets.caller import request_api_token
+from synapse_gql.budgets.repository import Coverage
+from synapse_gql.models import (
+    AlertEvent,
+    AlertKind,
+    AlertStatus,
+    Budget,
+    BudgetScope,
+    BudgetUsage,
+    UsageLog,
+)
 
 LIMIT_PERCENT = 100
 
 
 async def budget_allows(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
-    """False when the workspace's budget has a hard stop and this month's spend reached it."""
-    budget = await repository.budget(session, workspace_id, lock=False)
-    if budget is None or not budget.hard_stop:
+    """False when the workspace-wide budget has a hard stop and this month's spend plus
+    open reservations reached it."""
+    start = await repository.period_start(session)
+    stmt = (
+        select(Budget, BudgetUsage)
+        .outerjoin(
+            BudgetUsage,
+            (BudgetUsage.budget_id == Budget.id) & (BudgetUsage.period_start == start),
+        )
+        .where(Budget.workspace_id == workspace_id, Budget.scope == BudgetScope.WORKSPACE)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None or not row[0].hard_stop:
         return True
-    _, spend = await repository.month_to_date_spend(session, workspace_id)
-    return spend < budget.monthly_limit
+    used = Decimal(0) if row[1] is None else row[1].spent + row[1].reserved
+    return used < row[0].monthly_limit
 
 
 async def raise_spend_alerts(
     session: AsyncSession, workspace_id: uuid.UUID, usage_log_id: uuid.UUID
 ) -> list[AlertEvent]:
-    """Raise the budget thresholds this month's spend has crossed; return the new alerts.
+    """Charge a metered call to every budget covering it (workspace, its project, its
+    member, the API token of the request); return the threshold alerts the charge raised.
 
-    The budget row is locked before the spend is summed, so concurrent charges of one
-    workspace are checked one after the other and each sees the charges committed before
-    it: the last one sees them all and no crossing is missed. The unique key of the alert
-    events makes each threshold fire once per month.
+    Each budget's period row is updated (and so locked) in id order before its spend is
+    read back, so concurrent charges see each other and no crossing is missed; the unique
+    key of the alert events makes each threshold fire once per budget and month.
     """
-    budget = await repository.budget(session, workspace_id, lock=True)
-    if budget is None:
+    usage = await session.get_one(UsageLog, usage_log_id)
+    # The API token is not on the usage log: the request's (inherited by its generation).
+    coverage = Coverage(workspace_id, usage.project_id, usage.user_id, request_api_token())
+    budgets = await repository.covering(session, coverage)
+    if not budgets:
         return []
-    period_start, spend = await repository.month_to_date_spend(session, workspace_id)
-    crossed = crossed_thresholds(budget, spend)
-    rows = [_alert_row(budget, pct, spend, period_start, usage_log_id) for pct in crossed]
+    start = await repository.period_start(session)
+    await repository.ensure_usage(session, [b.id for b in budgets], start)
+    rows: list[dict[str, Any]] = []
+    for budget in budgets:
+        spend = await repository.charge(session, budget.id, start, usage.cost)
+        for percent in crossed_thresholds(budget, spend):
+            rows.append(_alert_row(budget, percent, spend, start, usage_log_id))
     return await repository.insert_alerts(session, rows)
 
 
@@ -65,6 +95,7 @@ def _alert_row(
 ) -> dict[str, Any]:
     over_limit = percent >= LIMIT_PERCENT
     limit = budget.monthly_limit
+    scope = "" if budget.scope is BudgetScope.WORKSPACE else f" {budget.scope.value}"
     return {
         "id": uuid.uuid4(),
         "workspace_id": budget.workspace_id,
@@ -75,12 +106,13 @@ def _alert_row(
         "period_start": period_start,
         "message": (
             f"This month's spend of {spend.normalize():f} {budget.currency} reached {percent}%"
-            f" of the {limit.normalize():f} {budget.currency} monthly budget."
+            f" of the {limit.normalize():f} {budget.currency} monthly{scope} budget."
         ),
         "details": {
             "spend": str(spend),
             "monthly_limit": str(limit),
             "currency": budget.currency,
+            "scope": budget.scope.value,
             "usage_log_id": str(usage_log_id),
         },
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import false, true
@@ -40,7 +40,7 @@ from synapse_gql.workspaces import repository
 from synapse_gql.workspaces.access import viewer_role
 
 if TYPE_CHECKING:
-    pass
+    from synapse_gql.budgets.types import BudgetType
 
 MemberRoleType = strawberry.enum(MemberRole, name="MemberRole")
 WorkspacePlanType = strawberry.enum(WorkspacePlan, name="WorkspacePlan")
@@ -122,6 +122,17 @@ class WorkspaceType(Node):
     async def fallback_llm(self, info: Info) -> LLMType | None:
         """The workspace's fallback model (batched per request), None when unset."""
         return await load_object(info, LLM, self.fallback_llm_db_id, LLMType.from_row)
+
+    @strawberry.field(
+        description="Budgets of the workspace, its projects, members and API tokens, oldest"
+        " first (members and above; empty for viewers)."
+    )
+    async def budgets(
+        self, info: Info
+    ) -> list[Annotated[BudgetType, strawberry.lazy("synapse_gql.budgets.types")]]:
+        from synapse_gql.budgets.queries import workspace_budgets
+
+        return await workspace_budgets(info, self.db_id)  # type: ignore[return-value]
 
     @strawberry.field(description="Your role here.")
     async def viewer_role(self, info: Info) -> MemberRoleType | None:

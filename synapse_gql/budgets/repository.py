@@ -1,0 +1,164 @@
+"""SQL of budgets: the covering budgets of a call, per-period usage rows updated
+conditionally (reservations) or unconditionally (charges), open reservations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.models import AlertEvent, Budget, BudgetReservation, BudgetScope, BudgetUsage
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Who a call is made for: each non-None part may have a budget covering it."""
+
+    workspace_id: uuid.UUID
+    project_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    api_token_id: uuid.UUID | None = None
+
+    def targets(self) -> list[tuple[BudgetScope, uuid.UUID]]:
+        """The scoped targets of this call (the workspace itself aside)."""
+        parts = [
+            (BudgetScope.PROJECT, self.project_id),
+            (BudgetScope.MEMBER, self.user_id),
+            (BudgetScope.API_TOKEN, self.api_token_id),
+        ]
+        return [(scope, target) for scope, target in parts if target is not None]
+
+
+def month_start() -> Any:
+    """SQL for the first instant of the current calendar month in UTC (a budget's period)."""
+    utc_now = func.timezone("UTC", func.now())
+    return func.timezone("UTC", func.date_trunc("month", utc_now))
+
+
+async def period_start(session: AsyncSession) -> datetime:
+    """The first instant of the current calendar month, UTC, by the database's clock."""
+    return (await session.execute(select(month_start()))).scalar_one()
+
+
+async def covering(session: AsyncSession, coverage: Coverage) -> list[Budget]:
+    """Every budget covering a call, ordered by id (the order rows are locked in)."""
+    scoped = [and_(Budget.scope == s, Budget.target_id == t) for s, t in coverage.targets()]
+    stmt = (
+        select(Budget)
+        .where(
+            Budget.workspace_id == coverage.workspace_id,
+            or_(Budget.scope == BudgetScope.WORKSPACE, *scoped),
+        )
+        .order_by(Budget.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def ensure_usage(
+    session: AsyncSession, budget_ids: Sequence[uuid.UUID], start: datetime
+) -> None:
+    """Create the period's usage rows that do not exist yet (spend zero)."""
+    if not budget_ids:
+        return
+    rows = [{"budget_id": b, "period_start": start} for b in budget_ids]
+    stmt = pg_insert(BudgetUsage).values(rows).on_conflict_do_nothing()
+    await session.execute(stmt)
+
+
+async def try_reserve(
+    session: AsyncSession, budget: Budget, start: datetime, amount: Decimal
+) -> bool:
+    """Add ``amount`` to the budget's reservations; for a hard stop only when spend plus
+    reservations stays within the limit. One conditional statement: concurrent callers
+    wait for the row lock and re-check the condition against the committed values."""
+    stmt = update(BudgetUsage).where(
+        BudgetUsage.budget_id == budget.id, BudgetUsage.period_start == start
+    )
+    if budget.hard_stop:
+        committed = BudgetUsage.spent + BudgetUsage.reserved
+        # A free call still needs the limit not yet reached (a zero budget stops all calls).
+        room = committed + amount <= budget.monthly_limit if amount > 0 else None
+        stmt = stmt.where(room if room is not None else committed < budget.monthly_limit)
+    stmt = stmt.values(reserved=BudgetUsage.reserved + amount).returning(BudgetUsage.budget_id)
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def release(
+    session: AsyncSession, budget_ids: Sequence[uuid.UUID], start: datetime, amount: Decimal
+) -> None:
+    """Take ``amount`` off the reservations of each budget, one row at a time in id order."""
+    for budget_id in sorted(budget_ids):
+        stmt = (
+            update(BudgetUsage)
+            .where(BudgetUsage.budget_id == budget_id, BudgetUsage.period_start == start)
+            .values(reserved=func.greatest(BudgetUsage.reserved - amount, 0))
+        )
+        await session.execute(stmt)
+
+
+async def charge(
+    session: AsyncSession, budget_id: uuid.UUID, start: datetime, amount: Decimal
+) -> Decimal:
+    """Add ``amount`` to the budget's spend in the period; the spend after it."""
+    stmt = (
+        update(BudgetUsage)
+        .where(BudgetUsage.budget_id == budget_id, BudgetUsage.period_start == start)
+        .values(spent=BudgetUsage.spent + amount)
+        .returning(BudgetUsage.spent)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def add_reservation(
+    session: AsyncSession, budget_ids: Sequence[uuid.UUID], start: datetime, amount: Decimal
+) -> uuid.UUID:
+    """Record an open reservation; its id."""
+    row = BudgetReservation(budget_ids=list(budget_ids), period_start=start, amount=amount)
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def take_reservation(
+    session: AsyncSession, reservation_id: uuid.UUID
+) -> BudgetReservation | None:
+    """Delete an open reservation and return it; None when someone already settled it."""
+    stmt = (
+        delete(BudgetReservation)
+        .where(BudgetReservation.id == reservation_id)
+        .returning(BudgetReservation)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def usage_of(
+    session: AsyncSession, budget_ids: Sequence[uuid.UUID], start: datetime
+) -> dict[uuid.UUID, BudgetUsage]:
+    """The period's usage rows of the budgets, by budget id."""
+    stmt = select(BudgetUsage).where(
+        BudgetUsage.budget_id.in_(budget_ids), BudgetUsage.period_start == start
+    )
+    return {row.budget_id: row for row in (await session.scalars(stmt)).all()}
+
+
+async def insert_alerts(session: AsyncSession, rows: list[dict[str, Any]]) -> list[AlertEvent]:
+    """Insert alerts, skipping those whose (budget, kind, threshold, period) exists."""
+    if not rows:
+        return []
+    stmt = (
+        pg_insert(AlertEvent)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=["budget_id", "kind", "threshold_percent", "period_start"]
+        )
+        .returning(AlertEvent)
+    )
+    return list((await session.scalars(stmt)).all())
