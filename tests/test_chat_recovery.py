@@ -1,20 +1,24 @@
 """Answers whose generation stopped: the stale sweeper (at start-up and periodically), the
-shutdown of a server mid-answer, and the checkpoints that tell a live answer from a dead one."""
+leases that tell a live process from a dead one within seconds, the shutdown of a server
+mid-answer, and the checkpoints that tell a live answer from a dead one."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from synapse_gql.app import create_app
+from synapse_gql.chat.leases import this_host
 from synapse_gql.llm import count_tokens
 from synapse_gql.llm.mock_provider import mock_reply
 from synapse_gql.llm.types import ChatMessage
-from synapse_gql.realtime import RedisStreamLog
+from synapse_gql.realtime import Delta, RedisStreamLog
+from synapse_gql.realtime.journal import DeltaJournal
 from tests.chat_helpers import new_conversation, send, served, wait_for
 from tests.helpers import db_id, execute, fetch, scalar
 
@@ -275,3 +279,116 @@ async def test_checkpoints_save_the_text_while_it_streams(
     stamps = [seen[s][1] for s in sequences]
     assert stamps == sorted(stamps)
     assert stamps[0] < stamps[-1]
+
+
+async def insert_worker(
+    engine: AsyncEngine, host: str, journal: Path | None, heartbeat_age: float
+) -> uuid.UUID:
+    """A ``generation_workers`` row last renewed ``heartbeat_age`` seconds ago."""
+    worker_id = uuid.uuid4()
+    await execute(
+        engine,
+        "INSERT INTO generation_workers (id, hostname, pid, journal_dir, heartbeat_at)"
+        " VALUES (:id, :host, 0, :journal, now() - make_interval(secs => :age))",
+        id=worker_id,
+        host=host,
+        journal=None if journal is None else str(journal),
+        age=heartbeat_age,
+    )
+    return worker_id
+
+
+async def under_lease(
+    engine: AsyncEngine, conversation: dict, user_id: uuid.UUID, worker_id: uuid.UUID
+) -> uuid.UUID:
+    """A freshly checkpointed streaming answer ("par", sequence 1) of ``worker_id``."""
+    message_id = await insert_streaming_answer(engine, conversation, user_id, "par", 0)
+    await execute(
+        engine, "UPDATE messages SET worker_id = :w WHERE id = :m", w=worker_id, m=message_id
+    )
+    return message_id
+
+
+async def test_answers_of_processes_whose_lease_expired_are_closed_within_seconds(
+    settings, tmp_path, gql, make_user, make_workspace, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    conversation = await new_conversation(gql, owner, workspace)
+    user_id = db_id(owner.id)
+    # Given processes that stopped renewing their lease a minute ago (far less than the
+    # staleness timer), one of this host that journaled its deltas, one that used Redis,
+    # one of another host with a journal this process cannot read, and a live one,
+    journal_dir = tmp_path / "dead-streams"
+    here = await insert_worker(db_engine, this_host(), journal_dir, 60)
+    redis_worker = await insert_worker(db_engine, "elsewhere", None, 60)
+    other_host = await insert_worker(db_engine, "elsewhere", tmp_path / "nowhere", 60)
+    alive = await insert_worker(db_engine, "elsewhere", None, 0)
+    journaled = await under_lease(db_engine, conversation, user_id, here)
+    journal = DeltaJournal(journal_dir)
+    for delta in (Delta(1, 0, "par"), Delta(2, 3, "tial"), Delta(3, 7, " text")):
+        journal.append(journaled, delta)
+    journal.release(journaled)
+    on_redis = await under_lease(db_engine, conversation, user_id, redis_worker)
+    unreadable = await under_lease(db_engine, conversation, user_id, other_host)
+    live = await under_lease(db_engine, conversation, user_id, alive)
+
+    # when a live process sweeps (every heartbeat),
+    async with served(settings, worker_heartbeat_seconds=0.1, worker_lease_seconds=1):
+        await wait_for(lambda: has_status(db_engine, journaled, "failed"))
+        await wait_for(lambda: has_status(db_engine, on_redis, "failed"))
+
+    # the answers of the dead processes are closed with all the text they streamed,
+    closed = await message_row(db_engine, journaled)
+    assert (closed.content, closed.stream_sequence) == ("partial text", 3)
+    assert closed.error_code == "GENERATION_INTERRUPTED"
+    assert not journal.path(journaled).exists()
+    assert (await message_row(db_engine, on_redis)).content == "par"
+    for message_id in (journaled, on_redis):
+        [usage] = await usage_rows(db_engine, message_id)
+        assert (usage.status, usage.error_code) == ("error", "GENERATION_INTERRUPTED")
+    # and the others are left to their process (or, unreadable, to the staleness timer).
+    for message_id in (unreadable, live):
+        assert await has_status(db_engine, message_id, "streaming")
+        assert await usage_rows(db_engine, message_id) == []
+    await assert_totals_match_usage(db_engine, conversation)
+
+
+async def test_a_server_holds_a_lease_over_its_answers_and_gives_it_up_at_shutdown(
+    settings, gql, make_user, make_workspace, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    conversation = await new_conversation(gql, owner, workspace)
+    async with served(settings, worker_heartbeat_seconds=0.1, mock_tokens_per_second=5) as server:
+        lease = server.app.state.synapse.generations.lease
+        turn = await send(server.gql, owner, conversation, "Lease this answer")
+        answer_id = db_id(turn["assistantMessage"]["id"])
+
+        async def claimed() -> bool:
+            worker = await scalar(
+                db_engine, "SELECT worker_id FROM messages WHERE id = :m", m=answer_id
+            )
+            return worker == lease.id
+
+        await wait_for(claimed)
+        first = await heartbeat_of(db_engine, lease.id)
+
+        async def renewed() -> bool:
+            return await heartbeat_of(db_engine, lease.id) > first
+
+        await wait_for(renewed)
+        assert await has_status(db_engine, answer_id, "streaming")
+
+    # Shut down cleanly: its answer closed by itself, its lease row gone.
+    assert (
+        await fetch(db_engine, "SELECT 1 FROM generation_workers WHERE id = :w", w=lease.id) == []
+    )
+    assert (await message_row(db_engine, answer_id)).status == "failed"
+    assert len(await usage_rows(db_engine, answer_id)) == 1
+
+
+async def heartbeat_of(engine: AsyncEngine, worker_id: uuid.UUID) -> Any:
+    return await scalar(
+        engine, "SELECT heartbeat_at FROM generation_workers WHERE id = :w", w=worker_id
+    )

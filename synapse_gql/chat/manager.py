@@ -3,7 +3,10 @@
 * :meth:`GenerationManager.start` runs a job as a task and tracks it by message;
 * stop requests reach the process that runs the generation over the control channel
   (``synapse:control``), so a stop sent to any process works;
-* the sweeper closes stale answers at start-up and every ``SYNAPSE_STALE_SWEEP_SECONDS``;
+* the process holds a lease (:mod:`~synapse_gql.chat.leases`), renewed every
+  ``SYNAPSE_WORKER_HEARTBEAT_SECONDS``; right after each renewal the sweeper closes the
+  answers of processes whose lease expired, and stale ones (also once at start-up, and at
+  least every ``SYNAPSE_STALE_SWEEP_SECONDS``);
 * :meth:`GenerationManager.shutdown` interrupts what still runs, and each interrupted answer
   is closed as failed (GENERATION_INTERRUPTED) with its text and metered usage.
 """
@@ -16,9 +19,11 @@ import uuid
 from contextlib import suppress
 
 from synapse_gql.chat.events import STOP, parse, stop_event
+from synapse_gql.chat.leases import WorkerLease
 from synapse_gql.chat.recovery import sweep_stale
 from synapse_gql.chat.runner import Generation, GenerationJob
 from synapse_gql.realtime import control_channel
+from synapse_gql.realtime.journal import journal_dir
 from synapse_gql.state import AppState
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,9 @@ class GenerationManager:
         self._background: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
         self._stopping: set[asyncio.Task[bool]] = set()
+        settings = state.settings
+        journal = None if settings.redis_url else journal_dir(settings.data_dir)
+        self.lease = WorkerLease(state.db, journal)
 
     @property
     def running(self) -> int:
@@ -49,7 +57,7 @@ class GenerationManager:
     def start(self, job: GenerationJob) -> asyncio.Task[None]:
         """Run ``job`` in the background."""
         task = asyncio.create_task(
-            Generation(self.state, job)(), name=f"synapse-generation-{job.message_id}"
+            Generation(self.state, job, self.lease)(), name=f"synapse-generation-{job.message_id}"
         )
         self._running[job.message_id] = (job, task)
         task.add_done_callback(lambda _: self._running.pop(job.message_id, None))
@@ -79,12 +87,17 @@ class GenerationManager:
         await self.state.realtime.publish(control_channel(), stop_event(message_id))
 
     async def start_background(self) -> None:
-        """Sweep stale answers once, then listen for stop requests and sweep periodically
-        (returns once listening)."""
+        """Take the lease, end those of this host's dead processes, sweep once, then listen
+        for stop requests and renew-and-sweep periodically (returns once listening)."""
+        await self._renew()
+        try:
+            await self.lease.end_dead_neighbours()
+        except Exception:
+            log.exception("looking for this host's stopped processes failed")
         await self._sweep()
         self._background = [
             asyncio.create_task(self._listen(), name="synapse-generation-control"),
-            asyncio.create_task(self._sweep_forever(), name="synapse-stale-sweeper"),
+            asyncio.create_task(self._keep_alive(), name="synapse-lease-and-sweeper"),
         ]
         try:
             await asyncio.wait_for(asyncio.shield(self._listening.wait()), LISTEN_TIMEOUT_SECONDS)
@@ -103,6 +116,11 @@ class GenerationManager:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+        if not self._running:
+            try:
+                await self.lease.retire()
+            except Exception:
+                log.exception("giving up the generation lease failed; it will expire")
 
     async def _listen(self) -> None:
         async with self.state.realtime.subscribe(control_channel()) as subscription:
@@ -114,14 +132,23 @@ class GenerationManager:
                     self._stopping.add(task)
                     task.add_done_callback(self._stopping.discard)
 
+    async def _renew(self) -> None:
+        try:
+            await self.lease.renew()
+        except Exception:
+            log.exception("renewing the generation lease failed")
+
     async def _sweep(self) -> None:
         try:
             await sweep_stale(self.state)
         except Exception:
-            log.exception("sweeping stale generations failed")
+            log.exception("sweeping abandoned generations failed")
 
-    async def _sweep_forever(self) -> None:
-        """Sweep every ``stale_sweep_seconds`` (the start-up sweep ran before)."""
+    async def _keep_alive(self) -> None:
+        """Renew the lease, then sweep, every heartbeat (the start-up sweep ran before)."""
+        settings = self.state.settings
+        interval = min(settings.worker_heartbeat_seconds, settings.stale_sweep_seconds)
         while True:
-            await asyncio.sleep(self.state.settings.stale_sweep_seconds)
+            await asyncio.sleep(interval)
+            await self._renew()
             await self._sweep()

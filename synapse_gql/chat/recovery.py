@@ -1,11 +1,14 @@
 """Closing answers nobody is generating any more.
 
-A message is stale when it is still streaming and its generation has not checkpointed for
-``SYNAPSE_STALE_GENERATION_SECONDS`` (its process died, or lost the database). The sweeper
+An answer is abandoned when it is still streaming and either the process that generates it
+(``messages.worker_id``) has let its lease expire (:mod:`~synapse_gql.chat.leases`), or,
+as the last resort, its generation has not checkpointed for
+``SYNAPSE_STALE_GENERATION_SECONDS``. The sweeper (one query on the few streaming rows)
 closes each one as failed (GENERATION_INTERRUPTED), with the longest text it can find (the
-checkpoint, or the delta log when that has more), and meters the call with estimated
-tokens from what the message kept of it. Rows are claimed with ``FOR UPDATE SKIP LOCKED``,
-so sweepers of several processes never close one message twice.
+checkpoint, or the delta log when that has more: Redis, or the journal file the dead
+process left, so the text kept covers every delta any subscriber was sent), and meters the
+call with estimated tokens from what the message kept of it. Rows are claimed with
+``FOR UPDATE SKIP LOCKED``, so sweepers of several processes never close one message twice.
 
 :func:`close_abandoned` does the same at once for one message, as CANCELLED, when a stop
 request finds no live generation for it.
@@ -13,26 +16,34 @@ request finds no live generation for it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
+from synapse_gql.budgets.reservations import reservation_of, settle
 from synapse_gql.chat.finalize import Closing, announce_finished, announce_logs, close_message
+from synapse_gql.chat.leases import this_host
+from synapse_gql.config import Settings
 from synapse_gql.errors import ErrorCode
 from synapse_gql.llm import count_tokens
 from synapse_gql.metering import CallRecord, record_call
 from synapse_gql.models import (
     ApiKeySource,
     Conversation,
+    GenerationWorker,
     Message,
     MessageStatus,
     UsageLog,
     UsageStatus,
 )
 from synapse_gql.realtime import Delta
+from synapse_gql.realtime.journal import DeltaJournal
 from synapse_gql.state import AppState
 
 log = logging.getLogger(__name__)
@@ -75,6 +86,8 @@ def estimated_call(
         input_tokens=int(info.get("prompt_tokens", 0)) if text else 0,
         output_tokens=output_tokens,
         tokens_estimated=True,
+        # The price in force when the answer was asked for, kept with the message.
+        llm_price_id=uuid.UUID(str(info["llm_price_id"])) if info.get("llm_price_id") else None,
         status=UsageStatus.ERROR if failed else UsageStatus.CANCELLED,
         error_code=ErrorCode.GENERATION_INTERRUPTED.value if failed else None,
         error_message="the generating process stopped" if failed else None,
@@ -82,31 +95,67 @@ def estimated_call(
     )
 
 
+def abandoned(stale_after: float, lease: float, host: str) -> ColumnElement[bool]:
+    """A streaming answer not checkpointed for ``stale_after`` seconds, or whose process's
+    lease expired (or whose row is gone); when that process journaled its deltas to files,
+    only a process of its host (which can read them) takes the answer before it is stale.
+    Needs ``GenerationWorker`` outer-joined on ``Message.worker_id``."""
+    worker = GenerationWorker
+    return or_(
+        Message.updated_at < func.now() - timedelta(seconds=stale_after),
+        and_(
+            Message.worker_id.is_not(None),
+            or_(worker.id.is_(None), worker.heartbeat_at < func.now() - timedelta(seconds=lease)),
+            or_(worker.journal_dir.is_(None), worker.hostname == host),
+        ),
+    )
+
+
 async def _claim(
-    session: AsyncSession, message_id: uuid.UUID | None, stale_after: float | None
-) -> list[tuple[Message, Conversation]]:
+    session: AsyncSession, message_id: uuid.UUID | None, sweep: Settings | None
+) -> list[tuple[Message, Conversation, str | None]]:
+    """Lock the answers to close, each with the journal directory of its process."""
     stmt = (
-        select(Message, Conversation)
+        select(Message, Conversation, GenerationWorker.journal_dir)
         .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(GenerationWorker, GenerationWorker.id == Message.worker_id)
         .where(Message.status == MessageStatus.STREAMING)
         .with_for_update(of=Message, skip_locked=True)
         .limit(BATCH)
     )
     if message_id is not None:
         stmt = stmt.where(Message.id == message_id)
-    if stale_after is not None:
-        stmt = stmt.where(Message.updated_at < func.now() - timedelta(seconds=stale_after))
-    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+    if sweep is not None:
+        lease = sweep.worker_lease_seconds
+        stmt = stmt.where(abandoned(sweep.stale_generation_seconds, lease, this_host()))
+    return [(row[0], row[1], row[2]) for row in (await session.execute(stmt)).all()]
+
+
+async def _logged(state: AppState, message_id: uuid.UUID, journal: str | None) -> list[Delta]:
+    """The deltas this process logged, or else those in the journal of the process that
+    streamed the answer."""
+    deltas = await state.stream_log.read(message_id)
+    if deltas or journal is None:
+        return deltas
+    return await asyncio.to_thread(DeltaJournal(Path(journal)).read, message_id)
+
+
+async def _forget(state: AppState, message_id: uuid.UUID, journal: str | None) -> None:
+    await state.stream_log.discard(message_id)
+    if journal is not None:
+        await asyncio.to_thread(DeltaJournal(Path(journal)).discard, message_id)
 
 
 async def _close_claimed(
-    state: AppState, message_id: uuid.UUID | None, stale_after: float | None, status: MessageStatus
+    state: AppState, message_id: uuid.UUID | None, sweep: Settings | None, status: MessageStatus
 ) -> list[Closing]:
     closings: list[Closing] = []
+    journals: list[str | None] = []
     written: list[UsageLog] = []
     async with state.db.transaction() as session:
-        for message, conversation in await _claim(session, message_id, stale_after):
-            text, sequence = recovered_text(message, await state.stream_log.read(message.id))
+        for message, conversation, journal in await _claim(session, message_id, sweep):
+            logged = await _logged(state, message.id, journal)
+            text, sequence = recovered_text(message, logged)
             failed = status is MessageStatus.FAILED
             closing = Closing(
                 message.id,
@@ -121,25 +170,27 @@ async def _close_claimed(
             call = estimated_call(message, conversation, text, failed)
             if call is not None:
                 written.append((await record_call(session, call)).usage_log)
+            # Budgets: release the dead generation's reservation (its cost charged above).
+            await settle(session, reservation_of(message.generation))
             closings.append(closing)
-    for closing in closings:
+            journals.append(journal)
+    for closing, journal in zip(closings, journals, strict=True):
+        await _forget(state, closing.message_id, journal)
         await announce_finished(state, closing)
     await announce_logs(state, written)
     return closings
 
 
 async def sweep_stale(state: AppState) -> int:
-    """Close every stale answer, a batch at a time; how many were closed."""
+    """Close every abandoned answer, a batch at a time; how many were closed."""
     total = 0
     while True:
-        closed = await _close_claimed(
-            state, None, state.settings.stale_generation_seconds, MessageStatus.FAILED
-        )
+        closed = await _close_claimed(state, None, state.settings, MessageStatus.FAILED)
         total += len(closed)
         if len(closed) < BATCH:
             break
     if total:
-        log.warning("closed %d stale generation(s) as failed", total)
+        log.warning("closed %d abandoned generation(s) as failed", total)
     return total
 
 

@@ -1,9 +1,11 @@
 """One background generation: history, the provider call (and its fallback), deltas to the
 subscribers, checkpoints of the text, and the closing transaction.
 
-A checkpoint writes the text sent so far every ``SYNAPSE_STREAM_CHECKPOINT_SECONDS``; it is
-also the heartbeat that keeps the message from being taken for stale, and it notices a
-message closed from elsewhere (a stop that timed out, the sweeper), which ends the call.
+The generation first records this process's lease on the message, so that if the process
+dies, any live one closes the answer once the lease expires. A checkpoint writes the text
+sent so far every ``SYNAPSE_STREAM_CHECKPOINT_SECONDS``; it also keeps the message from
+being taken for stale, and it notices a message closed from elsewhere (a stop that timed
+out, the sweeper), which ends the call.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.chat.finalize import Closing, finish
 from synapse_gql.chat.history import prompt_for
+from synapse_gql.chat.leases import WorkerLease
 from synapse_gql.chat.pump import DeltaPump
 from synapse_gql.chat.resolution import CallPlan, ModelChoice, choices
 from synapse_gql.errors import DomainError, ErrorCode
@@ -75,6 +78,9 @@ def call_record(job: GenerationJob, choice: ModelChoice, outcome: CallOutcome) -
         api_key_source=choice.key.source,
         input_tokens=outcome.usage.input_tokens,
         output_tokens=outcome.usage.output_tokens,
+        cache_read_tokens=outcome.usage.cache_read_tokens,
+        cache_write_tokens=outcome.usage.cache_write_tokens,
+        llm_price_id=choice.price_id,
         tokens_estimated=outcome.usage.estimated,
         latency_ms=outcome.latency_ms,
         time_to_first_token_ms=outcome.time_to_first_token_ms,
@@ -108,9 +114,10 @@ def needs_fallback(outcome: CallOutcome) -> bool:
 class Generation:
     """Runs a :class:`GenerationJob` to its closing transaction."""
 
-    def __init__(self, state: AppState, job: GenerationJob) -> None:
+    def __init__(self, state: AppState, job: GenerationJob, lease: WorkerLease) -> None:
         self.state = state
         self.job = job
+        self.lease = lease
         self.pump = DeltaPump(state.stream_log, job.message_id, job.conversation_id)
         self.run: CallRun | None = None
         self.choice: ModelChoice | None = None
@@ -123,6 +130,7 @@ class Generation:
         self.pump.start()
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
+            await self._claim()
             closing = await self._generate()
         except asyncio.CancelledError:
             closing = self._interrupted()
@@ -134,6 +142,14 @@ class Generation:
             with suppress(asyncio.CancelledError):
                 await heartbeat
         await to_completion(self._close(closing))
+
+    async def _claim(self) -> None:
+        """Put the answer under this process's lease; on failure, only the staleness timer
+        would close it after a crash."""
+        try:
+            await self.lease.claim(self.job.message_id)
+        except Exception:
+            log.exception("recording the process of %s failed", self.job.message_id)
 
     async def _generate(self) -> Closing:
         *first, last = choices(self.job.plan)
@@ -225,6 +241,8 @@ class Generation:
             await finish(self.state, closing, self.job.calls)
         except Exception:
             log.exception("closing the answer %s failed; the sweeper will", self.job.message_id)
+            return
+        await self.state.stream_log.discard(self.job.message_id)
 
     async def _heartbeat(self) -> None:
         """Checkpoint the text until cancelled; end the generation when the row was closed

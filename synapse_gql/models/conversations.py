@@ -144,6 +144,9 @@ class Message(Base):
     )
     stream_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     generation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The process generating a streaming answer (``generation_workers.id``; no foreign key:
+    # a worker row that is gone counts as an expired lease).
+    worker_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[created_ts]
     updated_at: Mapped[updated_ts]
     completed_at: Mapped[timestamp | None]

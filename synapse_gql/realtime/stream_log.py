@@ -6,7 +6,9 @@ publication, so a subscriber that subscribes first and reads the log second sees
 delta at least once: the ones published before it subscribed are in the log, the others
 reach it live; it drops duplicates by sequence number.
 
-* :class:`MemoryStreamLog`: one process (no Redis), a dict of lists.
+* :class:`MemoryStreamLog`: one process (no Redis), a dict of lists; with a journal
+  (:mod:`~synapse_gql.realtime.journal`) each delta is also written to a file before it is
+  published, so the next process recovers it after a crash.
 * :class:`RedisStreamLog`: a Redis list per message (``synapse:stream:<id>``); ``RPUSH``,
   ``EXPIRE`` and the ``PUBLISH`` calls of a delta go in one pipelined round trip, in order.
 
@@ -20,12 +22,16 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from redis.asyncio import Redis
 
 from synapse_gql.realtime.broadcaster import Broadcaster
 from synapse_gql.realtime.channels import PREFIX
+
+if TYPE_CHECKING:
+    from synapse_gql.realtime.journal import DeltaJournal
 
 Publication = tuple[str, str]
 READ_MARGIN = 64
@@ -74,6 +80,10 @@ class StreamLog(Protocol):
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
         """The logged deltas with a sequence above ``after``, in order."""
 
+    async def discard(self, message_id: uuid.UUID) -> None:
+        """The answer is closed (its row has the text): drop what only crash recovery
+        needed."""
+
 
 def log_key(message_id: uuid.UUID) -> str:
     """Redis key of a message's delta log."""
@@ -83,9 +93,12 @@ def log_key(message_id: uuid.UUID) -> str:
 class MemoryStreamLog:
     """The log of one process; deltas are published through the in-process broadcaster."""
 
-    def __init__(self, broadcaster: Broadcaster, retention: float) -> None:
+    def __init__(
+        self, broadcaster: Broadcaster, retention: float, journal: DeltaJournal | None = None
+    ) -> None:
         self._broadcaster = broadcaster
         self._retention = retention
+        self._journal = journal
         self._logs: dict[uuid.UUID, list[Delta]] = {}
         self._expiry: dict[uuid.UUID, asyncio.TimerHandle] = {}
 
@@ -93,24 +106,38 @@ class MemoryStreamLog:
         """Nothing to open."""
 
     async def close(self) -> None:
-        """Forget every log."""
+        """Forget every log (journal files of unclosed answers stay)."""
         for handle in self._expiry.values():
             handle.cancel()
         self._expiry.clear()
         self._logs.clear()
+        if self._journal is not None:
+            self._journal.close()
 
     async def append(
         self, message_id: uuid.UUID, delta: Delta, publications: Sequence[Publication]
     ) -> None:
-        """Log, refresh the expiry, publish."""
+        """Journal, log, refresh the expiry, publish: nothing is published that a
+        process started after a crash would not find."""
+        if self._journal is not None:
+            self._journal.append(message_id, delta)
         self._logs.setdefault(message_id, []).append(delta)
         self._expire_later(message_id)
         for channel, payload in publications:
             await self._broadcaster.publish(channel, payload)
 
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
-        """Deltas numbered above ``after``."""
-        return [d for d in self._logs.get(message_id, ()) if d.sequence > after]
+        """Deltas numbered above ``after``; from the journal when this process has no log
+        of the message (it was streamed by a process that died)."""
+        deltas = self._logs.get(message_id)
+        if deltas is None and self._journal is not None:
+            deltas = await asyncio.to_thread(self._journal.read, message_id)
+        return [d for d in deltas or () if d.sequence > after]
+
+    async def discard(self, message_id: uuid.UUID) -> None:
+        """Delete the journal file; the log stays for late subscribers until it expires."""
+        if self._journal is not None:
+            self._journal.discard(message_id)
 
     def _expire_later(self, message_id: uuid.UUID) -> None:
         previous = self._expiry.pop(message_id, None)
@@ -122,6 +149,8 @@ class MemoryStreamLog:
     def _forget(self, message_id: uuid.UUID) -> None:
         self._logs.pop(message_id, None)
         self._expiry.pop(message_id, None)
+        if self._journal is not None:
+            self._journal.release(message_id)
 
 
 class RedisStreamLog:
@@ -165,11 +194,19 @@ class RedisStreamLog:
             ]
         return [d for d in deltas if d.sequence > after]
 
+    async def discard(self, message_id: uuid.UUID) -> None:
+        """Nothing: late subscribers still read the list until it expires."""
+
 
 def create_stream_log(
-    broadcaster: Broadcaster, redis_url: str | None, retention: int
+    broadcaster: Broadcaster, redis_url: str | None, retention: int, journal_dir: Path | None = None
 ) -> MemoryStreamLog | RedisStreamLog:
-    """The Redis log when ``redis_url`` is set, else the in-process one."""
+    """The Redis log when ``redis_url`` is set, else the in-process one, journaled to
+    ``journal_dir`` when given."""
     if redis_url:
         return RedisStreamLog(redis_url, retention)
-    return MemoryStreamLog(broadcaster, retention)
+    # Imported here: the journal module reads Delta from this one.
+    from synapse_gql.realtime.journal import DeltaJournal
+
+    journal = DeltaJournal(journal_dir) if journal_dir is not None else None
+    return MemoryStreamLog(broadcaster, retention, journal)
