@@ -33,7 +33,10 @@ async def ensure_demo(db: Database) -> DemoLogin:
     async with db.transaction() as session:
         user = await accounts.user_by_email(session, DEMO_EMAIL)
         if user is None:
-            user = await account_service.register(session, DEMO_EMAIL, "Demo User", DEMO_PASSWORD)
+            prepared = await account_service.prepare_registration(
+                DEMO_EMAIL, "Demo User", DEMO_PASSWORD
+            )
+            user = await account_service.register(session, prepared)
         workspace = await session.scalar(select(Workspace).where(Workspace.slug == DEMO_SLUG))
         if workspace is None:
             workspace = await workspaces.create_workspace(

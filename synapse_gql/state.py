@@ -13,6 +13,7 @@ from synapse_gql.realtime import Broadcaster, StreamLog
 from synapse_gql.security.keys import Keyring
 
 if TYPE_CHECKING:
+    from synapse_gql.accounts.guard import LoginGuard
     from synapse_gql.chat.manager import GenerationManager
 
 
@@ -27,3 +28,4 @@ class AppState:
     stream_log: StreamLog
     providers: dict[str, Provider] = field(default_factory=dict)
     generations: GenerationManager = field(init=False)
+    login_guard: LoginGuard = field(init=False)

@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from synapse_gql.accounts import repository
 from synapse_gql.errors import DomainError, ErrorCode, InvalidInput, NotFound
@@ -27,35 +28,84 @@ def _check_password(password: str) -> None:
         )
 
 
-async def register(session: AsyncSession, email: str, name: str, password: str) -> User:
-    """Create a user; ``EMAIL_TAKEN`` when the email (any case) is in use."""
+@dataclass(frozen=True)
+class Registration:
+    """A checked sign-up, its password already hashed."""
+
+    email: str
+    name: str
+    password_hash: str
+
+
+async def prepare_registration(email: str, name: str, password: str) -> Registration:
+    """Check the input and hash the password (in the hashing pool, before any transaction
+    is opened, so no database connection waits on it)."""
     email = validation.email(email, ["input", "email"])
     name = validation.text(name, ["input", "name"])
     _check_password(password)
-    if await repository.user_by_email(session, email) is not None:
-        raise DomainError(
-            "An account with this email already exists.",
-            field=["input", "email"],
-            code=ErrorCode.EMAIL_TAKEN,
-        )
-    user = User(email=email, name=name, password_hash=hash_password(password))
-    session.add(user)
-    await session.flush()
+    return Registration(email, name, await hash_password(password))
+
+
+def _email_taken() -> DomainError:
+    return DomainError(
+        "An account with this email already exists.",
+        field=["input", "email"],
+        code=ErrorCode.EMAIL_TAKEN,
+    )
+
+
+async def register(session: AsyncSession, registration: Registration) -> User:
+    """Create a user; ``EMAIL_TAKEN`` when the email (any case) is in use, also when another
+    registration of it commits first (the insert runs in a savepoint)."""
+    if await repository.user_by_email(session, registration.email) is not None:
+        raise _email_taken()
+    user = User(
+        email=registration.email, name=registration.name, password_hash=registration.password_hash
+    )
+    try:
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
+    except IntegrityError:
+        raise _email_taken() from None
     return user
 
 
-async def login(session: AsyncSession, email: str, password: str) -> User:
-    """The user whose credentials match; one vague error for a wrong email or password."""
-    user = await repository.user_by_email(session, email.strip())
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+async def check_credentials(
+    sessions: async_sessionmaker[AsyncSession], email: str, password: str
+) -> User:
+    """The user whose credentials match; one vague error for a wrong email or password.
+
+    The user is read in a short session and the password verified after it closed: a
+    connection is never held while a verification waits for the hashing pool.
+    """
+    async with sessions() as session:
+        user = await repository.user_by_email(session, email.strip())
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise DomainError("Wrong email or password.", code=ErrorCode.INVALID_CREDENTIALS)
     if not user.is_active:
         raise DomainError("This account is disabled.", code=ErrorCode.INVALID_CREDENTIALS)
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = datetime.now(UTC)
-    await session.flush()
     return user
+
+
+async def record_login(session: AsyncSession, user: User, new_hash: str | None) -> User:
+    """Stamp the login (and store a stronger hash when one was made); the user is re-read
+    in ``session``."""
+    row = await repository.user_by_id(session, user.id)
+    if row is None:
+        raise DomainError("Wrong email or password.", code=ErrorCode.INVALID_CREDENTIALS)
+    if new_hash is not None:
+        row.password_hash = new_hash
+    row.last_login_at = datetime.now(UTC)
+    await session.flush()
+    return row
+
+
+async def rehash_if_needed(user: User, password: str) -> str | None:
+    """A new hash when the stored one was made with weaker parameters than today's."""
+    if user.password_hash and needs_rehash(user.password_hash):
+        return await hash_password(password)
+    return None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from synapse_gql.accounts.guard import TooManyAttempts
 from synapse_gql.context import Info
+from synapse_gql.gql.errors import ErrorCodeType
 from synapse_gql.gql.refs import UserVariableRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import ApiToken as ApiTokenRow
@@ -87,6 +89,24 @@ class AuthPayload:
 class CreatedApiToken:
     token: str
     api_token: ApiTokenType
+
+
+@strawberry.type(
+    description="Too many attempts (failed logins, or sign-ups from one address): nothing was"
+    " checked; try again after `retryAfter` seconds. The same answer whether or not the"
+    " account exists."
+)
+class RateLimited:
+    code: ErrorCodeType
+    message: str
+    path: list[str] | None
+    retry_after: int = strawberry.field(description="Seconds to wait before trying again.")
+
+    @classmethod
+    def from_exception(cls, error: TooManyAttempts) -> RateLimited:
+        return cls(
+            code=error.code, message=error.message, path=error.path, retry_after=error.retry_after
+        )
 
 
 @strawberry.input

@@ -20,6 +20,7 @@ from synapse_gql.models import (
 from synapse_gql.security.keys import digest, new_invitation_token
 from synapse_gql.workspaces import repository
 from synapse_gql.workspaces.access import require_role
+from synapse_gql.workspaces.service import lock_members
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ async def invite(
     ttl: timedelta,
 ) -> IssuedInvitation:
     """Invite ``email`` with ``role``; a pending invitation to the same email is replaced."""
+    await lock_members(session, workspace_id)
     actor_role = await require_role(session, workspace_id, actor_id, MemberRole.ADMIN)
     email = validation.email(email, ["input", "email"])
     if role is MemberRole.OWNER and actor_role is not MemberRole.OWNER:
@@ -93,8 +95,17 @@ async def revoke(
 
 
 async def accept(session: AsyncSession, user: User, token: str) -> WorkspaceMember:
-    """Join the workspace of the invitation ``token`` was issued with."""
-    invitation = await repository.invitation_by_hash(session, digest(token))
+    """Join the workspace of the invitation ``token`` was issued with.
+
+    Two acceptances for one person and workspace (two invitations, or one sent twice)
+    run one after the other under the workspace lock: the second finds the membership.
+    """
+    found = await repository.invitation_by_hash(session, digest(token))
+    if found is None:
+        raise NotFound("No invitation has this token.", field=["token"])
+    # The workspace lock comes before the invitation's row lock, as in ``invite``.
+    await lock_members(session, found.workspace_id, ("token",))
+    invitation = await repository.invitation_by_hash(session, digest(token), lock=True)
     if invitation is None:
         raise NotFound("No invitation has this token.", field=["token"])
     if invitation.status is not InvitationStatus.PENDING:

@@ -54,24 +54,33 @@ async def member(
     return await session.scalar(stmt)
 
 
+async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
+    """Take the workspace row's lock; False when there is no such workspace.
+
+    Every change of membership (roles, removals, invitations, acceptance, deletion) takes
+    this lock before it reads or locks a member row, so two changes in one workspace run
+    one after the other and always in the same lock order: no deadlock, and the second
+    one decides on what the first committed. ``FOR NO KEY UPDATE`` leaves inserts that
+    merely reference the workspace (conversations, usage) unblocked.
+    """
+    stmt = select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
+    return await session.scalar(stmt) is not None
+
+
 async def owner_count(session: AsyncSession, workspace_id: uuid.UUID) -> int:
-    """Owners of a workspace, counted under row locks so two demotions cannot race."""
-    owners = (
-        select(WorkspaceMember.id)
-        .where(
-            WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.role == MemberRole.OWNER
-        )
-        .with_for_update()
+    """Owners of a workspace; exact while the caller holds :func:`lock_workspace`."""
+    owners = select(func.count()).where(
+        WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.role == MemberRole.OWNER
     )
-    return len((await session.execute(owners)).all())
+    return int(await session.scalar(owners) or 0)
 
 
-async def invitation_by_hash(session: AsyncSession, token_hash: str) -> WorkspaceInvitation | None:
-    stmt = (
-        select(WorkspaceInvitation)
-        .where(WorkspaceInvitation.token_hash == token_hash)
-        .with_for_update()
-    )
+async def invitation_by_hash(
+    session: AsyncSession, token_hash: str, *, lock: bool = False
+) -> WorkspaceInvitation | None:
+    stmt = select(WorkspaceInvitation).where(WorkspaceInvitation.token_hash == token_hash)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(stmt)
 
 

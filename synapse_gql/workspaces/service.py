@@ -65,6 +65,16 @@ async def create_workspace(
     return workspace
 
 
+async def lock_members(
+    session: AsyncSession, workspace_id: uuid.UUID, field: Sequence[str] = ("input", "workspaceId")
+) -> None:
+    """Serialise membership changes of a workspace (see ``repository.lock_workspace``);
+    call it first, before any role check. A missing workspace is NOT_FOUND, worded like
+    the error a non-member gets."""
+    if not await repository.lock_workspace(session, workspace_id):
+        raise NotFound("No such workspace.", field=field)
+
+
 async def load_for_update(
     session: AsyncSession, workspace_id: uuid.UUID, field: Sequence[str] = ("id",)
 ) -> Workspace:
@@ -127,6 +137,7 @@ async def delete_workspace(
     session: AsyncSession, actor_id: uuid.UUID, workspace_id: uuid.UUID
 ) -> None:
     """Delete a workspace and everything in it; owners only."""
+    await lock_members(session, workspace_id, ("id",))
     await require_role(session, workspace_id, actor_id, MemberRole.OWNER, field=("id",))
     workspace = await load_for_update(session, workspace_id)
     await session.delete(workspace)
@@ -162,6 +173,7 @@ async def change_role(
     role: MemberRole,
 ) -> WorkspaceMember:
     """Change a member's role. Only owners grant or take away ownership."""
+    await lock_members(session, workspace_id)
     actor_role = await require_role(session, workspace_id, actor_id, MemberRole.ADMIN)
     target = await _target_member(session, workspace_id, user_id)
     touches_owner = MemberRole.OWNER in (role, target.role)
@@ -183,6 +195,7 @@ async def remove_member(
 
     Admins remove non-owners; owners remove anyone but the last owner.
     """
+    await lock_members(session, workspace_id)
     if actor_id == user_id:
         actor_role = await require_role(session, workspace_id, actor_id, MemberRole.VIEWER)
     else:
