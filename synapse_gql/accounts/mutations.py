@@ -8,12 +8,14 @@ from typing import Annotated
 import strawberry
 
 from synapse_gql.accounts import service
+from synapse_gql.accounts.guard import TooManyAttempts
 from synapse_gql.accounts.types import (
     ApiTokenType,
     AuthPayload,
     CreateApiTokenInput,
     CreatedApiToken,
     LoginInput,
+    RateLimited,
     RegisterInput,
     UserType,
 )
@@ -23,12 +25,18 @@ from synapse_gql.gql.errors import UserError
 from synapse_gql.gql.permissions import AUTHENTICATED, PUBLIC
 from synapse_gql.gql.relay import decode_id
 from synapse_gql.models import User
+from synapse_gql.realtime.access import announce_access_change
+from synapse_gql.security.client_address import client_address
 
-AuthResult = Annotated[AuthPayload | UserError, strawberry.union("AuthResult")]
+AuthResult = Annotated[AuthPayload | RateLimited | UserError, strawberry.union("AuthResult")]
 CreateApiTokenResult = Annotated[
     CreatedApiToken | UserError, strawberry.union("CreateApiTokenResult")
 ]
 ApiTokenResult = Annotated[ApiTokenType | UserError, strawberry.union("ApiTokenResult")]
+
+
+def _address(info: Info) -> str:
+    return client_address(info.context.request, info.context.settings.trusted_proxies)
 
 
 def _auth_payload(info: Info, user: User) -> AuthPayload:
@@ -41,20 +49,46 @@ def _auth_payload(info: Info, user: User) -> AuthPayload:
 
 @strawberry.type
 class AccountMutation:
-    @strawberry.mutation(permission_classes=PUBLIC, description="Create an account and log in.")
+    @strawberry.mutation(
+        permission_classes=PUBLIC,
+        description="Create an account and log in (a limited number per address per hour).",
+    )
     async def register(self, info: Info, input: RegisterInput) -> AuthResult:
         if not info.context.settings.allow_registration:
             raise DomainError(
                 "Registration is disabled on this server.", code=ErrorCode.REGISTRATION_DISABLED
             )
+        try:
+            await info.context.state.login_guard.admit_registration(_address(info))
+        except TooManyAttempts as error:
+            return RateLimited.from_exception(error)
+        prepared = await service.prepare_registration(input.email, input.name, input.password)
         async with info.context.state.db.transaction() as session:
-            user = await service.register(session, input.email, input.name, input.password)
+            user = await service.register(session, prepared)
         return _auth_payload(info, user)
 
-    @strawberry.mutation(permission_classes=PUBLIC, description="Exchange credentials for a token.")
+    @strawberry.mutation(
+        permission_classes=PUBLIC,
+        description="Exchange credentials for a token. Repeated failures for an account or"
+        " from an address are answered with `RateLimited` for a while.",
+    )
     async def login(self, info: Info, input: LoginInput) -> AuthResult:
+        guard, address = info.context.state.login_guard, _address(info)
+        try:
+            await guard.check_login(input.email, address)
+        except TooManyAttempts as error:
+            return RateLimited.from_exception(error)
+        try:
+            user = await service.check_credentials(
+                info.context.sessions, input.email, input.password
+            )
+        except DomainError:
+            await guard.login_failed(input.email, address)
+            raise
+        await guard.login_succeeded(input.email)
+        new_hash = await service.rehash_if_needed(user, input.password)
         async with info.context.state.db.transaction() as session:
-            user = await service.login(session, input.email, input.password)
+            user = await service.record_login(session, user, new_hash)
         return _auth_payload(info, user)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Create an API token.")
@@ -76,4 +110,7 @@ class AccountMutation:
         token_id = decode_id(id, "ApiToken")
         async with info.context.state.db.transaction() as session:
             record = await service.revoke_api_token(session, viewer.id, token_id)
+            announce_access_change(
+                info.context.state.realtime, session, [viewer.id], "API token revoked"
+            )
         return ApiTokenType.from_row(record)

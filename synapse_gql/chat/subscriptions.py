@@ -2,13 +2,16 @@
 
 Both protocols (graphql-transport-ws, legacy graphql-ws) authenticate at connection init;
 a subscription is refused with a ``SubscriptionRefused`` event when the viewer cannot read the
-message or conversation (the same NOT_FOUND as for an id that does not exist).
+message or conversation (the same NOT_FOUND as for an id that does not exist). The check
+runs again whenever the viewer's rights change (removed, workspace deleted): a subscription
+that no longer passes ends with ``SubscriptionRefused``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from functools import partial
 
 import strawberry
 
@@ -21,7 +24,10 @@ from synapse_gql.chat.streams import (
 )
 from synapse_gql.chat.types import (
     ConversationEvent,
+    MessageAdded,
+    MessageCompleted,
     MessageDelta,
+    MessageFailed,
     MessageStreamEvent,
     SubscriptionRefused,
     added,
@@ -33,6 +39,7 @@ from synapse_gql.errors import DomainError, InvalidInput
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import decode_id
 from synapse_gql.models import Conversation, MemberRole, Message, MessageRole
+from synapse_gql.realtime.guard import watched
 
 
 async def _readable_answer(info: Info, message_id: uuid.UUID) -> Message:
@@ -54,6 +61,31 @@ async def _readable_conversation(info: Info, conversation_id: uuid.UUID) -> Conv
         )
 
 
+async def _answer_stream(
+    info: Info, message: Message, after_sequence: int
+) -> AsyncIterator[MessageDelta | MessageCompleted | MessageFailed]:
+    async for item in answer_events(info.context.state, message, after_sequence):
+        if isinstance(item, Finished):
+            info.context.refresh_loaders()
+            yield ending(item)
+        elif isinstance(item, AnswerDelta):
+            yield MessageDelta.from_delta(item.message_id, item.delta)
+
+
+async def _conversation_stream(
+    info: Info, conversation_id: uuid.UUID
+) -> AsyncIterator[MessageAdded | MessageDelta | MessageCompleted | MessageFailed]:
+    async for item in conversation_events(info.context.state, conversation_id):
+        if isinstance(item, Finished):
+            info.context.refresh_loaders()
+            yield ending(item)
+        elif isinstance(item, Added):
+            info.context.refresh_loaders()
+            yield added(item)
+        else:
+            yield MessageDelta.from_delta(item.message_id, item.delta)
+
+
 @strawberry.type
 class ChatSubscription:
     @strawberry.subscription(
@@ -71,12 +103,9 @@ class ChatSubscription:
         except DomainError as error:
             yield SubscriptionRefused.from_exception(error)
             return
-        async for item in answer_events(info.context.state, message, after_sequence):
-            if isinstance(item, Finished):
-                info.context.refresh_loaders()
-                yield ending(item)
-            elif isinstance(item, AnswerDelta):
-                yield MessageDelta.from_delta(item.message_id, item.delta)
+        check = partial(_readable_answer, info, message.id)
+        async for event in watched(info, check, _answer_stream(info, message, after_sequence)):
+            yield event
 
     @strawberry.subscription(
         permission_classes=AUTHENTICATED,
@@ -92,12 +121,6 @@ class ChatSubscription:
         except DomainError as error:
             yield SubscriptionRefused.from_exception(error)
             return
-        async for item in conversation_events(info.context.state, conversation.id):
-            if isinstance(item, Finished):
-                info.context.refresh_loaders()
-                yield ending(item)
-            elif isinstance(item, Added):
-                info.context.refresh_loaders()
-                yield added(item)
-            else:
-                yield MessageDelta.from_delta(item.message_id, item.delta)
+        check = partial(_readable_conversation, info, conversation.id)
+        async for event in watched(info, check, _conversation_stream(info, conversation.id)):
+            yield event

@@ -16,9 +16,9 @@ from synapse_gql.conversations.types import ConversationType, MessageType
 from synapse_gql.errors import ErrorCode
 from synapse_gql.generation.prompts import Sampling
 from synapse_gql.gql.errors import ErrorCodeType, SubscriptionRefused, UserError
-from synapse_gql.gql.refs import UsageLogRef, load_object
+from synapse_gql.gql.refs import UsageLogRef
 from synapse_gql.gql.relay import decode_id, to_global_id
-from synapse_gql.models import MessageStatus, UsageLog
+from synapse_gql.models import MessageStatus
 from synapse_gql.realtime import Delta
 
 
@@ -107,11 +107,10 @@ class MessageDelta:
 
 
 async def _usage(info: Info, usage_log_id: uuid.UUID | None) -> UsageLogRef | None:
-    if usage_log_id is None:
-        return None
-    from synapse_gql.usage.types import UsageLogType
+    # The same check as over HTTP: usage is for members and above, so a viewer reads null.
+    from synapse_gql.usage.queries import readable_usage_log
 
-    return await load_object(info, UsageLog, usage_log_id, UsageLogType.from_row)
+    return await readable_usage_log(info, usage_log_id)
 
 
 @strawberry.type(
@@ -122,7 +121,9 @@ class MessageCompleted:
     message: MessageType
     sequence: int = strawberry.field(description="The answer's last delta.")
 
-    @strawberry.field(description="The usage log of the call that wrote the answer.")
+    @strawberry.field(
+        description="The usage log of the call that wrote the answer (null below member)."
+    )
     async def usage(self, info: Info) -> UsageLogRef | None:
         return await _usage(info, self.usage_log_id)
 
@@ -135,7 +136,9 @@ class MessageFailed:
     code: ErrorCodeType
     error: str
 
-    @strawberry.field(description="The usage log of the last call (failed calls are charged).")
+    @strawberry.field(
+        description="The usage log of the last call (failed calls are charged; null below member)."
+    )
     async def usage(self, info: Info) -> UsageLogRef | None:
         return await _usage(info, self.usage_log_id)
 

@@ -26,3 +26,10 @@ def workspace_metrics_channel(workspace_id: uuid.UUID) -> str:
 def control_channel() -> str:
     """Requests to every server process (stop a generation): ``synapse:control``."""
     return f"{PREFIX}:control"
+
+
+def user_access_channel(user_id: uuid.UUID) -> str:
+    """News that a user's rights changed (removed, demoted, token revoked, workspace
+    deleted): ``synapse:user:<id>:access``. Holders of that user's sockets and
+    subscriptions re-check them when a message arrives."""
+    return f"{PREFIX}:user:{user_id}:access"

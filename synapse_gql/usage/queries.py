@@ -91,4 +91,13 @@ async def _usage_logs(info: Info, ids: Sequence[uuid.UUID]) -> list[UsageLogType
     return [None if r is None else UsageLogType.from_row(r) for r in rows]
 
 
+async def readable_usage_log(info: Info, usage_log_id: uuid.UUID | None) -> UsageLogType | None:
+    """The usage log when the viewer may read it (member or above in its workspace), else
+    None: the check of ``node``, used by every field that reaches a usage log by id
+    (subscription events included)."""
+    if usage_log_id is None:
+        return None
+    return (await _usage_logs(info, [usage_log_id]))[0]
+
+
 register_node("UsageLog", _usage_logs)

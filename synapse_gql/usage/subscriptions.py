@@ -1,9 +1,11 @@
-"""Live usage of a workspace: each LLM call once it is metered (members and above)."""
+"""Live usage of a workspace: each LLM call once it is metered (members and above; a
+subscriber whose rights change is re-checked and refused once below member)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from functools import partial
 from typing import Annotated
 
 import strawberry
@@ -13,6 +15,7 @@ from synapse_gql.errors import DomainError
 from synapse_gql.gql.errors import SubscriptionRefused
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import decode_id
+from synapse_gql.realtime.guard import watched
 from synapse_gql.usage.live import usage_events
 from synapse_gql.usage.queries import USAGE_ROLE
 from synapse_gql.usage.types import UsageLogType
@@ -31,6 +34,12 @@ async def _workspace(info: Info, workspace_id: strawberry.ID) -> uuid.UUID:
     return decoded
 
 
+async def _usage_stream(info: Info, workspace_id: uuid.UUID) -> AsyncIterator[UsageLogType]:
+    async for row in usage_events(info.context.state, workspace_id):
+        info.context.refresh_loaders()
+        yield UsageLogType.from_row(row)
+
+
 @strawberry.type
 class UsageSubscription:
     @strawberry.subscription(
@@ -46,6 +55,6 @@ class UsageSubscription:
         except DomainError as error:
             yield SubscriptionRefused.from_exception(error)
             return
-        async for row in usage_events(info.context.state, decoded):
-            info.context.refresh_loaders()
-            yield UsageLogType.from_row(row)
+        check = partial(_workspace, info, workspace_id)
+        async for event in watched(info, check, _usage_stream(info, decoded)):
+            yield event

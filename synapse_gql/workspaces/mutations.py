@@ -11,6 +11,10 @@ from synapse_gql.context import Info
 from synapse_gql.gql.errors import UserError
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import decode_id, to_global_id
+from synapse_gql.realtime.access import (
+    announce_access_change,
+    announce_workspace_access_change,
+)
 from synapse_gql.workspaces import invitations, service
 from synapse_gql.workspaces.types import (
     ChangeMemberRoleInput,
@@ -87,6 +91,9 @@ class WorkspaceMutation:
         viewer = info.context.require_viewer()
         workspace_id = decode_id(id, "Workspace")
         async with info.context.state.db.transaction() as session:
+            await announce_workspace_access_change(
+                info.context.state.realtime, session, workspace_id, "workspace deleted"
+            )
             await service.delete_workspace(session, viewer.id, workspace_id)
         return Deleted(id=id)
 
@@ -97,6 +104,7 @@ class WorkspaceMutation:
         user_id = decode_id(input.user_id, "User", field=["input", "userId"])
         async with info.context.state.db.transaction() as session:
             row = await service.change_role(session, viewer.id, workspace_id, user_id, input.role)
+            announce_access_change(info.context.state.realtime, session, [user_id], "role changed")
         return MemberType.from_row(row)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Remove a member, or leave.")
@@ -106,6 +114,7 @@ class WorkspaceMutation:
         user_id = decode_id(input.user_id, "User", field=["input", "userId"])
         async with info.context.state.db.transaction() as session:
             row = await service.remove_member(session, viewer.id, workspace_id, user_id)
+            announce_access_change(info.context.state.realtime, session, [user_id], "removed")
         return Deleted(id=to_global_id("WorkspaceMember", row.id))
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Invite someone by email.")
