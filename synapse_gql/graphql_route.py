@@ -8,10 +8,18 @@ from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UNSET
 
 from synapse_gql.accounts.auth import authenticate, bearer_token
 from synapse_gql.context import Context
 from synapse_gql.errors import Unauthenticated
+from synapse_gql.gql.http_request import GraphQLRequestParsing
+from synapse_gql.realtime.sockets import (
+    ClosingSafeAdapter,
+    SocketRefused,
+    admit_current,
+    serve_socket,
+)
 from synapse_gql.state import AppState
 
 
@@ -40,8 +48,20 @@ def _init_token(params: Any) -> str | None:
     return _init_token(headers) if isinstance(headers, dict) else None
 
 
-class SynapseGraphQLRouter(GraphQLRouter[Context, None]):
-    """Authenticates WebSockets from the connection-init payload (both protocols)."""
+class SynapseGraphQLRouter(GraphQLRequestParsing, GraphQLRouter[Context, None]):
+    """Authenticates WebSockets from the connection-init payload (both protocols); sockets
+    are counted, limited and closed when their credentials go (``realtime.sockets``)."""
+
+    websocket_adapter_class = ClosingSafeAdapter  # type: ignore[assignment]
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if not self.is_websocket_request(request):
+            return await super().run(request, context, root_value)
+        return await serve_socket(
+            request,
+            lambda: self.pick_websocket_subprotocol(request),
+            lambda: super(SynapseGraphQLRouter, self).run(request, context, root_value),
+        )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object]:
         try:
@@ -49,6 +69,8 @@ class SynapseGraphQLRouter(GraphQLRouter[Context, None]):
             if token is None:
                 raise Unauthenticated("Send `authorization: Bearer <token>` in connection_init.")
             context.viewer = await authenticate(context.state, token)
-        except Unauthenticated as error:
-            raise ConnectionRejectionError({"message": error.message}) from None
+            if context.viewer is not None:
+                await admit_current(context.state, context.viewer.id, token)
+        except (Unauthenticated, SocketRefused) as error:
+            raise ConnectionRejectionError({"message": str(error)}) from None
         return {"userId": str(context.viewer.id) if context.viewer else None}

@@ -1,5 +1,6 @@
 """Query cost: every field costs 1, and a connection multiplies the cost of what it
-selects by the page size it asks for (``first``/``last``, else the default page size).
+selects by the page size it asks for (``first``/``last``, else the default page size);
+``nodes(ids:)`` multiplies the cost of its selection by the number of ids.
 
 The cost is computed before execution, returned to every response in
 ``extensions.cost`` (``requestedQueryCost``, ``maximumAvailable``), and a query that
@@ -8,7 +9,7 @@ costs more than the maximum is refused without running.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -20,19 +21,30 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
     get_named_type,
+    get_operation_ast,
 )
 from graphql.execution import ExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 PAGE_ARGUMENTS = ("first", "last")
+# Fields that resolve one object per element of their ``ids`` list argument.
+ID_LIST_FIELDS = frozenset({"nodes"})
 
 
 class CostCalculator:
-    """Walks one operation of a parsed document with the schema's types."""
+    """Walks one operation of a parsed document with the schema's types.
+
+    A fragment's cost for a given parent type is computed once and reused at every
+    spread, so the walk is linear in the document's size however often fragments
+    spread each other.
+    """
 
     def __init__(
         self,
@@ -45,33 +57,39 @@ class CostCalculator:
         self.fragments = fragments
         self.variables = variables
         self.default_page_size = default_page_size
+        self._fragment_costs: dict[tuple[str, str], int] = {}
+        self._open: set[str] = set()
 
     def operation(self, node: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(node.operation)
-        return 0 if root is None else self.selection_set(node.selection_set, root, set())
+        return 0 if root is None else self.selection_set(node.selection_set, root)
 
-    def selection_set(
-        self, selections: SelectionSetNode, parent: GraphQLNamedType, seen: set[str]
-    ) -> int:
-        return sum(
-            self.field(field, owner) for field, owner in self._fields(selections, parent, seen)
-        )
-
-    def _fields(
-        self, selections: SelectionSetNode, parent: GraphQLNamedType, seen: set[str]
-    ) -> Iterator[tuple[FieldNode, GraphQLNamedType]]:
+    def selection_set(self, selections: SelectionSetNode, parent: GraphQLNamedType) -> int:
+        total = 0
         for selection in selections.selections:
             if isinstance(selection, FieldNode):
-                yield selection, parent
+                total += self.field(selection, parent)
             elif isinstance(selection, InlineFragmentNode):
                 owner = self._condition(selection.type_condition, parent)
-                yield from self._fields(selection.selection_set, owner, seen)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                fragment = self.fragments.get(selection.name.value)
-                if fragment is not None:
-                    owner = self._condition(fragment.type_condition, parent)
-                    inner_seen = seen | {selection.name.value}
-                    yield from self._fields(fragment.selection_set, owner, inner_seen)
+                total += self.selection_set(selection.selection_set, owner)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value, parent)
+        return total
+
+    def fragment(self, name: str, parent: GraphQLNamedType) -> int:
+        key = (name, parent.name)
+        if key in self._fragment_costs:
+            return self._fragment_costs[key]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._open:
+            return 0  # unknown fragments and cycles are refused by validation
+        self._open.add(name)
+        try:
+            owner = self._condition(fragment.type_condition, parent)
+            self._fragment_costs[key] = self.selection_set(fragment.selection_set, owner)
+        finally:
+            self._open.discard(name)
+        return self._fragment_costs[key]
 
     def _condition(self, condition: Any, parent: GraphQLNamedType) -> GraphQLNamedType:
         if condition is None:
@@ -85,9 +103,11 @@ class CostCalculator:
         if definition is None:
             return 1
         child_type = get_named_type(definition.type)
-        inner = self.selection_set(node.selection_set, child_type, set())
+        inner = self.selection_set(node.selection_set, child_type)
         if child_type.name.endswith("Connection"):
             return 1 + self.page_size(node) * inner
+        if node.name.value in ID_LIST_FIELDS:
+            return 1 + self.id_count(node) * inner
         return 1 + inner
 
     def page_size(self, node: FieldNode) -> int:
@@ -103,6 +123,19 @@ class CostCalculator:
                     return max(given, 0)
         return self.default_page_size
 
+    def id_count(self, node: FieldNode) -> int:
+        """How many objects ``nodes(ids:)`` asks for: each is resolved and costed."""
+        for argument in node.arguments or ():
+            if argument.name.value != "ids":
+                continue
+            value = argument.value
+            if isinstance(value, ListValueNode):
+                return len(value.values)
+            if isinstance(value, VariableNode):
+                given = self.variables.get(value.name.value)
+                return len(given) if isinstance(given, list) else 1
+        return 1
+
 
 def query_cost(
     schema: GraphQLSchema,
@@ -115,13 +148,20 @@ def query_cost(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if not operations:
+    # None when the name matches nothing, or is missing and the document has several
+    # operations: such a request is refused before execution, so it costs nothing.
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
         return 0
     calculator = CostCalculator(schema, fragments, variables or {}, default_page_size)
-    return calculator.operation(operations[0])
+    return calculator.operation(operation)
+
+
+def refuse_execution(context: ExecutionContext, error: GraphQLError) -> None:
+    """Stop the operation before it runs, answering ``error``: from ``on_execute``."""
+    if context.operation_type is OperationType.SUBSCRIPTION:
+        raise error  # a subscription ignores a preset result: it answers a raised error
+    context.result = ExecutionResult(data=None, errors=[error])
 
 
 def cost_limiter(maximum: int, default_page_size: int) -> type[SchemaExtension]:
@@ -134,21 +174,27 @@ def cost_limiter(maximum: int, default_page_size: int) -> type[SchemaExtension]:
             context = self.execution_context
             document = context.graphql_document
             if document is not None:
-                self.cost = query_cost(
-                    context.schema._schema,
-                    document,
-                    context.operation_name,
-                    context.variables,
-                    default_page_size,
-                )
-                if self.cost > maximum:
-                    message = (
-                        f"Query cost {self.cost} exceeds the maximum of {maximum}: "
-                        "ask for smaller pages or fewer fields."
+                try:
+                    self.cost = query_cost(
+                        context.schema._schema,
+                        document,
+                        context.operation_name,
+                        context.variables,
+                        default_page_size,
                     )
-                    error = GraphQLError(message, extensions={"code": "QUERY_TOO_COSTLY"})
-                    context.result = ExecutionResult(data=None, errors=[error])
+                except RecursionError:  # fragments chained too long to walk: refuse
+                    self._refuse("The document is nested too deeply to be costed.")
+                else:
+                    if self.cost > maximum:
+                        self._refuse(
+                            f"Query cost {self.cost} exceeds the maximum of {maximum}: "
+                            "ask for smaller pages or fewer fields."
+                        )
             yield
+
+        def _refuse(self, message: str) -> None:
+            error = GraphQLError(message, extensions={"code": "QUERY_TOO_COSTLY"})
+            refuse_execution(self.execution_context, error)
 
         def get_results(self) -> dict[str, Any]:
             if self.cost is None:

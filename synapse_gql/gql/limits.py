@@ -1,18 +1,134 @@
-"""Query limits: depth, aliases and tokens, read from the settings."""
+"""Query limits: depth, aliases, tokens and cost, read from the settings.
+
+Every check is linear in the document's size. The rules are built once per schema, and
+a document found valid is not validated again: the schema remembers the text of the last
+``CACHED_DOCUMENTS`` valid documents of at most ``CACHED_DOCUMENT_CHARS`` characters.
+(Strawberry's ``ValidationCache`` keys on the parsed document instead, which keeps every
+cached AST alive: about 2.4 MB for a document of 4000 tokens. Its ``ParserCache`` lets
+parse errors escape the extensions, so refusals would lose their codes.)
+"""
 
 from __future__ import annotations
 
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError, ValidationRule, get_operation_ast
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from synapse_gql.config import Settings
-from synapse_gql.gql.cost import cost_limiter
+from synapse_gql.gql.cost import cost_limiter, refuse_execution
+from synapse_gql.gql.depth import QUERY_TOO_DEEP, document_limits_rule
+from synapse_gql.gql.http_request import MAX_VARIABLE_DEPTH, nested_deeper_than
+
+CACHED_DOCUMENTS = 512
+CACHED_DOCUMENT_CHARS = 8192
 
 
 def limit_extensions(settings: Settings) -> list:
-    """Extension factories; built per request as Strawberry recommends."""
+    """Extension classes enforcing the limits of ``settings``."""
+    rules = (document_limits_rule(settings.max_query_depth, settings.max_aliases),)
     return [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        document_limiter(rules, settings.max_query_tokens),
+        valid_document_cache(CACHED_DOCUMENTS, CACHED_DOCUMENT_CHARS),
         cost_limiter(settings.max_query_cost, settings.default_page_size),
     ]
+
+
+def valid_document_cache(size: int, max_chars: int) -> type[SchemaExtension]:
+    """An extension skipping validation of a document text already found valid (the
+    schema and its rules never change). Only texts are held: at most ``size`` of them,
+    least recently used first out; invalid documents are never remembered."""
+    valid: OrderedDict[str, None] = OrderedDict()
+
+    class ValidDocumentCache(SchemaExtension):
+        def on_validate(self) -> Iterator[None]:
+            context = self.execution_context
+            query = context.query if len(context.query or "") <= max_chars else None
+            if query is not None and query in valid:
+                valid.move_to_end(query)
+                context.pre_execution_errors = []  # Strawberry then skips validation
+            yield
+            if query is not None and context.pre_execution_errors == []:
+                valid[query] = None
+                if len(valid) > size:
+                    valid.popitem(last=False)
+
+    return ValidDocumentCache
+
+
+def document_limiter(
+    rules: tuple[type[ValidationRule], ...], max_tokens: int
+) -> type[SchemaExtension]:
+    """An extension adding ``rules`` and the token limit, and giving every refusal of
+    the document (parse or validation error) an ``extensions.code``."""
+
+    class DocumentLimiter(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:
+            context = self.execution_context
+            context.parse_options["max_tokens"] = max_tokens
+            context.validation_rules = context.validation_rules + rules
+            yield
+            result = context.result
+            if result is not None and getattr(result, "errors", None) and result.data is None:
+                result.errors = [typed_refusal(error) for error in result.errors]
+
+        def on_execute(self) -> Iterator[None]:
+            problem = request_problem(self.execution_context)
+            if problem is not None:
+                error = GraphQLError(problem, extensions={"code": "BAD_REQUEST"})
+                refuse_execution(self.execution_context, error)
+            yield
+
+    return DocumentLimiter
+
+
+def request_problem(context: ExecutionContext) -> str | None:
+    """Why the operation cannot run as sent (over any transport), or None."""
+    document = context.graphql_document
+    # ``operation_name`` falls back to the first operation's name; the name the client
+    # sent is the one that counts: never guess which of several operations was meant.
+    sent = getattr(context, "_provided_operation_name", context.operation_name)
+    if document is not None and get_operation_ast(document, sent) is None:
+        return "Name the operation to run in `operationName`: the document has several."
+    if nested_deeper_than(context.variables, MAX_VARIABLE_DEPTH):
+        return f"`variables` is nested more than {MAX_VARIABLE_DEPTH} levels deep."
+    return None
+
+
+def typed_refusal(error: GraphQLError) -> GraphQLError:
+    """``error`` with a code when it refuses the document itself (no path, no code)."""
+    if error.path is not None or (error.extensions or {}).get("code"):
+        return error
+    original = error.original_error
+    if isinstance(original, RecursionError):
+        return GraphQLError(
+            "The document is nested too deeply.", extensions={"code": QUERY_TOO_DEEP}
+        )
+    if original is not None and not isinstance(original, GraphQLError):
+        return error
+    return _copy(error, _refusal_code(error))
+
+
+def _refusal_code(error: GraphQLError) -> str:
+    if not isinstance(error, GraphQLSyntaxError):
+        return "VALIDATION_FAILED"
+    if "tokens. Parsing aborted" in error.message:
+        return "TOO_MANY_TOKENS"
+    if "nested too deeply" in error.message:
+        return QUERY_TOO_DEEP
+    return "PARSE_FAILED"
+
+
+def _copy(error: GraphQLError, code: str) -> GraphQLError:
+    # A copy: the validation cache shares its error objects between requests.
+    extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        extensions=extensions,
+    )

@@ -15,7 +15,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from synapse_gql.errors import DomainError, ErrorCode
+from synapse_gql.errors import DomainError, ErrorCode, InvalidInput
 
 NodeResolver = Callable[[Info, Sequence[uuid.UUID]], Awaitable[Sequence[Any]]]
 _RESOLVERS: dict[str, NodeResolver] = {}
@@ -62,6 +62,12 @@ class Node:
 def register_node(type_name: str, resolver: NodeResolver) -> None:
     """Declare how ``node(id:)`` loads objects of ``type_name`` (visible ones only)."""
     _RESOLVERS[type_name] = resolver
+
+
+def check_node_count(ids: Sequence[strawberry.ID], maximum: int) -> None:
+    """Refuse more than ``maximum`` ids in one ``nodes(ids:)`` call."""
+    if len(ids) > maximum:
+        raise InvalidInput(f"At most {maximum} ids per call, got {len(ids)}.", field="ids")
 
 
 async def resolve_nodes(info: Info, ids: Sequence[strawberry.ID]) -> list[Any]:

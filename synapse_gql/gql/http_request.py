@@ -1,0 +1,108 @@
+"""GraphQL requests over HTTP: anything that is not one is a 400 with a GraphQL body.
+
+A request is a JSON object (POST) or query parameters (GET) with a ``query`` string and
+optional ``operationName`` (string), ``variables`` and ``extensions`` (objects). JSON is
+decoded by orjson, which refuses invalid UTF-8 and nesting over 1024 levels with a clean
+error instead of a ``RecursionError``; variable values nested deeper than
+``MAX_VARIABLE_DEPTH`` are refused before anything walks them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.responses import JSONResponse
+from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.types.unset import UNSET
+
+MAX_VARIABLE_DEPTH = 64
+CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def bad_request(message: str) -> HTTPException:
+    return HTTPException(400, message)
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """The GraphQL-shaped body of a refused request."""
+    code = CODES.get(status, "BAD_REQUEST")
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status)
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` has objects or lists nested more than ``limit`` levels deep.
+
+    Iterative, so a deep value cannot exhaust the interpreter's stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _object_or_none(data: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise bad_request(f"`{key}` must be a JSON object.")
+    if value is not None and nested_deeper_than(value, MAX_VARIABLE_DEPTH):
+        raise bad_request(f"`{key}` is nested more than {MAX_VARIABLE_DEPTH} levels deep.")
+    return value
+
+
+def request_data(data: Any, protocol: Any) -> GraphQLRequestData:
+    """Check the shape of a decoded request; raise a 400 naming what is wrong."""
+    if not isinstance(data, dict):
+        raise bad_request("A GraphQL request is a JSON object with a `query` string.")
+    query = data.get("query")
+    if not isinstance(query, str):
+        raise bad_request("`query` must be a string holding a GraphQL document.")
+    operation_name = data.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise bad_request("`operationName` must be a string.")
+    return GraphQLRequestData(
+        query=query,
+        variables=_object_or_none(data, "variables"),
+        operation_name=operation_name,
+        extensions=_object_or_none(data, "extensions"),
+        protocol=protocol,
+    )
+
+
+class GraphQLRequestParsing:
+    """Request parsing for the GraphQL router: put it before the router in the bases.
+
+    Replaces Strawberry's JSON decoding and request checks (which answer 500 for a body
+    such as ``null`` or ``[]``) and turns every refusal into a GraphQL-shaped body."""
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson.JSONDecodeError is a json.JSONDecodeError: Strawberry answers it with 400.
+        return orjson.loads(data)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData:
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "GET":
+            data = self.parse_query_params(request.query_params)  # type: ignore[attr-defined]
+        elif "application/json" in content_type:
+            data = self.parse_json(await request.get_body())  # type: ignore[attr-defined]
+        else:
+            raise bad_request("Send the request as `application/json`.")
+        transport = self._get_stream_transport_from_headers(request.headers)  # type: ignore[attr-defined]
+        return request_data(data, transport.protocol if transport else "http")
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)  # type: ignore[misc]
+        except HTTPException as error:
+            return error_response(error.status_code, error.reason)
