@@ -120,7 +120,6 @@ BAD_SETTINGS = [
     ({"systemPrompt": "s" * 32_001}, "systemPrompt"),
     ({"temperature": -0.01}, "temperature"),
     ({"temperature": "2.01"}, "temperature"),
-    ({"temperature": "NaN"}, "temperature"),
     ({"topP": 0}, "topP"),
     ({"topP": "1.01"}, "topP"),
     ({"maxTokens": 0}, "maxTokens"),

@@ -89,7 +89,6 @@ async def test_viewer_may_rate_within_bounds(gql, team, given) -> None:  # type:
         ({"ratingType": "STARS", "value": "0"}, "value"),
         ({"ratingType": "STARS", "value": "6"}, "value"),
         ({"ratingType": "STARS", "value": "3.5"}, "value"),
-        ({"ratingType": "STARS", "value": "NaN"}, "value"),
         ({"ratingType": "CUSTOM", "value": "3"}, "scaleMax"),
         ({"ratingType": "CUSTOM", "value": "0", "scaleMax": "0.5"}, "scaleMax"),
         ({"ratingType": "CUSTOM", "value": "3", "scaleMax": "1001"}, "scaleMax"),

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -103,12 +103,44 @@ def encode_cursor(sort_value: Any, row_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def decode_cursor(cursor: str, field: str) -> tuple[Any, uuid.UUID]:
+def decode_cursor(cursor: str, field: str, sort_type: type | None = None) -> tuple[Any, uuid.UUID]:
+    """The sort value and row id of ``cursor``; a cursor that is not one of ours, or whose
+    value does not fit the sort column (``sort_type``), is ``INVALID_INPUT`` on ``field``
+    rather than a failed statement."""
     try:
         sort_value, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return _decode_value(sort_value), uuid.UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, KeyError, StopIteration):
-        raise InvalidInput(f"{cursor!r} is not a valid cursor.", field=field) from None
+        value, row = _decode_value(sort_value), uuid.UUID(str(row_id))
+    except (binascii.Error, ValueError, TypeError, KeyError, StopIteration, ArithmeticError):
+        value, row = _INVALID, None
+    if row is None or not _fits(value, sort_type):
+        raise InvalidInput(f"{cursor!r} is not a valid cursor.", field=field)
+    return value, row
+
+
+_INVALID = object()
+
+
+def _fits(value: Any, sort_type: type | None) -> bool:
+    """Whether the database can compare ``value`` with a column of ``sort_type``."""
+    if value is _INVALID or isinstance(value, bool):
+        return False
+    if sort_type is None:
+        return True
+    if isinstance(value, Decimal):
+        return sort_type is Decimal and value.is_finite()
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)  # what the driver does; beyond year 9999 it overflows
+        except OverflowError:
+            return False
+    return isinstance(value, sort_type)
+
+
+def _sort_type(key: SortKey) -> type | None:
+    try:
+        return key.column.type.python_type
+    except NotImplementedError:
+        return None
 
 
 def page_size(args: PageArgs, default: int, maximum: int) -> tuple[int, bool]:
@@ -129,11 +161,12 @@ def cursor_conditions(key: SortKey, args: PageArgs) -> list[ColumnElement[bool]]
     """``WHERE`` terms that start the page after ``after`` and end it before ``before``."""
     pair = tuple_(key.column, key.id_column)
     conditions = []
+    sort_type = _sort_type(key)
     if args.after is not None:
-        value = tuple_(*decode_cursor(args.after, "after"))
+        value = tuple_(*decode_cursor(args.after, "after", sort_type))
         conditions.append(pair < value if key.descending else pair > value)
     if args.before is not None:
-        value = tuple_(*decode_cursor(args.before, "before"))
+        value = tuple_(*decode_cursor(args.before, "before", sort_type))
         conditions.append(pair > value if key.descending else pair < value)
     return conditions
 
