@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from synapse_gql import __version__
+from synapse_gql.accounts.guard import LoginGuard
 from synapse_gql.body_limit import BodySizeLimit
 from synapse_gql.chat.manager import GenerationManager
 from synapse_gql.config import Settings
@@ -19,9 +20,12 @@ from synapse_gql.generation.providers import build_llm_providers
 from synapse_gql.graphql_route import SynapseGraphQLRouter, get_context
 from synapse_gql.llm import close_providers
 from synapse_gql.realtime import create_broadcaster, create_stream_log
+from synapse_gql.realtime.journal import journal_dir
 from synapse_gql.schema import build_schema
+from synapse_gql.security import passwords
 from synapse_gql.security.keys import Keyring
 from synapse_gql.security.secret import resolve_secret
+from synapse_gql.security.throttle import create_counter_store
 from synapse_gql.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -39,11 +43,16 @@ def build_state(settings: Settings) -> AppState:
         keyring=Keyring(resolve_secret(settings), previous),
         realtime=realtime,
         stream_log=create_stream_log(
-            realtime, settings.redis_url, settings.stream_retention_seconds
+            realtime,
+            settings.redis_url,
+            settings.stream_retention_seconds,
+            journal_dir=journal_dir(settings.data_dir),
         ),
         providers=build_llm_providers(settings),
     )
     state.generations = GenerationManager(state)
+    state.login_guard = LoginGuard(create_counter_store(settings.redis_url), settings)
+    passwords.configure(settings.password_hash_workers)
     return state
 
 
@@ -60,6 +69,7 @@ async def running(state: AppState) -> AsyncIterator[None]:
         await state.generations.shutdown()
         await state.stream_log.close()
         await state.realtime.disconnect()
+        await state.login_guard.close()
         await close_providers(state.providers)
         await state.db.dispose()
 
@@ -108,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         build_schema(settings),
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql else None,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_socket,
     )
     app.include_router(graphql, prefix="/graphql")
 

@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     invitation_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Logins and sign-ups: hashing threads; failed logins per account (backoff, then a
+    # lock) and per client address in a window; registrations per address per hour.
+    # ``trusted_proxies`` (IPs or networks) may name the client in X-Forwarded-For.
+    password_hash_workers: int = Field(default=2, ge=1, le=64)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_lock_seconds: int = Field(default=900, ge=1)
+    login_backoff_seconds: float = Field(default=1.0, ge=0)
+    registrations_per_address_per_hour: int = Field(default=20, ge=1)
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=1000)
@@ -49,6 +60,13 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(default=4000, ge=100)
     max_query_cost: int = Field(default=50_000, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # ``nodes(ids:)`` takes at most this many ids (each is also counted in the cost).
+    max_nodes_ids: int = Field(default=100, ge=1, le=10_000)
+    # Open WebSockets per user and per client address (shared through Redis when set), and
+    # operations per socket; over a socket limit the socket closes with 4429.
+    max_sockets_per_user: int = Field(default=50, ge=1)
+    max_sockets_per_address: int = Field(default=200, ge=1)
+    max_subscriptions_per_socket: int = Field(default=100, ge=1)
 
     # LLM providers: base URLs by provider (JSON; overrides the built-in ones), the
     # server-wide API keys (used when neither the user nor the workspace has one).
@@ -73,6 +91,10 @@ class Settings(BaseSettings):
     stream_checkpoint_seconds: float = Field(default=2.0, gt=0)
     stale_generation_seconds: float = Field(default=60.0, gt=0)
     stale_sweep_seconds: float = Field(default=30.0, gt=0)
+    # Each serving process renews its lease this often; a process whose lease is this old
+    # is taken for dead and its streaming answers are closed by any live process.
+    worker_heartbeat_seconds: float = Field(default=1.0, gt=0)
+    worker_lease_seconds: float = Field(default=5.0, gt=0)
     stream_retention_seconds: int = Field(default=3600, ge=60)
     stop_wait_seconds: float = Field(default=5.0, gt=0)
 

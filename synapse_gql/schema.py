@@ -10,6 +10,7 @@ from synapse_gql.accounts.queries import AccountQuery
 from synapse_gql.agents.mutations import AgentMutation
 from synapse_gql.agents.queries import agent_connection  # noqa: F401  (registers nodes)
 from synapse_gql.billing.queries import billing_connection  # noqa: F401  (registers nodes)
+from synapse_gql.budgets.mutations import BudgetMutation
 from synapse_gql.catalog.mutations import CatalogMutation
 from synapse_gql.catalog.queries import CatalogQuery
 from synapse_gql.catalog.types import LLMType
@@ -26,9 +27,10 @@ from synapse_gql.feedback.queries import feedback_connection  # noqa: F401  (reg
 from synapse_gql.generation.mutations import GenerationMutation
 from synapse_gql.generation.queries import GenerationQuery
 from synapse_gql.gql.errors import DomainErrorHandler, ErrorMasking
+from synapse_gql.gql.input_guard import InputGuard
 from synapse_gql.gql.limits import limit_extensions
-from synapse_gql.gql.relay import Node, resolve_nodes
-from synapse_gql.gql.scalars import SCALAR_OVERRIDES
+from synapse_gql.gql.relay import Node, check_node_count, resolve_nodes
+from synapse_gql.gql.scalars import SCALAR_OVERRIDES, literal_defaults
 from synapse_gql.projects.mutations import ProjectMutation
 from synapse_gql.projects.queries import project_connection  # noqa: F401  (registers nodes)
 from synapse_gql.projects.types import ProjectType
@@ -50,8 +52,10 @@ class NodeQuery:
 
     @strawberry.field(
         description="Objects by global IDs, in order; null where missing or not yours."
+        " At most `SYNAPSE_MAX_NODES_IDS` ids (100 by default)."
     )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        check_node_count(ids, info.context.state.settings.max_nodes_ids)
         return await resolve_nodes(info, ids)
 
 
@@ -73,6 +77,7 @@ Mutation = merge_types(
         TagMutation,
         FeedbackMutation,
         GenerationMutation,
+        BudgetMutation,
     ),
 )
 
@@ -82,15 +87,17 @@ Subscription = merge_types("Subscription", (ChatSubscription, UsageSubscription)
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with limits from ``settings`` (defaults when None)."""
     settings = settings or Settings()
-    return strawberry.Schema(
+    built = strawberry.Schema(
         scalar_overrides=SCALAR_OVERRIDES,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[ProjectType, LLMType],
-        extensions=[ErrorMasking, *limit_extensions(settings)],
+        extensions=[ErrorMasking, *limit_extensions(settings), InputGuard],
         exception_handlers=[DomainErrorHandler()],
     )
+    literal_defaults(built._schema)
+    return built
 
 
 schema = build_schema(Settings(_env_file=None, database_url="postgresql://unused/for-export"))

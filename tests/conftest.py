@@ -73,6 +73,12 @@ def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untype
         db_pool_size=5,
         # Answers complete at once unless a test slows the mock down to watch them stream.
         mock_tokens_per_second=0,
+        # Every test client registers from one address; the sign-up limit has its own tests.
+        registrations_per_address_per_hour=100_000,
+        # No lease renewals (nor sweeps) in the background of statement-counting tests;
+        # the lease tests shorten them.
+        worker_heartbeat_seconds=3600,
+        worker_lease_seconds=7200,
     )
 
 

@@ -11,7 +11,15 @@ from synapse_gql.models.billing import (
     InvoiceLine,
     InvoiceStatus,
 )
-from synapse_gql.models.budgets import AlertEvent, AlertKind, AlertStatus, Budget
+from synapse_gql.models.budgets import (
+    AlertEvent,
+    AlertKind,
+    AlertStatus,
+    Budget,
+    BudgetReservation,
+    BudgetScope,
+    BudgetUsage,
+)
 from synapse_gql.models.catalog import LLM, LLMPrice
 from synapse_gql.models.conversations import (
     Conversation,
@@ -25,6 +33,7 @@ from synapse_gql.models.feedback import FeedbackCategory, MessageFeedback, Ratin
 from synapse_gql.models.tags import ConversationTag, MessageTag, ProjectTag, Tag, TagSource
 from synapse_gql.models.usage import ApiKeySource, UsageLog, UsageStatus
 from synapse_gql.models.variables import UserVariable, WorkspaceSecret
+from synapse_gql.models.workers import GenerationWorker
 from synapse_gql.models.workspaces import (
     InvitationStatus,
     MemberRole,
@@ -50,11 +59,15 @@ __all__ = [
     "BillingEventType",
     "BillingStatus",
     "Budget",
+    "BudgetReservation",
+    "BudgetScope",
+    "BudgetUsage",
     "Conversation",
     "ConversationLLM",
     "ConversationStatus",
     "ConversationTag",
     "FeedbackCategory",
+    "GenerationWorker",
     "InvitationStatus",
     "Invoice",
     "InvoiceLine",
