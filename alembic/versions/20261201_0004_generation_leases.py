@@ -1,7 +1,7 @@
 """generation leases
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0002
 Create Date: 2026-12-01 03:10:00
 """
 

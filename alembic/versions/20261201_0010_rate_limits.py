@@ -1,14 +1,14 @@
-"""login throttle
+"""rate limits
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-01 03:10:00
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-01 04:00:00
 """
 
 from collections.abc import Sequence
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = '0010'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
