@@ -20,7 +20,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from synapse_gql.llm.types import ProviderError, StreamEnd, TokenDelta
+from synapse_gql.llm.types import (
+    AttemptFailed,
+    ProviderError,
+    StreamEnd,
+    TokenDelta,
+    UsageReport,
+)
 from tests.live import serve
 
 DEFAULT_TEXT = "Hello there! How can I help you today?"
@@ -43,6 +49,13 @@ class Reply:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     gate: asyncio.Event | None = None  # the first text chunk waits until this is set
+    # Drop the connection just before this event, after all the text: OpenAI "usage" (after
+    # the finish_reason chunk) or "done" (after the usage chunk); Anthropic "message_delta"
+    # or "message_stop" (after message_delta).
+    cut_before: str | None = None
+    # Text chunks after which the stream waits for this event (to stop it mid-text).
+    hold_after: int | None = None
+    hold: asyncio.Event | None = None
 
     def chunks(self) -> list[str]:
         """The text split into word-ish pieces, as hosts stream it."""
@@ -123,7 +136,15 @@ async def _paced(reply: Reply, pieces: list[str]) -> AsyncIterator[str]:
             await reply.gate.wait()
         if reply.break_after is not None and index >= reply.break_after:
             raise _ConnectionBreak
+        if reply.hold is not None and index == reply.hold_after:
+            await reply.hold.wait()
         yield piece
+
+
+def _cut(reply: Reply, point: str) -> None:
+    """Drop the connection here when the reply asks to be cut before ``point``."""
+    if reply.cut_before == point:
+        raise _ConnectionBreak
 
 
 def _sse(events: Callable[[], AsyncIterator[str]]) -> StreamingResponse:
@@ -172,8 +193,10 @@ def _openai_stream(body: dict[str, Any], reply: Reply) -> StreamingResponse:
             yield _openai_chunk(model, [delta])
         finish = reply.finish_reason or "stop"
         yield _openai_chunk(model, [{"index": 0, "delta": {}, "finish_reason": finish}])
+        _cut(reply, "usage")
         if with_usage:
             yield _openai_chunk(model, [], _openai_usage(reply))
+        _cut(reply, "done")
         yield "data: [DONE]\n\n"
 
     return _sse(events)
@@ -262,7 +285,9 @@ def _anthropic_stream(body: dict[str, Any], reply: Reply) -> StreamingResponse:
         usage: dict[str, Any] = {"output_tokens": reply.output_tokens}
         if cached := _cache_usage(reply):
             usage.update(input_tokens=reply.input_tokens, **cached)  # cumulative, as the host
+        _cut(reply, "message_delta")
         yield _event("message_delta", {"type": "message_delta", "delta": stop, "usage": usage})
+        _cut(reply, "message_stop")
         yield _event("message_stop", {"type": "message_stop"})
 
     return _sse(events)
@@ -316,6 +341,8 @@ class Drained:
     tokens: list[str]
     end: StreamEnd | None
     error: ProviderError | None
+    reports: list[UsageReport] = field(default_factory=list)  # usage reported on the way
+    retried: list[AttemptFailed] = field(default_factory=list)  # attempts retried
 
     @property
     def text(self) -> str:
@@ -323,13 +350,17 @@ class Drained:
         return "".join(self.tokens)
 
 
-async def drain(events: AsyncIterator[TokenDelta | StreamEnd]) -> Drained:
+async def drain(events: AsyncIterator[Any]) -> Drained:
     """Consume a provider stream, keeping a ``ProviderError`` instead of raising it."""
     drained = Drained(tokens=[], end=None, error=None)
     try:
         async for event in events:
             if isinstance(event, TokenDelta):
                 drained.tokens.append(event.text)
+            elif isinstance(event, UsageReport):
+                drained.reports.append(event)
+            elif isinstance(event, AttemptFailed):
+                drained.retried.append(event)
             else:
                 assert drained.end is None, "a second StreamEnd"
                 drained.end = event

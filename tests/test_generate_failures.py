@@ -70,15 +70,17 @@ async def test_a_rejected_key_is_provider_auth_and_metered(  # type: ignore[no-u
 async def test_a_rate_limit_is_retried_into_success(  # type: ignore[no-untyped-def]
     settings, team, openai_host, db_engine
 ) -> None:
-    """Given a host answering 429 once, when generating, then the retry succeeds and the
-    call is metered once, as a success."""
+    """Given a host answering 429 once, when generating, then the retry succeeds: the
+    refused attempt leaves a zero-cost error row, the second is metered as a success."""
     openai_host.script = [openai_error(429, "Rate limit reached", code="rate_limit_exceeded")]
 
     result = await call_gpt4o(settings, team, openai_host, db_engine)
 
     assert result["__typename"] == "Generation", result
     assert openai_host.calls == 2
-    [row] = await usage_rows(db_engine)
+    refused, row = await usage_rows(db_engine)
+    assert (refused.status, refused.error_code, refused.cost) == ("error", "RATE_LIMIT", 0)
+    assert (refused.input_tokens, refused.output_tokens) == (0, 0)
     assert (row.status, row.input_tokens, row.output_tokens) == ("success", 21, 9)
 
 
@@ -86,15 +88,17 @@ async def test_an_unavailable_host_fails_after_the_configured_attempts(  # type:
     settings, team, openai_host, db_engine
 ) -> None:
     """Given a host answering 500 and two attempts configured, when generating, then two
-    requests, PROVIDER_UNAVAILABLE and one error row."""
+    requests, PROVIDER_UNAVAILABLE and an error row per attempt, each with zero tokens."""
     openai_host.default = openai_error(500, "The server had an error", kind="server_error")
 
     result = await call_gpt4o(settings, team, openai_host, db_engine, llm_retry_attempts=2)
 
     user_error(result, "PROVIDER_UNAVAILABLE", ["input", "model"])
     assert openai_host.calls == 2
-    [row] = await usage_rows(db_engine)
-    assert (row.status, row.error_code, row.output_tokens) == ("error", "UNAVAILABLE", 0)
+    rows = await usage_rows(db_engine)
+    assert [(r.status, r.error_code, r.output_tokens) for r in rows] == [
+        ("error", "UNAVAILABLE", 0)
+    ] * 2
 
 
 async def test_a_rate_limit_that_persists_is_provider_rate_limited(  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from synapse_gql.llm import (
     stream_with_retries,
 )
 from synapse_gql.llm.anthropic_provider import DEFAULT_MAX_TOKENS, to_anthropic
+from synapse_gql.llm.types import PartialUsage, UsageReport
 from tests.llm_fakes import (
     DEFAULT_TEXT,
     FakeHost,
@@ -63,7 +64,7 @@ async def test_complete_puts_the_system_prompt_in_the_system_parameter(host, pro
     text, end = await provider.complete(MESSAGES, PARAMS, api_key=KEY)
 
     assert text == DEFAULT_TEXT
-    assert end == StreamEnd(finish_reason="end_turn", usage=Usage(21, 9, estimated=False))
+    assert end == StreamEnd(finish_reason="end_turn", usage=Usage(21, 9))
     sent = host.last
     assert sent.path == "/v1/messages"
     assert sent_key(sent) == KEY
@@ -120,7 +121,7 @@ async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provid
 
     assert drained.error is None
     assert drained.tokens == ["Red", " orange", " yellow", " green"]
-    assert drained.end == StreamEnd(finish_reason="end_turn", usage=Usage(40, 4, estimated=False))
+    assert drained.end == StreamEnd(finish_reason="end_turn", usage=Usage(40, 4))
     assert host.last.body["stream"] is True
     assert host.last.body["system"] == "You are terse."
 
@@ -268,3 +269,59 @@ async def test_build_providers_honours_an_anthropic_base_url(host: FakeHost) -> 
 
     assert text == DEFAULT_TEXT
     assert host.calls == 1
+
+
+async def test_a_stream_cut_before_any_text_carries_the_reported_input(host, provider) -> None:  # type: ignore[no-untyped-def]
+    """Given message_start (21 input tokens) then a dropped connection, three times, then
+    two retried attempts announced with their reported input, and the final error too."""
+    host.default = Reply(input_tokens=21, break_after=0)
+
+    drained = await drain(_stream(provider, attempts=3))
+
+    assert drained.tokens == []
+    assert drained.end is None
+    assert host.calls == 3
+    assert [event.attempt for event in drained.retried] == [1, 2]
+    for error in [*(event.error for event in drained.retried), drained.error]:
+        assert error is not None
+        assert error.usage == PartialUsage(21, None)
+
+
+async def test_a_stream_cut_mid_text_carries_the_reported_input(host, provider) -> None:  # type: ignore[no-untyped-def]
+    host.default = Reply(text="one two three four", input_tokens=21, break_after=2)
+
+    drained = await drain(_stream(provider, attempts=3))
+
+    assert drained.tokens == ["one", " two"]
+    assert host.calls == 1
+    assert drained.reports == [UsageReport(PartialUsage(21, None))]
+    assert drained.error is not None
+    assert drained.error.usage == PartialUsage(21, None)
+
+
+@pytest.mark.parametrize("cut", ["message_stop", None])
+async def test_a_reply_with_its_message_delta_is_complete_even_if_cut(  # type: ignore[no-untyped-def]
+    host, provider, cut
+) -> None:
+    """Given message_delta (stop reason and output count) and then a dropped connection
+    instead of message_stop, then a normal end with the host's counts, not retried."""
+    host.default = Reply(input_tokens=21, output_tokens=9, cut_before=cut)
+
+    drained = await drain(_stream(provider, attempts=3))
+
+    assert drained.error is None
+    assert drained.text == DEFAULT_TEXT
+    assert host.calls == 1
+    assert drained.end == StreamEnd(finish_reason="end_turn", usage=Usage(21, 9))
+
+
+async def test_a_stream_cut_before_message_delta_is_an_error_with_the_input(host, provider) -> None:  # type: ignore[no-untyped-def]
+    host.default = Reply(input_tokens=21, cut_before="message_delta")
+
+    drained = await drain(_stream(provider, attempts=1))
+
+    assert drained.text == DEFAULT_TEXT
+    assert drained.end is None
+    assert drained.error is not None
+    assert drained.error.code is ProviderErrorCode.UNAVAILABLE
+    assert drained.error.usage == PartialUsage(21, None)

@@ -76,7 +76,7 @@ async def test_mock_streams_word_tokens_and_reports_usage() -> None:
     assert drained.end.usage == Usage(
         input_tokens=count_tokens(MOCK_MODEL, "mock", MESSAGES)[0],
         output_tokens=len(expected),
-        estimated=False,
+        input_estimated=False,
     )
 
 

@@ -19,9 +19,11 @@ from synapse_gql.llm import (
     Usage,
     build_providers,
     complete_with_retries,
+    count_tokens,
     stream_with_retries,
 )
 from synapse_gql.llm.support import NO_KEY
+from synapse_gql.llm.types import PartialUsage, UsageReport
 from tests.llm_fakes import DEFAULT_TEXT, Fail, FakeHost, Reply, drain, fake_openai, openai_error
 from tests.llm_fakes import sent_key as key_of
 
@@ -58,7 +60,7 @@ async def test_complete_returns_text_usage_and_sends_the_request(host, provider)
     text, end = await provider.complete(MESSAGES, PARAMS, api_key=KEY)
 
     assert text == DEFAULT_TEXT
-    assert end == StreamEnd(finish_reason="stop", usage=Usage(21, 9, estimated=False))
+    assert end == StreamEnd(finish_reason="stop", usage=Usage(21, 9))
     sent = host.last
     assert key_of(sent) == KEY
     assert sent.body["model"] == "gpt-4o"
@@ -79,7 +81,7 @@ async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provid
 
     assert drained.error is None
     assert drained.tokens == ["One", " two", " three", " four", " five"]
-    assert drained.end == StreamEnd(finish_reason="stop", usage=Usage(33, 5, estimated=False))
+    assert drained.end == StreamEnd(finish_reason="stop", usage=Usage(33, 5))
     assert host.last.body["stream"] is True
     assert host.last.body["stream_options"] == {"include_usage": True}
 
@@ -321,3 +323,50 @@ async def test_fail_helper_round_trips_retry_after(host, provider) -> None:  # t
 
     assert drained.error is not None
     assert drained.error.retry_after == 0.05
+
+
+@pytest.mark.parametrize(
+    ("cut", "usage"),
+    [
+        ("done", Usage(21, 9)),
+        ("usage", None),
+    ],
+)
+async def test_a_reply_with_its_finish_reason_is_complete_even_if_cut(  # type: ignore[no-untyped-def]
+    host, provider, cut, usage
+) -> None:
+    """Given the finish_reason chunk and then a dropped connection (before the usage chunk,
+    or before [DONE]), then a normal end, not retried: the host's usage when it came, else
+    both counts estimated and flagged."""
+    host.default = Reply(input_tokens=21, output_tokens=9, cut_before=cut)
+
+    drained = await drain(_stream(provider, attempts=3))
+
+    assert drained.error is None
+    assert drained.text == DEFAULT_TEXT
+    assert host.calls == 1
+    assert drained.end is not None
+    assert drained.end.finish_reason == "stop"
+    if usage is None:
+        estimated = drained.end.usage
+        assert estimated is not None
+        assert (estimated.input_estimated, estimated.output_estimated) == (True, True)
+        assert estimated.output_tokens == count_tokens(PARAMS.model, "openai", DEFAULT_TEXT)[0]
+    else:
+        assert drained.end.usage == usage
+        assert drained.reports == [UsageReport(PartialUsage(21, 9))]
+
+
+async def test_refused_attempts_are_announced_without_usage(host, provider) -> None:  # type: ignore[no-untyped-def]
+    host.script = [openai_error(429, "Rate limit reached", code="rate_limit_exceeded")]
+
+    drained = await drain(_stream(provider, attempts=3))
+
+    assert drained.text == DEFAULT_TEXT
+    assert host.calls == 2
+    [retried] = drained.retried
+    assert (retried.attempt, retried.error.code, retried.error.usage) == (
+        1,
+        ProviderErrorCode.RATE_LIMIT,
+        None,
+    )

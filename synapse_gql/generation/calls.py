@@ -1,5 +1,10 @@
 """One provider call, streamed and collected: text, usage, latency, time to first token, or
-the error that ended it together with the tokens consumed until then."""
+the error that ended it together with the tokens consumed until then.
+
+Every count the host reported is kept (a stream stopped or cut keeps the input from
+Anthropic's ``message_start`` and the output of its last ``message_delta``); only the
+missing counts are estimated, and flagged so. Attempts retried before the first text are
+kept too, each metered on its own (zero tokens when the host refused it outright)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any
 
+from synapse_gql.generation.failures import logged_message
 from synapse_gql.llm import (
     ChatMessage,
     GenerationParams,
@@ -17,16 +24,28 @@ from synapse_gql.llm import (
     Timeouts,
     TokenDelta,
     Usage,
-    count_tokens,
     stream_with_retries,
 )
+from synapse_gql.llm.support import completed_usage
+from synapse_gql.llm.types import AttemptFailed, PartialUsage, UsageReport
+from synapse_gql.metering import AttemptRecord
 
 CANCELLED = ProviderError(ProviderErrorCode.CANCELLED, "the request was cancelled")
 
 
+@dataclass(frozen=True)
+class EarlierAttempt:
+    """A retried attempt of a call: what it consumed and why it failed."""
+
+    attempt: int
+    usage: Usage
+    error: ProviderError
+
+
 @dataclass
 class CallOutcome:
-    """How a call ended; ``error`` is None on success. Tokens are those consumed."""
+    """How a call ended; ``error`` is None on success. Tokens are those consumed by the
+    last attempt (number ``attempt``); ``earlier`` are the attempts retried before it."""
 
     text: str
     finish_reason: str | None
@@ -34,6 +53,39 @@ class CallOutcome:
     latency_ms: int
     time_to_first_token_ms: int | None
     error: ProviderError | None = None
+    attempt: int = 1
+    earlier: list[EarlierAttempt] = field(default_factory=list)
+
+
+def metered(outcome: CallOutcome) -> dict[str, Any]:
+    """The usage fields of the ``CallRecord`` metering ``outcome``: the last attempt's
+    counts and flags, and one ``AttemptRecord`` per retried attempt."""
+    usage = outcome.usage
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "input_estimated": usage.input_estimated,
+        "output_estimated": usage.output_estimated,
+        "attempt": outcome.attempt,
+        "earlier_attempts": [_attempt_record(earlier) for earlier in outcome.earlier],
+    }
+
+
+def _attempt_record(earlier: EarlierAttempt) -> AttemptRecord:
+    usage = earlier.usage
+    return AttemptRecord(
+        attempt=earlier.attempt,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        input_estimated=usage.input_estimated,
+        output_estimated=usage.output_estimated,
+        error_code=earlier.error.code.value,
+        error_message=logged_message(earlier.error),
+    )
 
 
 def _ms(seconds: float) -> int:
@@ -42,8 +94,9 @@ def _ms(seconds: float) -> int:
 
 @dataclass
 class CallRun:
-    """Streams one call through ``stream_with_retries`` and keeps what arrived, so an
-    interrupted call can still be metered. ``on_token`` sees each piece as it arrives."""
+    """Streams one call through ``stream_with_retries`` and keeps what arrived (text, the
+    counts the host reported, retried attempts), so an interrupted call can still be
+    metered exactly. ``on_token`` sees each piece as it arrives."""
 
     provider: Provider
     messages: Sequence[ChatMessage]
@@ -55,6 +108,9 @@ class CallRun:
     parts: list[str] = field(default_factory=list)
     started: float = 0.0
     first_token: float | None = None
+    reported: PartialUsage | None = None
+    attempt: int = 1
+    earlier: list[EarlierAttempt] = field(default_factory=list)
 
     async def execute(self) -> CallOutcome:
         """Run the call; a ``ProviderError`` becomes the outcome's ``error``."""
@@ -70,41 +126,68 @@ class CallRun:
         try:
             async with aclosing(events) as stream:
                 async for event in stream:
-                    if not isinstance(event, TokenDelta):
+                    if isinstance(event, TokenDelta):
+                        self._take(event.text)
+                    elif isinstance(event, UsageReport):
+                        self.reported = event.usage
+                    elif isinstance(event, AttemptFailed):
+                        self._retried(event)
+                    else:
                         return self._outcome(event.finish_reason, event.usage)
-                    if self.first_token is None:
-                        self.first_token = time.perf_counter()
-                    self.parts.append(event.text)
-                    if self.on_token is not None:
-                        self.on_token(event.text)
         except ProviderError as exc:
             return self.failed(exc)
         return self.failed(ProviderError(ProviderErrorCode.UNAVAILABLE, "the reply never ended"))
 
-    def failed(self, error: ProviderError) -> CallOutcome:
+    def _take(self, text: str) -> None:
+        if self.first_token is None:
+            self.first_token = time.perf_counter()
+        self.parts.append(text)
+        if self.on_token is not None:
+            self.on_token(text)
+
+    def _retried(self, event: AttemptFailed) -> None:
+        """An attempt failed before any text and is retried: keep what it consumed."""
+        usage = self._usage(event.error.usage or self.reported, "")
+        self.earlier.append(EarlierAttempt(event.attempt, usage, event.error))
+        self.reported = None
+        self.attempt = event.attempt + 1
+
+    def failed(self, error: ProviderError, text: str | None = None) -> CallOutcome:
         """The outcome of a call stopped by ``error``, charged for what it consumed: the
-        usage the host reported, else the estimated prompt and partial reply once any text
-        arrived, else nothing."""
-        usage = error.usage
-        if usage is None and self.parts:
-            usage = self._estimate()
-        outcome = self._outcome(None, usage or Usage(0, 0))
+        counts the host reported, the missing ones estimated (from ``text``, the reply as
+        it was delivered, by default all that arrived); nothing when the host reported
+        nothing and no text arrived."""
+        delivered = "".join(self.parts) if text is None else text
+        usage = self._usage(error.usage or self.reported, delivered)
+        outcome = self._outcome(None, usage)
+        outcome.text = delivered
         outcome.error = error
         return outcome
 
-    def _estimate(self) -> Usage:
+    def _usage(
+        self, reported: Usage | PartialUsage | None, text: str, *, always: bool = False
+    ) -> Usage:
+        """``reported`` completed with estimates; zero when nothing shows the host spent
+        anything (no count, no text), unless ``always`` (a call that ended normally)."""
+        if isinstance(reported, Usage):
+            return reported
+        if reported is None or reported.empty:
+            if not text and not always:
+                return Usage(0, 0)
+            reported = PartialUsage()
         model, provider = self.params.model, self.provider.name
-        input_tokens, _ = count_tokens(model, provider, self.messages)
-        output_tokens, _ = count_tokens(model, provider, "".join(self.parts))
-        return Usage(input_tokens, output_tokens, estimated=True)
+        return completed_usage(reported, model, provider, self.messages, text)
 
     def _outcome(self, finish_reason: str | None, usage: Usage | None) -> CallOutcome:
         ended = time.perf_counter()
         first = self.first_token
+        text = "".join(self.parts)
         return CallOutcome(
-            text="".join(self.parts),
+            text=text,
             finish_reason=finish_reason,
-            usage=usage or self._estimate(),
+            usage=usage or self._usage(PartialUsage(None, None), text, always=True),
             latency_ms=_ms(ended - self.started),
             time_to_first_token_ms=None if first is None else _ms(first - self.started),
+            attempt=self.attempt,
+            earlier=list(self.earlier),
         )

@@ -1,8 +1,10 @@
 """Retries and deadlines around a provider call.
 
 A retryable ``ProviderError`` is retried with exponential backoff and jitter, but only while
-nothing was yielded: once the first token is out, the reply cannot be restarted and the error
-propagates. The first-token timeout bounds the wait for the first event of each attempt; the
+no text was yielded: once the first token is out, the reply cannot be restarted and the error
+propagates. Usage reports pass through as they come; each retried attempt is announced with
+an ``AttemptFailed`` carrying the counts its host reported, so the tokens it consumed are
+metered too. The first-token timeout bounds the wait for the first event of each attempt; the
 total timeout bounds the whole call, retries and backoff included.
 """
 
@@ -14,18 +16,20 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 
 from synapse_gql.llm.base import Provider, Timeouts
-from synapse_gql.llm.support import premature_end
+from synapse_gql.llm.support import premature_end, with_usage
 from synapse_gql.llm.types import (
+    AttemptFailed,
     ChatMessage,
     GenerationParams,
     ProviderError,
     ProviderErrorCode,
     StreamEnd,
     TokenDelta,
+    UsageReport,
 )
 
 DEFAULT_TIMEOUTS = Timeouts()
-Event = TokenDelta | StreamEnd
+Event = TokenDelta | StreamEnd | UsageReport
 
 
 def backoff_delay(
@@ -92,7 +96,8 @@ async def _attempt(
             yield event
             if isinstance(event, StreamEnd):
                 return
-            until = deadline
+            if isinstance(event, TokenDelta):
+                until = deadline
 
 
 async def stream_with_retries(
@@ -105,27 +110,34 @@ async def stream_with_retries(
     base_delay: float = 0.5,
     max_delay: float = 20.0,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
-) -> AsyncIterator[Event]:
+) -> AsyncIterator[Event | AttemptFailed]:
     """Yield the events of ``provider.stream``, retrying retryable errors before the first
-    event. Ends with exactly one ``StreamEnd`` or raises ``ProviderError``."""
+    text (each retried attempt announced by an ``AttemptFailed``). Ends with exactly one
+    ``StreamEnd`` or raises ``ProviderError``, carrying the counts reported before it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeouts.total
     for attempt in range(1, max(attempts, 1) + 1):
-        yielded = False
+        answered = False
+        reported: UsageReport | None = None
         try:
             async with aclosing(
                 _attempt(provider, messages, params, api_key, timeouts, deadline)
             ) as events:
                 async for event in events:
-                    yielded = True
+                    if isinstance(event, UsageReport):
+                        reported = event
+                    else:
+                        answered = True
                     yield event
             return
         except ProviderError as exc:
-            if yielded or not exc.retryable or attempt >= attempts:
+            with_usage(exc, None if reported is None else reported.usage)
+            if answered or not exc.retryable or attempt >= attempts:
                 raise
             delay = backoff_delay(attempt, base_delay, max_delay, exc.retry_after)
             if loop.time() + delay >= deadline:
                 raise
+            yield AttemptFailed(attempt, exc)
             await asyncio.sleep(delay)
 
 

@@ -8,7 +8,13 @@ from collections.abc import Mapping, Sequence
 import httpx
 
 from synapse_gql.llm.tokens import count_tokens
-from synapse_gql.llm.types import ChatMessage, ProviderError, ProviderErrorCode, Usage
+from synapse_gql.llm.types import (
+    ChatMessage,
+    PartialUsage,
+    ProviderError,
+    ProviderErrorCode,
+    Usage,
+)
 
 # Phrases hosts use for a prompt that does not fit the model's context window.
 CONTEXT_PHRASES = (
@@ -97,18 +103,41 @@ def estimated_usage(
     model: str, provider: str, messages: Sequence[ChatMessage], output: str
 ) -> Usage:
     """Usage for a host that did not report any."""
-    input_tokens, _ = count_tokens(model, provider, messages)
-    output_tokens, _ = count_tokens(model, provider, output)
-    return Usage(input_tokens=input_tokens, output_tokens=output_tokens, estimated=True)
+    return completed_usage(PartialUsage(), model, provider, messages, output)
 
 
-def premature_end(provider: str) -> ProviderError:
+def completed_usage(
+    reported: PartialUsage,
+    model: str,
+    provider: str,
+    messages: Sequence[ChatMessage],
+    output: str,
+) -> Usage:
+    """The host's reported counts, with only the missing ones counted locally (the prompt
+    for the input, ``output`` for the output) and flagged estimated."""
+    input_tokens = output_tokens = 0
+    if reported.input_tokens is None:
+        input_tokens, _ = count_tokens(model, provider, messages)
+    if reported.output_tokens is None and output:
+        output_tokens, _ = count_tokens(model, provider, output)
+    return reported.completed(input_tokens, output_tokens)
+
+
+def premature_end(provider: str, usage: PartialUsage | None = None) -> ProviderError:
     """The stream closed cleanly but before the host said the reply was complete."""
     return ProviderError(
         ProviderErrorCode.UNAVAILABLE,
         f"the {provider} stream ended before the reply was complete",
         retryable=True,
+        usage=None if usage is None or usage.empty else usage,
     )
+
+
+def with_usage(error: ProviderError, usage: PartialUsage | None) -> ProviderError:
+    """``error`` carrying the counts the host reported before it (unless it has its own)."""
+    if error.usage is None and usage is not None and not usage.empty:
+        error.usage = usage
+    return error
 
 
 def filtered(provider: str, usage: Usage | None) -> ProviderError:

@@ -38,8 +38,9 @@ class ApiKeySource(enum.Enum):
 class UsageLog(Base):
     """One LLM call. Append-only: it keeps the price charged and the model id as called.
 
-    ``tokens_estimated`` is true when the provider reported no usage and the tokens
-    were counted locally.
+    ``input_estimated`` / ``output_estimated`` say which counts were made locally because
+    the provider did not report them; ``tokens_estimated`` is either. ``attempt`` numbers
+    the attempt of the call (retried attempts each have a row, zero tokens when refused).
     """
 
     __tablename__ = "usage_logs"
@@ -65,6 +66,7 @@ class UsageLog(Base):
         CheckConstraint(
             "latency_ms >= 0 AND time_to_first_token_ms >= 0", name="latency_non_negative"
         ),
+        CheckConstraint("attempt >= 1", name="attempt_positive"),
     )
 
     id: Mapped[uuid_pk]
@@ -94,6 +96,9 @@ class UsageLog(Base):
     cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     total_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    input_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    output_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     input_price_per_million: Mapped[Decimal] = mapped_column(Money)
     output_price_per_million: Mapped[Decimal] = mapped_column(Money)
     # The cache prices charged; null when the model had none (cached tokens paid as input).
