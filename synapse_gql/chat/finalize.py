@@ -1,5 +1,6 @@
 """Closing an answer: one transaction writes the message's final text and status and meters
-every provider call it took; then, committed, the end is announced.
+every provider call it took (the call pipeline's metering step); then, committed, the end
+and the usage are announced.
 
 Closing is conditional (``WHERE status = 'streaming'``): of a generation, a stop request
 that found no live generation and the stale-generation sweeper, only the first closes the
@@ -15,13 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from synapse_gql.budgets.reservations import settle_answer
-from synapse_gql.chat.events import added_event, finished_event
-from synapse_gql.metering import CallRecord, record_call
-from synapse_gql.models import Message, MessageStatus, UsageLog
-from synapse_gql.realtime import conversation_channel, message_channel, publish_quietly
+from synapse_gql.metering import CallRecord
+from synapse_gql.models import Message, MessageStatus
+from synapse_gql.pipeline import announce, meter_and_settle
+from synapse_gql.realtime import conversation_channel, message_channel, publisher_for
+from synapse_gql.realtime.events import AddedEvent, FinishedEvent
 from synapse_gql.state import AppState
-from synapse_gql.usage.live import announce_usage
 
 
 @dataclass(frozen=True)
@@ -58,46 +58,42 @@ async def close_message(session: AsyncSession, closing: Closing) -> bool:
 
 
 async def finish(
-    state: AppState, closing: Closing, calls: Sequence[CallRecord]
+    state: AppState,
+    closing: Closing,
+    calls: Sequence[CallRecord],
+    reservation_id: uuid.UUID | None,
 ) -> uuid.UUID | None:
-    """Close and meter in one transaction, then announce; the last call's usage log id,
-    or None when the message was closed by someone else (nothing written)."""
-    written: list[UsageLog] = []
+    """Close, meter and settle in one transaction, then announce; the last call's usage
+    log id, or None when the message was closed by someone else (nothing written)."""
     async with state.db.transaction() as session:
         if not await close_message(session, closing):
             return None
-        for call in calls:
-            written.append((await record_call(session, call)).usage_log)
-        # Budgets: the exact cost was charged above; the answer's reservation ends here.
-        await settle_answer(session, closing.message_id)
-    await announce_finished(state, closing)
-    await announce_logs(state, written)
-    return written[-1].id if written else None
+        queue_finished(state, session, closing)
+        results = await meter_and_settle(state, session, calls, reservation_id)
+    await announce(state, session)
+    return results[-1].usage_log.id if results else None
 
 
-async def announce_logs(state: AppState, logs: Sequence[UsageLog]) -> None:
-    """Announce committed usage logs to their workspaces' live usage subscribers."""
-    for usage_log in logs:
-        await announce_usage(state, usage_log.workspace_id, [usage_log.id])
-
-
-async def announce_finished(state: AppState, closing: Closing) -> None:
-    """Tell the message's and the conversation's subscribers that the answer ended."""
-    payload = finished_event(closing.message_id, closing.sequence, closing.status.value)
-    await publish_quietly(
-        state.realtime,
-        [
-            (message_channel(closing.message_id), payload),
-            (conversation_channel(closing.conversation_id), payload),
-        ],
+def queue_finished(state: AppState, session: AsyncSession, closing: Closing) -> None:
+    """Tell the message's and the conversation's subscribers, once ``session`` commits,
+    that the answer ended."""
+    event = FinishedEvent(
+        message_id=closing.message_id, sequence=closing.sequence, status=closing.status.value
     )
+    publisher = publisher_for(state.realtime)
+    publisher.publish(session, message_channel(closing.message_id), event)
+    publisher.publish(session, conversation_channel(closing.conversation_id), event)
 
 
-async def announce_added(
-    state: AppState, conversation_id: uuid.UUID, message_ids: Sequence[uuid.UUID]
+def queue_added(
+    state: AppState,
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    message_ids: Sequence[uuid.UUID],
 ) -> None:
-    """Tell the conversation's subscribers about committed new messages, in order."""
+    """Tell the conversation's subscribers, once ``session`` commits, about its new
+    messages, in order."""
+    publisher = publisher_for(state.realtime)
     channel = conversation_channel(conversation_id)
-    await publish_quietly(
-        state.realtime, [(channel, added_event(message_id)) for message_id in message_ids]
-    )
+    for message_id in message_ids:
+        publisher.publish(session, channel, AddedEvent(message_id=message_id))

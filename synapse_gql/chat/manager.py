@@ -18,11 +18,11 @@ import logging
 import uuid
 from contextlib import suppress
 
-from synapse_gql.chat.events import STOP, parse, stop_event
 from synapse_gql.chat.leases import WorkerLease
 from synapse_gql.chat.recovery import sweep_stale
 from synapse_gql.chat.runner import Generation, GenerationJob
-from synapse_gql.realtime import control_channel
+from synapse_gql.realtime import control_channel, publisher_for, subscribe
+from synapse_gql.realtime.events import StopEvent
 from synapse_gql.realtime.journal import journal_dir
 from synapse_gql.state import AppState
 
@@ -84,7 +84,9 @@ class GenerationManager:
 
     async def request_stop(self, message_id: uuid.UUID) -> None:
         """Ask every process to stop ``message_id``'s generation."""
-        await self.state.realtime.publish(control_channel(), stop_event(message_id))
+        await publisher_for(self.state.realtime).send(
+            control_channel(), StopEvent(message_id=message_id)
+        )
 
     async def start_background(self) -> None:
         """Take the lease, end those of this host's dead processes, sweep once, then listen
@@ -123,11 +125,10 @@ class GenerationManager:
                 log.exception("giving up the generation lease failed; it will expire")
 
     async def _listen(self) -> None:
-        async with self.state.realtime.subscribe(control_channel()) as subscription:
+        async with subscribe(self.state.realtime, control_channel(), StopEvent) as stops:
             self._listening.set()
-            async for payload in subscription:
-                event = parse(payload)
-                if event is not None and event.kind == STOP and self.is_running(event.message_id):
+            async for event in stops:
+                if self.is_running(event.message_id):
                     task = asyncio.create_task(self.stop_local(event.message_id))
                     self._stopping.add(task)
                     task.add_done_callback(self._stopping.discard)

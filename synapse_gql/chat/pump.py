@@ -14,8 +14,8 @@ import logging
 import uuid
 from contextlib import suppress
 
-from synapse_gql.chat.events import delta_event
 from synapse_gql.realtime import Delta, StreamLog, conversation_channel, message_channel
+from synapse_gql.realtime.events import DeltaEvent, encode
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,18 @@ class DeltaPump:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.sequence = 0
-        self.offset = 0  # characters sent so far
+        self.offset = 0  # UTF-16 code units sent so far (Delta.end counts them)
 
     @property
     def text(self) -> str:
         """The text sent so far (what ``sequence`` covers)."""
         return "".join(self._sent)
+
+    @property
+    def published(self) -> str:
+        """All the text given to the pump: what :meth:`close` leaves sent (and stored), so
+        an answer stopped mid-stream is metered for exactly that text."""
+        return "".join((*self._sent, *self._pending))
 
     def start(self) -> None:
         """Start the sending task."""
@@ -80,7 +86,7 @@ class DeltaPump:
         delta = Delta(self.sequence + 1, self.offset, text)
         self.sequence, self.offset = delta.sequence, delta.end
         self._sent.append(text)
-        payload = delta_event(self._message_id, delta)
+        payload = encode(DeltaEvent.of(self._message_id, delta))
         try:
             await self._log.append(
                 self._message_id, delta, [(channel, payload) for channel in self._channels]

@@ -26,23 +26,23 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from synapse_gql.budgets.reservations import reservation_of, settle
-from synapse_gql.chat.finalize import Closing, announce_finished, announce_logs, close_message
+from synapse_gql.budgets.reservations import reservation_of
+from synapse_gql.chat.finalize import Closing, close_message, queue_finished
 from synapse_gql.chat.leases import this_host
 from synapse_gql.config import Settings
 from synapse_gql.errors import ErrorCode
 from synapse_gql.llm import count_tokens
-from synapse_gql.metering import CallRecord, record_call
+from synapse_gql.metering import CallRecord
 from synapse_gql.models import (
     ApiKeySource,
     Conversation,
     GenerationWorker,
     Message,
     MessageStatus,
-    UsageLog,
     UsageStatus,
 )
-from synapse_gql.realtime import Delta
+from synapse_gql.pipeline import announce, meter_and_settle
+from synapse_gql.realtime import Delta, utf16_length
 from synapse_gql.realtime.journal import DeltaJournal
 from synapse_gql.state import AppState
 
@@ -56,7 +56,7 @@ def recovered_text(message: Message, logged: list[Delta]) -> tuple[str, int]:
     """The message's text and last sequence: the checkpoint plus any logged deltas after it."""
     text, sequence = message.content, message.stream_sequence
     for delta in logged:
-        if delta.sequence == sequence + 1 and delta.offset == len(text):
+        if delta.sequence == sequence + 1 and delta.offset == utf16_length(text):
             text, sequence = text + delta.text, delta.sequence
     return text, sequence
 
@@ -151,7 +151,6 @@ async def _close_claimed(
 ) -> list[Closing]:
     closings: list[Closing] = []
     journals: list[str | None] = []
-    written: list[UsageLog] = []
     async with state.db.transaction() as session:
         for message, conversation, journal in await _claim(session, message_id, sweep):
             logged = await _logged(state, message.id, journal)
@@ -167,17 +166,16 @@ async def _close_claimed(
                 STALE_MESSAGE if failed else None,
             )
             await close_message(session, closing)
+            queue_finished(state, session, closing)
             call = estimated_call(message, conversation, text, failed)
-            if call is not None:
-                written.append((await record_call(session, call)).usage_log)
-            # Budgets: release the dead generation's reservation (its cost charged above).
-            await settle(session, reservation_of(message.generation))
+            # The dead generation's reservation is released once its call is metered.
+            reservation = reservation_of(message.generation)
+            await meter_and_settle(state, session, [] if call is None else [call], reservation)
             closings.append(closing)
             journals.append(journal)
     for closing, journal in zip(closings, journals, strict=True):
         await _forget(state, closing.message_id, journal)
-        await announce_finished(state, closing)
-    await announce_logs(state, written)
+    await announce(state, session)
     return closings
 
 

@@ -10,9 +10,7 @@ Sampling: the request's values, else the agent's; extra provider parameters from
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -21,15 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from synapse_gql.agents.service import active_llm
 from synapse_gql.budgets.caller import request_api_token
 from synapse_gql.budgets.repository import Coverage
-from synapse_gql.budgets.reservations import RESERVATION_KEY, reserve, worst_case
+from synapse_gql.budgets.reservations import RESERVATION_KEY
 from synapse_gql.chat.history import prompt_for, window
 from synapse_gql.errors import DomainError, ErrorCode
-from synapse_gql.generation.keys import ResolvedKey, resolve_key
-from synapse_gql.generation.prompts import Sampling, generation_params, recorded_parameters
-from synapse_gql.generation.service import enabled_provider
+from synapse_gql.generation.prompts import Sampling, generation_params
 from synapse_gql.llm import RESERVED_PARAMETERS, GenerationParams, Provider
-from synapse_gql.metering import current_price
 from synapse_gql.models import LLM, Agent, Conversation, Workspace
+from synapse_gql.pipeline.plan import CallPlan, ModelChoice, choose, enabled_provider, reserve
 from synapse_gql.state import AppState
 
 MODEL_PATH = ["input", "model"]
@@ -46,46 +42,20 @@ class Overrides:
     sampling: Sampling = field(default_factory=Sampling)
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model ready to be called: catalog row, adapter, parameters, the paying key and
-    the price period in force when the answer was asked for (the call pays it)."""
-
-    llm: LLM
-    provider: Provider
-    params: GenerationParams
-    key: ResolvedKey
-    price_id: uuid.UUID | None = None
-
-    @property
-    def recorded(self) -> dict[str, Any]:
-        """The parameters kept on the usage log."""
-        return recorded_parameters(self.params, system_prompt=False)
-
-
-@dataclass(frozen=True)
-class CallPlan:
-    """How an answer is generated: the model, its fallback, the agent's system prompt."""
-
-    primary: ModelChoice
-    fallback: ModelChoice | None
-    system_prompt: str | None
-    # The budget reservation taken for the answer's worst case (None: no budget covers it).
-    reservation_id: uuid.UUID | None = None
-
-    def info(self, user_id: uuid.UUID) -> dict[str, Any]:
-        """What the message keeps so a crashed generation can still be metered."""
-        price_id = self.primary.price_id
-        return {
-            "llm_id": str(self.primary.llm.id),
-            "provider": self.primary.llm.provider,
-            "model_id": self.primary.llm.model_id,
-            "key_source": self.primary.key.source.value,
-            "llm_price_id": None if price_id is None else str(price_id),
-            "parameters": {**self.primary.recorded, "system_prompt": bool(self.system_prompt)},
-            "user_id": str(user_id),
-            RESERVATION_KEY: str(self.reservation_id) if self.reservation_id else None,
-        }
+def generation_info(plan: CallPlan, user_id: uuid.UUID) -> dict[str, Any]:
+    """What the answer's message keeps so a crashed generation can still be metered."""
+    primary = plan.primary
+    price_id = primary.price_id
+    return {
+        "llm_id": str(primary.llm.id),
+        "provider": primary.llm.provider,
+        "model_id": primary.llm.model_id,
+        "key_source": primary.key.source.value,
+        "llm_price_id": None if price_id is None else str(price_id),
+        "parameters": {**primary.recorded, "system_prompt": bool(plan.system_prompt)},
+        "user_id": str(user_id),
+        RESERVATION_KEY: str(plan.reservation_id) if plan.reservation_id else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -181,18 +151,14 @@ async def _fallback(
     if sampling.max_tokens is not None:
         sampling = replace(sampling, max_tokens=min(sampling.max_tokens, llm.max_output_tokens))
     try:
-        key = await resolve_key(
-            session, state.keyring, state.settings, user_id, target.workspace.id, llm.provider
-        )
         params = generation_params(llm, sampling)
+        # Free-form parameters are written for the main model's API; another provider's
+        # fallback gets none of them.
+        same_api = llm.provider == target.llm.provider
+        params = replace(params, extra=target.params.extra if same_api else {})
+        return await choose(session, state, llm, provider, params, (user_id, target.workspace.id))
     except DomainError:
         return None
-    # Free-form parameters are written for the main model's API; another provider's
-    # fallback gets none of them.
-    same_api = llm.provider == target.llm.provider
-    extra = target.params.extra if same_api else {}
-    price = await current_price(session, llm.id)
-    return ModelChoice(llm, provider, replace(params, extra=extra), key, price.id)
 
 
 async def _prompt_tokens(
@@ -217,29 +183,6 @@ async def _prompt_tokens(
     return window(choice.llm, choice.params)
 
 
-async def _reserve(
-    session: AsyncSession,
-    state: AppState,
-    plan: CallPlan,
-    target: Target,
-    user_id: uuid.UUID,
-    question_id: uuid.UUID | None,
-) -> CallPlan:
-    """Reserve the worst case of every model the answer may call (BUDGET_EXCEEDED)."""
-
-    async def worst() -> Decimal:
-        amount = Decimal(0)
-        for choice in choices(plan):
-            tokens = await _prompt_tokens(session, state, choice, plan.system_prompt, question_id)
-            output = choice.params.max_tokens or choice.llm.max_output_tokens
-            amount += await worst_case(session, choice.llm.id, tokens, output)
-        return amount
-
-    coverage = Coverage(target.workspace.id, target.project_id, user_id, request_api_token())
-    reservation_id = await reserve(session, coverage, worst, ["input", "conversationId"])
-    return replace(plan, reservation_id=reservation_id)
-
-
 async def plan_call(
     session: AsyncSession,
     state: AppState,
@@ -249,28 +192,22 @@ async def plan_call(
 ) -> CallPlan:
     """Keys and budget: API_KEY_MISSING (naming the variable to set), BUDGET_EXCEEDED when
     a hard-stop budget covering the answer has no room for its worst case."""
-    key = await resolve_key(
-        session,
-        state.keyring,
-        state.settings,
-        user_id,
-        target.workspace.id,
-        target.llm.provider,
-        field=target.path,
+    payer = (user_id, target.workspace.id)
+    primary = await choose(
+        session, state, target.llm, target.provider, target.params, payer, target.path
     )
-    price = await current_price(session, target.llm.id)
-    primary = ModelChoice(target.llm, target.provider, target.params, key, price.id)
     system_prompt = target.agent.system_prompt if target.agent is not None else None
     fallback = await _fallback(session, state, target, user_id)
     plan = CallPlan(primary, fallback, system_prompt or None)
-    return await _reserve(session, state, plan, target, user_id, question_id)
+
+    async def prompt_tokens(choice: ModelChoice) -> int:
+        return await _prompt_tokens(session, state, choice, plan.system_prompt, question_id)
+
+    coverage = Coverage(target.workspace.id, target.project_id, user_id, request_api_token())
+    reservation_id = await reserve(session, coverage, plan.choices, prompt_tokens, CONFIGURED_PATH)
+    return replace(plan, reservation_id=reservation_id)
 
 
 def is_request_error(error: DomainError) -> bool:
     """True when ``error`` concerns what the request gave (not the configured model)."""
     return bool(error.path) and error.path[-1] in REQUEST_FIELDS
-
-
-def choices(plan: CallPlan) -> Sequence[ModelChoice]:
-    """The models to try, in order."""
-    return (plan.primary,) if plan.fallback is None else (plan.primary, plan.fallback)

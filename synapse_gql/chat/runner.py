@@ -25,25 +25,24 @@ from synapse_gql.chat.finalize import Closing, finish
 from synapse_gql.chat.history import prompt_for
 from synapse_gql.chat.leases import WorkerLease
 from synapse_gql.chat.pump import DeltaPump
-from synapse_gql.chat.resolution import CallPlan, ModelChoice, choices
 from synapse_gql.errors import DomainError, ErrorCode
 from synapse_gql.generation.calls import CANCELLED, CallOutcome, CallRun
-from synapse_gql.generation.failures import logged_message, provider_failure, usage_status
-from synapse_gql.generation.keys import key_variable
-from synapse_gql.generation.providers import llm_timeouts
 from synapse_gql.llm import ChatMessage, ProviderError, ProviderErrorCode
 from synapse_gql.metering import CallRecord
 from synapse_gql.models import Message, MessageStatus
+from synapse_gql.pipeline import (
+    CallPlan,
+    CallScope,
+    ModelChoice,
+    call_record,
+    failure,
+    needs_fallback,
+    start_call,
+)
 from synapse_gql.state import AppState
 
 log = logging.getLogger(__name__)
 
-# Errors after which the fallback model is tried (when no token has arrived).
-FALLBACK_ON = {
-    ProviderErrorCode.UNAVAILABLE,
-    ProviderErrorCode.TIMEOUT,
-    ProviderErrorCode.RATE_LIMIT,
-}
 INTERRUPTED = ProviderError(ProviderErrorCode.UNAVAILABLE, "the server stopped mid-answer")
 
 
@@ -61,35 +60,20 @@ class GenerationJob:
     stop_requested: bool = False
     calls: list[CallRecord] = field(default_factory=list)
 
+    @property
+    def scope(self) -> CallScope:
+        """Who pays for the answer's calls and what they belong to."""
+        return CallScope(
+            workspace_id=self.workspace_id,
+            user_id=self.user_id,
+            project_id=self.project_id,
+            conversation_id=self.conversation_id,
+            message_id=self.message_id,
+        )
 
-def call_record(job: GenerationJob, choice: ModelChoice, outcome: CallOutcome) -> CallRecord:
-    """The usage of one provider call of ``job``."""
-    error = outcome.error
-    cancelled = error is not None and error.code is ProviderErrorCode.CANCELLED
-    return CallRecord(
-        workspace_id=job.workspace_id,
-        user_id=job.user_id,
-        project_id=job.project_id,
-        conversation_id=job.conversation_id,
-        message_id=job.message_id,
-        llm_id=choice.llm.id,
-        provider=choice.llm.provider,
-        model_id=choice.llm.model_id,
-        api_key_source=choice.key.source,
-        input_tokens=outcome.usage.input_tokens,
-        output_tokens=outcome.usage.output_tokens,
-        cache_read_tokens=outcome.usage.cache_read_tokens,
-        cache_write_tokens=outcome.usage.cache_write_tokens,
-        llm_price_id=choice.price_id,
-        tokens_estimated=outcome.usage.estimated,
-        latency_ms=outcome.latency_ms,
-        time_to_first_token_ms=outcome.time_to_first_token_ms,
-        status=usage_status(error),
-        error_code=None if error is None else error.code.value,
-        error_message=logged_message(error),
-        parameters={**choice.recorded, "system_prompt": bool(job.plan.system_prompt)},
-        finish_reason="cancelled" if cancelled else outcome.finish_reason,
-    )
+    def record(self, choice: ModelChoice, outcome: CallOutcome) -> CallRecord:
+        """The usage of one provider call of the answer."""
+        return call_record(self.scope, choice, outcome, bool(self.plan.system_prompt))
 
 
 async def to_completion(work: Coroutine[Any, Any, None]) -> None:
@@ -103,12 +87,6 @@ async def to_completion(work: Coroutine[Any, Any, None]) -> None:
         except asyncio.CancelledError:
             if task.done():
                 raise
-
-
-def needs_fallback(outcome: CallOutcome) -> bool:
-    """True when a call failed before its first token in a way another model may not."""
-    error = outcome.error
-    return error is not None and not outcome.text and error.code in FALLBACK_ON
 
 
 class Generation:
@@ -152,7 +130,7 @@ class Generation:
             log.exception("recording the process of %s failed", self.job.message_id)
 
     async def _generate(self) -> Closing:
-        *first, last = choices(self.job.plan)
+        *first, last = self.job.plan.choices
         for choice in first:
             outcome = await self._attempt(choice)
             if isinstance(outcome, Closing):
@@ -186,18 +164,10 @@ class Generation:
 
     async def _call(self, choice: ModelChoice, messages: list[ChatMessage]) -> CallOutcome:
         self.choice = choice
-        self.run = CallRun(
-            choice.provider,
-            messages,
-            choice.params,
-            choice.key.value,
-            attempts=self.state.settings.llm_retry_attempts,
-            timeouts=llm_timeouts(self.state.settings),
-            on_token=self.pump.push,
-        )
+        self.run = start_call(self.state, choice, messages, self.pump.push)
         self.unmetered = True
         outcome = await self.run.execute()
-        self.job.calls.append(call_record(self.job, choice, outcome))
+        self.job.calls.append(self.job.record(choice, outcome))
         self.unmetered = False
         return outcome
 
@@ -205,18 +175,17 @@ class Generation:
         error = outcome.error
         if error is None:
             return self._closing(MessageStatus.COMPLETED)
-        failure = provider_failure(
-            error, choice.llm.provider, choice.key.source, key_variable(choice.llm.provider)
-        )
-        return self._closing(MessageStatus.FAILED, failure.code.value, failure.message)
+        failed = failure(choice, error)
+        return self._closing(MessageStatus.FAILED, failed.code.value, failed.message)
 
     def _interrupted(self) -> Closing:
         """The closing of a call cut short by a stop request or a shutdown; the call in
         flight (if any) is metered for what it consumed."""
         stopped = self.job.stop_requested
         if self.unmetered and self.run is not None and self.choice is not None:
-            outcome = self.run.failed(CANCELLED if stopped else INTERRUPTED)
-            record = call_record(self.job, self.choice, outcome)
+            # Metered for exactly the text the subscribers get and the row keeps.
+            outcome = self.run.failed(CANCELLED if stopped else INTERRUPTED, self.pump.published)
+            record = self.job.record(self.choice, outcome)
             if not stopped:
                 record.error_code = ErrorCode.GENERATION_INTERRUPTED.value
             self.job.calls.append(record)
@@ -238,7 +207,7 @@ class Generation:
         sequence = await self.pump.close()
         closing = replace(closing, sequence=sequence, text=self.pump.text)
         try:
-            await finish(self.state, closing, self.job.calls)
+            await finish(self.state, closing, self.job.calls, self.job.plan.reservation_id)
         except Exception:
             log.exception("closing the answer %s failed; the sweeper will", self.job.message_id)
             return

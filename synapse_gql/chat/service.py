@@ -20,13 +20,12 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from synapse_gql.chat.events import FINISHED, parse
-from synapse_gql.chat.finalize import announce_added
+from synapse_gql.chat.finalize import queue_added
 from synapse_gql.chat.recovery import close_abandoned
 from synapse_gql.chat.resolution import (
-    CallPlan,
     Overrides,
     Target,
+    generation_info,
     is_request_error,
     plan_call,
     resolve_target,
@@ -45,7 +44,9 @@ from synapse_gql.models import (
     MessageRole,
     MessageStatus,
 )
-from synapse_gql.realtime import message_channel
+from synapse_gql.pipeline import CallPlan, announce
+from synapse_gql.realtime import message_channel, subscribe
+from synapse_gql.realtime.events import FinishedEvent
 from synapse_gql.state import AppState
 
 MESSAGE_PATH = ["input", "messageId"]
@@ -137,7 +138,7 @@ def _new_answer(asked: Asked, plan: CallPlan, actor_id: uuid.UUID) -> Message:
         llm_id=plan.primary.llm.id,
         reply_to_id=asked.question.id,
         parent_id=asked.replaces,
-        generation=plan.info(actor_id),
+        generation=generation_info(plan, actor_id),
         created_at=func.clock_timestamp(),
     )
 
@@ -188,7 +189,8 @@ async def _answer(
             await repository.count_new_message(session, asked.conversation.id)
             asked.created.append(answer)
         await session.refresh(asked.conversation)
-    await announce_added(state, asked.conversation.id, [m.id for m in asked.created])
+        queue_added(state, session, asked.conversation.id, [m.id for m in asked.created])
+    await announce(state, session)
     if blocked is not None:
         raise blocked
     state.generations.start(_job(asked, answer, plan, actor_id))
@@ -279,16 +281,14 @@ async def _fresh(state: AppState, message_id: uuid.UUID) -> Message:
 
 async def _stop_elsewhere(state: AppState, message_id: uuid.UUID) -> None:
     """Ask the process generating the answer to stop it; close it here when none does."""
-    async with state.realtime.subscribe(message_channel(message_id)) as subscription:
+    async with subscribe(state.realtime, message_channel(message_id), FinishedEvent) as ends:
         if (await _fresh(state, message_id)).status is not MessageStatus.STREAMING:
             return
         await state.generations.request_stop(message_id)
         try:
             async with asyncio.timeout(state.settings.stop_wait_seconds):
-                async for payload in subscription:
-                    event = parse(payload)
-                    if event is not None and event.kind == FINISHED:
-                        return
+                async for _ in ends:
+                    return
         except TimeoutError:
             pass
     await close_abandoned(state, message_id)

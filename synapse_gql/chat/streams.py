@@ -16,9 +16,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from synapse_gql.chat.events import ADDED, DELTA, FINISHED, ChannelEvent, parse
 from synapse_gql.models import Message, MessageRole, MessageStatus, UsageLog
-from synapse_gql.realtime import Delta, conversation_channel, message_channel
+from synapse_gql.realtime import (
+    Delta,
+    conversation_channel,
+    message_channel,
+    subscribe,
+    utf16_length,
+    utf16_tail,
+)
+from synapse_gql.realtime.events import AddedEvent, DeltaEvent, FinishedEvent
 from synapse_gql.state import AppState
 
 
@@ -50,8 +57,8 @@ StreamItem = AnswerDelta | Finished | Added
 
 
 class Cursor:
-    """How far a subscriber is in one answer: the last sequence and the offset after it
-    (unknown when resuming until a delta or the text tells)."""
+    """How far a subscriber is in one answer: the last sequence and the offset after it,
+    in UTF-16 code units (unknown when resuming until a delta or the text tells)."""
 
     def __init__(self, after: int = 0) -> None:
         self.sequence = max(after, 0)
@@ -73,8 +80,8 @@ class Cursor:
         if message.stream_sequence <= self.sequence:
             return []
         offset = self.offset if self.offset is not None else 0
-        text = message.content[offset:]
-        self.sequence, self.offset = message.stream_sequence, len(message.content)
+        text = utf16_tail(message.content, offset)
+        self.sequence, self.offset = message.stream_sequence, utf16_length(message.content)
         return [Delta(self.sequence, offset, text)] if text else []
 
 
@@ -141,7 +148,8 @@ async def answer_events(
 ) -> AsyncIterator[StreamItem]:
     """Every delta of ``message`` past ``after``, then its end (see the module docstring)."""
     stream = AnswerStream(state, message.id, after)
-    async with state.realtime.subscribe(message_channel(message.id)) as subscription:
+    channel = message_channel(message.id)
+    async with subscribe(state.realtime, channel, (DeltaEvent, FinishedEvent)) as events:
         for delta in await stream.catch_up():
             yield AnswerDelta(message.id, delta)
         current = await fresh_message(state, message.id)
@@ -151,9 +159,8 @@ async def answer_events(
             for item in await stream.end(current):
                 yield item
             return
-        async for payload in subscription:
-            event = parse(payload)
-            if event is None or event.message_id != message.id:
+        async for event in events:
+            if event.message_id != message.id:
                 continue
             async for item in _answer_item(state, stream, event):
                 yield item
@@ -162,12 +169,12 @@ async def answer_events(
 
 
 async def _answer_item(
-    state: AppState, stream: AnswerStream, event: ChannelEvent
+    state: AppState, stream: AnswerStream, event: DeltaEvent | FinishedEvent
 ) -> AsyncIterator[StreamItem]:
-    if event.kind == DELTA and event.delta is not None:
+    if isinstance(event, DeltaEvent):
         for delta in await stream.live(event.delta):
             yield AnswerDelta(stream.message_id, delta)
-    elif event.kind == FINISHED:
+    else:
         current = await fresh_message(state, event.message_id)
         if current is not None:
             for item in await stream.end(current):
@@ -190,16 +197,14 @@ async def conversation_events(
     """New messages, and the deltas and end of every answer of a conversation: answers
     already streaming when the subscription starts are caught up from their beginning."""
     streams: dict[uuid.UUID, AnswerStream] = {}
-    async with state.realtime.subscribe(conversation_channel(conversation_id)) as subscription:
+    kinds = (AddedEvent, DeltaEvent, FinishedEvent)
+    async with subscribe(state.realtime, conversation_channel(conversation_id), kinds) as events:
         for message_id in await _streaming_answers(state, conversation_id):
             stream = streams[message_id] = AnswerStream(state, message_id)
             for delta in await stream.catch_up():
                 yield AnswerDelta(message_id, delta)
-        async for payload in subscription:
-            event = parse(payload)
-            if event is None:
-                continue
-            if event.kind == ADDED:
+        async for event in events:
+            if isinstance(event, AddedEvent):
                 added = await fresh_message(state, event.message_id)
                 if added is not None:
                     yield Added(added)
@@ -207,5 +212,5 @@ async def conversation_events(
             stream = streams.setdefault(event.message_id, AnswerStream(state, event.message_id))
             async for item in _answer_item(state, stream, event):
                 yield item
-            if event.kind == FINISHED:
+            if isinstance(event, FinishedEvent):
                 streams.pop(event.message_id, None)

@@ -13,7 +13,7 @@ from synapse_gql.chat.service import Turn
 from synapse_gql.chat.streams import Added, Finished
 from synapse_gql.context import Info
 from synapse_gql.conversations.types import ConversationType, MessageType
-from synapse_gql.errors import ErrorCode
+from synapse_gql.errors import ErrorCode, stored_error_code
 from synapse_gql.generation.prompts import Sampling
 from synapse_gql.gql.errors import ErrorCodeType, SubscriptionRefused, UserError
 from synapse_gql.gql.refs import UsageLogRef
@@ -87,7 +87,8 @@ ChatTurnResult = Annotated[ChatTurn | UserError, strawberry.union("ChatTurnResul
 
 @strawberry.type(
     description="A piece of an answer. Sequences run 1, 2, 3 ... per answer; place `text` at"
-    " `offset` (characters of the answer). A catch-up delta may stand for several sequences"
+    " `offset`, counted in UTF-16 code units of the answer (JavaScript string indices: an"
+    " emoji outside the BMP counts 2). A catch-up delta may stand for several sequences"
     " (it carries the last one)."
 )
 class MessageDelta:
@@ -159,10 +160,7 @@ ConversationEvent = Annotated[
 
 
 def _code(value: str | None) -> ErrorCode:
-    try:
-        return ErrorCode(value)
-    except ValueError:
-        return ErrorCode.PROVIDER_UNAVAILABLE
+    return stored_error_code(value) or ErrorCode.PROVIDER_ERROR
 
 
 def ending(finished: Finished) -> MessageCompleted | MessageFailed:

@@ -1,9 +1,10 @@
 """Which API key pays for a provider call: the caller's own variable, else the workspace's
-secret, else the server-wide setting; the built-in mock needs none."""
+secret, else the server-wide setting; the built-in mock needs none. Which variable and
+which setting hold a provider's key is declared by its registration
+(:mod:`synapse_gql.llm.registration`)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,21 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.config import Settings
 from synapse_gql.errors import DomainError, ErrorCode
-from synapse_gql.llm import MOCK_PROVIDER
+from synapse_gql.llm import MOCK_PROVIDER, key_variable, settings_key
 from synapse_gql.models import ApiKeySource
 from synapse_gql.security.keys import Keyring
 from synapse_gql.variables.service import resolve_provider_key
-
-# Provider -> the variable (and workspace secret) holding its key; the server-wide key is
-# the setting of the same name with the SYNAPSE_ prefix.
-KEY_VARIABLES = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "google": "GOOGLE_API_KEY",
-    "xai": "XAI_API_KEY",
-    "deepseek": "DEEPSEEK_API_KEY",
-    "meta": "META_API_KEY",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +28,12 @@ class ResolvedKey:
     source: ApiKeySource
 
 
-def key_variable(provider: str) -> str:
-    """The variable name of ``provider``'s key, e.g. ``OPENAI_API_KEY``."""
-    known = KEY_VARIABLES.get(provider)
-    return known or re.sub(r"[^A-Z0-9]+", "_", provider.upper()).strip("_") + "_API_KEY"
-
-
 def global_key(settings: Settings, provider: str) -> str | None:
-    """The server-wide key of ``provider`` (``SYNAPSE_<PROVIDER>_API_KEY``), if set."""
-    if provider not in KEY_VARIABLES:
+    """The server-wide key of ``provider`` (its registered settings field), if set."""
+    field = settings_key(provider)
+    if field is None:
         return None
-    secret: SecretStr | str | None = getattr(settings, f"{provider}_api_key", None)
+    secret: SecretStr | str | None = getattr(settings, field, None)
     value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     return value or None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from synapse_gql.config import Settings
 from synapse_gql.llm import MockSettings, Provider, Timeouts, build_providers
+from synapse_gql.observability.llm import observed
 
 
 def llm_timeouts(settings: Settings) -> Timeouts:
@@ -16,9 +17,10 @@ def llm_timeouts(settings: Settings) -> Timeouts:
 
 
 def build_llm_providers(settings: Settings) -> dict[str, Provider]:
-    """Every provider the server offers, by name (the mock only when enabled)."""
+    """Every provider the server offers, by name (the mock only when enabled), each call
+    traced and counted (``observability.llm``)."""
     mock = MockSettings(
         tokens_per_second=settings.mock_tokens_per_second,
         enabled=settings.mock_provider_enabled,
     )
-    return build_providers(settings.provider_base_urls, llm_timeouts(settings), mock)
+    return observed(build_providers(settings.provider_base_urls, llm_timeouts(settings), mock))

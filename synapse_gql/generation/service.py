@@ -4,8 +4,11 @@
    active and its provider enabled, the input valid, an API key found for the provider,
    and the worst case reserved on every budget covering the call (else BUDGET_EXCEEDED).
 2. With no transaction open: the call, streamed through ``stream_with_retries``.
-3. In a transaction of its own: ``record_call``, for failed and cancelled calls too, so the
-   usage of a call that fails is committed although the mutation answers with an error.
+3. In a transaction of its own: the call is metered and its reservation settled, failed
+   and cancelled calls too, so the usage of a call that fails is committed although the
+   mutation answers with an error; then it is announced.
+
+Every step is the call pipeline's (:mod:`synapse_gql.pipeline`), shared with chat answers.
 """
 
 from __future__ import annotations
@@ -15,36 +18,35 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.agents.service import active_llm
 from synapse_gql.budgets.caller import request_api_token
 from synapse_gql.budgets.repository import Coverage
-from synapse_gql.budgets.reservations import reserve, settle, worst_case
-from synapse_gql.errors import DomainError, ErrorCode
-from synapse_gql.generation.calls import CANCELLED, CallOutcome, CallRun
-from synapse_gql.generation.failures import (
-    MODEL_PATH,
-    logged_message,
-    provider_failure,
-    usage_status,
+from synapse_gql.generation.calls import CANCELLED, CallOutcome
+from synapse_gql.generation.failures import MODEL_PATH
+from synapse_gql.generation.prompts import Sampling, chat, generation_params
+from synapse_gql.llm import ChatMessage, count_tokens
+from synapse_gql.metering import RecordResult
+from synapse_gql.models import MemberRole
+from synapse_gql.pipeline import (
+    CallPlan,
+    CallScope,
+    ModelChoice,
+    announce,
+    call_record,
+    choose,
+    failure,
+    meter_and_settle,
+    reserve,
+    start_call,
 )
-from synapse_gql.generation.keys import ResolvedKey, key_variable, resolve_key
-from synapse_gql.generation.prompts import Sampling, chat, generation_params, recorded_parameters
-from synapse_gql.generation.providers import llm_timeouts
-from synapse_gql.llm import MOCK_PROVIDER, ChatMessage, GenerationParams, Provider, count_tokens
-from synapse_gql.metering import (
-    CallRecord,
-    RecordResult,
-    current_price,
-    record_call,
-)
-from synapse_gql.models import LLM, MemberRole
+from synapse_gql.pipeline.plan import enabled_provider
 from synapse_gql.state import AppState
-from synapse_gql.usage.live import announce_usage
 from synapse_gql.workspaces.access import require_role
+
+BUDGET_PATH = ["input", "workspaceId"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,19 +63,16 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class PreparedCall:
-    """A checked call, ready to be made."""
+    """A checked call, ready to be made: its plan, messages and who pays."""
 
-    llm_id: uuid.UUID
-    provider_name: str
-    provider: Provider
+    plan: CallPlan
     messages: list[ChatMessage]
-    params: GenerationParams
-    key: ResolvedKey
-    parameters: dict[str, Any]
-    # The price period in force when the call was checked: the call pays it.
-    price_id: uuid.UUID | None = None
-    # The budget reservation of the call's worst case, released when it is metered.
-    reservation_id: uuid.UUID | None = None
+    scope: CallScope
+
+    @property
+    def has_system_prompt(self) -> bool:
+        """Whether the messages start with a system prompt (kept on the usage log)."""
+        return any(m.role == "system" for m in self.messages)
 
 
 @dataclass(frozen=True)
@@ -85,103 +84,33 @@ class Generation:
     cost: Decimal
 
 
-def enabled_provider(providers: dict[str, Provider], llm: LLM) -> Provider:
-    """The adapter serving ``llm``; MODEL_INACTIVE when this server does not offer it."""
-    provider = providers.get(llm.provider)
-    if provider is not None:
-        return provider
-    if llm.provider == MOCK_PROVIDER:
-        message = (
-            f"The development model {llm.model_id} is disabled on this server"
-            " (SYNAPSE_MOCK_PROVIDER_ENABLED=false)."
-        )
-    else:
-        message = f"The {llm.provider} provider is not enabled on this server."
-    raise DomainError(message, field=MODEL_PATH, code=ErrorCode.MODEL_INACTIVE)
-
-
-async def _reserve(
-    session: AsyncSession,
-    request: GenerateRequest,
-    user_id: uuid.UUID,
-    llm: LLM,
-    messages: list[ChatMessage],
-    params: GenerationParams,
-) -> uuid.UUID | None:
-    """Budgets: reserve the worst case (the prompt counted, the whole answer allowed) on
-    every budget covering the call, or BUDGET_EXCEEDED."""
-
-    async def worst() -> Decimal:
-        input_tokens, _ = count_tokens(llm.model_id, llm.provider, messages)
-        output_tokens = params.max_tokens or llm.max_output_tokens
-        return await worst_case(session, llm.id, input_tokens, output_tokens)
-
-    coverage = Coverage(request.workspace_id, None, user_id, request_api_token())
-    return await reserve(session, coverage, worst, ["input", "workspaceId"])
-
-
 async def prepare(
     session: AsyncSession, state: AppState, user_id: uuid.UUID, request: GenerateRequest
 ) -> PreparedCall:
-    """Check everything a call needs, cheapest and most private first."""
+    """Check everything a call needs, cheapest and most private first; reserve the worst
+    case (the prompt counted, the whole answer allowed) or BUDGET_EXCEEDED."""
     await require_role(session, request.workspace_id, user_id, MemberRole.MEMBER)
     llm = await active_llm(session, request.llm_id, MODEL_PATH)
     provider = enabled_provider(state.providers, llm)
     messages = chat(request.prompt, request.messages, request.system_prompt)
     params = generation_params(llm, request.sampling)
-    key = await resolve_key(
-        session, state.keyring, state.settings, user_id, request.workspace_id, llm.provider
-    )
-    has_system = any(m.role == "system" for m in messages)
-    price = await current_price(session, llm.id)
-    reservation_id = await _reserve(session, request, user_id, llm, messages, params)
-    return PreparedCall(
-        llm.id,
-        llm.provider,
-        provider,
-        messages,
-        params,
-        key,
-        recorded_parameters(params, has_system),
-        price.id,
-        reservation_id,
-    )
+    choice = await choose(session, state, llm, provider, params, (user_id, request.workspace_id))
+
+    async def prompt_tokens(choice: ModelChoice) -> int:
+        return count_tokens(choice.llm.model_id, choice.llm.provider, messages)[0]
+
+    coverage = Coverage(request.workspace_id, None, user_id, request_api_token())
+    reservation_id = await reserve(session, coverage, [choice], prompt_tokens, BUDGET_PATH)
+    scope = CallScope(workspace_id=request.workspace_id, user_id=user_id)
+    return PreparedCall(CallPlan(choice, reservation_id=reservation_id), messages, scope)
 
 
-async def record(
-    state: AppState,
-    call: PreparedCall,
-    user_id: uuid.UUID,
-    workspace_id: uuid.UUID,
-    outcome: CallOutcome,
-) -> RecordResult:
-    """Meter the call in a transaction of its own (committed when this returns)."""
-    error = outcome.error
-    entry = CallRecord(
-        workspace_id=workspace_id,
-        user_id=user_id,
-        llm_id=call.llm_id,
-        provider=call.provider_name,
-        model_id=call.params.model,
-        api_key_source=call.key.source,
-        input_tokens=outcome.usage.input_tokens,
-        output_tokens=outcome.usage.output_tokens,
-        cache_read_tokens=outcome.usage.cache_read_tokens,
-        cache_write_tokens=outcome.usage.cache_write_tokens,
-        llm_price_id=call.price_id,
-        tokens_estimated=outcome.usage.estimated,
-        latency_ms=outcome.latency_ms,
-        time_to_first_token_ms=outcome.time_to_first_token_ms,
-        status=usage_status(error),
-        error_code=None if error is None else error.code.value,
-        error_message=logged_message(error),
-        parameters=call.parameters,
-        finish_reason=outcome.finish_reason,
-    )
+async def record(state: AppState, call: PreparedCall, outcome: CallOutcome) -> RecordResult:
+    """Meter the call in a transaction of its own (committed and announced on return)."""
+    entry = call_record(call.scope, call.plan.primary, outcome, call.has_system_prompt)
     async with state.db.transaction() as session:
-        recorded = await record_call(session, entry)
-        await settle(session, call.reservation_id)
-    await announce_usage(state, workspace_id, [recorded.usage_log.id])
+        [recorded] = await meter_and_settle(state, session, [entry], call.plan.reservation_id)
+    await announce(state, session)
     return recorded
 
 
@@ -189,22 +118,13 @@ async def generate(state: AppState, user_id: uuid.UUID, request: GenerateRequest
     """Check, call and meter; a failed call is metered, then raised as a typed error."""
     async with state.db.transaction() as session:
         call = await prepare(session, state, user_id, request)
-    run = CallRun(
-        call.provider,
-        call.messages,
-        call.params,
-        call.key.value,
-        attempts=state.settings.llm_retry_attempts,
-        timeouts=llm_timeouts(state.settings),
-    )
+    run = start_call(state, call.plan.primary, call.messages)
     try:
         outcome = await run.execute()
     except asyncio.CancelledError:
-        cancelled = run.failed(CANCELLED)
-        await asyncio.shield(record(state, call, user_id, request.workspace_id, cancelled))
+        await asyncio.shield(record(state, call, run.failed(CANCELLED)))
         raise
-    recorded = await record(state, call, user_id, request.workspace_id, outcome)
+    recorded = await record(state, call, outcome)
     if outcome.error is not None:
-        variable = key_variable(call.provider_name)
-        raise provider_failure(outcome.error, call.provider_name, call.key.source, variable)
+        raise failure(call.plan.primary, outcome.error)
     return Generation(outcome, recorded.usage_log.id, recorded.cost)

@@ -4,12 +4,9 @@ the built-in mock, with typed errors, retries, timeouts and token counting."""
 from synapse_gql.llm.anthropic_provider import AnthropicProvider
 from synapse_gql.llm.base import Provider, Timeouts
 from synapse_gql.llm.mock_provider import MOCK_MODEL, MOCK_PROVIDER, MockProvider, MockSettings
-from synapse_gql.llm.openai_provider import (
-    DEFAULT_BASE_URLS,
-    OpenAICompatibleProvider,
-    OpenAIProvider,
-)
-from synapse_gql.llm.registry import build_providers, close_providers
+from synapse_gql.llm.openai_provider import OpenAICompatibleProvider, OpenAIProvider
+from synapse_gql.llm.registration import key_variable, register_provider, settings_key
+from synapse_gql.llm.registry import DEFAULT_BASE_URLS, build_providers, close_providers
 from synapse_gql.llm.retry import complete_with_retries, stream_with_retries
 from synapse_gql.llm.tokens import count_tokens
 from synapse_gql.llm.types import (
@@ -48,5 +45,8 @@ __all__ = [
     "close_providers",
     "complete_with_retries",
     "count_tokens",
+    "key_variable",
+    "register_provider",
+    "settings_key",
     "stream_with_retries",
 ]

@@ -9,23 +9,27 @@ from typing import Any
 import anthropic
 
 from synapse_gql.llm.base import Timeouts
+from synapse_gql.llm.registration import provider
 from synapse_gql.llm.support import (
     TRANSPORT_ERRORS,
     classify_status,
-    estimated_usage,
+    completed_usage,
     filtered,
     premature_end,
     retry_after,
     transport_error,
+    with_usage,
 )
 from synapse_gql.llm.types import (
     ChatMessage,
     GenerationParams,
+    PartialUsage,
     ProviderError,
     ProviderErrorCode,
     StreamEnd,
     TokenDelta,
     Usage,
+    UsageReport,
     as_float,
 )
 
@@ -116,31 +120,42 @@ class _Collected:
     stop_reason: str | None = None
     stopped: bool = False
 
-    def take(self, event: Any) -> str | None:
-        """Fold one raw event in; return its text, if it carries some."""
+    def take(self, event: Any) -> str | UsageReport | None:
+        """Fold one raw event in; return its text, or the usage it reported, if any."""
         if event.type == "message_start":
             self.input_counts = _input_counts(event.message.usage)
-        elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+            return UsageReport(self.reported())
+        if event.type == "content_block_delta" and event.delta.type == "text_delta":
             self.parts.append(event.delta.text)
             return str(event.delta.text)
-        elif event.type == "message_delta":
+        if event.type == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason
             self.output_tokens = event.usage.output_tokens
             if getattr(event.usage, "input_tokens", None) is not None:
                 # The final, cumulative counts.
                 self.input_counts = _input_counts(event.usage, self.input_counts or (0, 0, 0))
-        elif event.type == "message_stop":
+            return UsageReport(self.reported())
+        if event.type == "message_stop":
             self.stopped = True
         return None
 
+    @property
+    def answered(self) -> bool:
+        """Whether the host said the reply is complete (``message_delta`` with its stop
+        reason): a connection lost before ``message_stop`` then loses nothing."""
+        return self.stopped or self.stop_reason is not None
+
+    def reported(self) -> PartialUsage:
+        """The counts the host reported so far: input from ``message_start``, output from the
+        last ``message_delta``."""
+        fresh, read, write = self.input_counts or (None, 0, 0)
+        return PartialUsage(fresh, self.output_tokens, read, write)
+
     def finish(self, provider: str, model: str, messages: Sequence[ChatMessage]) -> StreamEnd:
         """The ``StreamEnd`` of a complete stream, or the error of an incomplete one."""
-        if not self.stopped:
-            raise premature_end(provider)
-        if self.input_counts is None or self.output_tokens is None:
-            usage = estimated_usage(model, provider, messages, "".join(self.parts))
-        else:
-            usage = _usage(self.input_counts, self.output_tokens)
+        if not self.answered:
+            raise premature_end(provider, self.reported())
+        usage = completed_usage(self.reported(), model, provider, messages, "".join(self.parts))
         if self.stop_reason == REFUSAL_STOP:
             raise filtered(provider, usage)
         return StreamEnd(finish_reason=self.stop_reason, usage=usage)
@@ -217,13 +232,17 @@ class AnthropicProvider:
             events = await client.messages.create(**body, stream=True)
             async with events:
                 async for event in events:
-                    text = collected.take(event)
-                    if text:
-                        yield TokenDelta(text)
+                    taken = collected.take(event)
+                    if isinstance(taken, UsageReport):
+                        yield taken
+                    elif taken:
+                        yield TokenDelta(taken)
         except anthropic.AnthropicError as exc:
-            raise map_anthropic_error(exc) from exc
+            if not collected.answered:
+                raise with_usage(map_anthropic_error(exc), collected.reported()) from exc
         except TRANSPORT_ERRORS as exc:
-            raise transport_error(exc) from exc
+            if not collected.answered:
+                raise with_usage(transport_error(exc), collected.reported()) from exc
         yield collected.finish(self.name, params.model, messages)
 
     async def complete(
@@ -253,3 +272,8 @@ class AnthropicProvider:
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
+
+
+@provider("anthropic", key_variable="ANTHROPIC_API_KEY", settings_key="anthropic_api_key")
+def _anthropic(base_url: str | None, timeouts: Timeouts) -> AnthropicProvider:
+    return AnthropicProvider(base_url, timeouts)

@@ -93,7 +93,7 @@ class MockProvider:
                 await asyncio.sleep(0)
             yield TokenDelta(token)
         input_tokens, _ = count_tokens(params.model, MOCK_PROVIDER, messages)
-        usage = Usage(input_tokens=input_tokens, output_tokens=len(tokens), estimated=False)
+        usage = Usage(input_tokens=input_tokens, output_tokens=len(tokens))
         yield StreamEnd(finish_reason=finish, usage=usage)
 
     async def complete(

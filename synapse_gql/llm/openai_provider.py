@@ -3,48 +3,52 @@ Llama hosts, Ollama, vLLM) under another base URL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
 from synapse_gql.llm.base import Timeouts
+from synapse_gql.llm.registration import ProviderSpec, provider, register_provider
 from synapse_gql.llm.support import (
     CONTENT_FILTER_PHRASES,
     CONTEXT_PHRASES,
     NO_KEY,
     TRANSPORT_ERRORS,
     classify_status,
+    completed_usage,
     contains_any,
     estimated_usage,
     filtered,
     premature_end,
     retry_after,
     transport_error,
+    with_usage,
 )
 from synapse_gql.llm.types import (
     ChatMessage,
     GenerationParams,
+    PartialUsage,
     ProviderError,
     ProviderErrorCode,
     StreamEnd,
     TokenDelta,
     Usage,
+    UsageReport,
     as_float,
 )
 
 CONTENT_FILTER_FINISH = "content_filter"
 
-# Where each OpenAI-compatible provider is reached; ``None`` is the SDK's default (OpenAI).
-# Settings may override any of them and add more (e.g. "ollama": "http://localhost:11434/v1").
-DEFAULT_BASE_URLS: dict[str, str | None] = {
-    "openai": None,
-    "google": "https://generativelanguage.googleapis.com/v1beta/openai/",
-    "xai": "https://api.x.ai/v1",
-    "deepseek": "https://api.deepseek.com/v1",
-    "meta": "https://api.together.xyz/v1",
-}
+# The OpenAI-compatible hosts served out of the box (name, key variable, base URL); settings
+# may override their URLs and add more (e.g. "ollama": "http://localhost:11434/v1").
+COMPATIBLE_HOSTS = (
+    ("google", "GOOGLE_API_KEY", "https://generativelanguage.googleapis.com/v1beta/openai/"),
+    ("xai", "XAI_API_KEY", "https://api.x.ai/v1"),
+    ("deepseek", "DEEPSEEK_API_KEY", "https://api.deepseek.com/v1"),
+    ("meta", "META_API_KEY", "https://api.together.xyz/v1"),
+)
 
 
 def map_openai_error(exc: openai.OpenAIError) -> ProviderError:
@@ -83,7 +87,6 @@ def _usage(raw: Any) -> Usage:
     return Usage(
         input_tokens=prompt - cached,
         output_tokens=int(raw.completion_tokens or 0),
-        estimated=False,
         cache_read_tokens=cached,
     )
 
@@ -110,11 +113,18 @@ class _Collected:
             self.finish = choice.finish_reason or self.finish
         return text
 
+    def reported(self) -> PartialUsage | None:
+        """The host's usage chunk, if it arrived (OpenAI reports all counts at once)."""
+        return None if self.usage is None else PartialUsage.of(self.usage)
+
     def finish_event(self, provider: str, model: str, messages: Sequence[ChatMessage]) -> StreamEnd:
-        """The ``StreamEnd`` of a complete stream, or the error of an incomplete one."""
+        """The ``StreamEnd`` of a complete stream, or the error of an incomplete one. A
+        ``finish_reason`` makes it complete even when the usage chunk or ``[DONE]`` was lost;
+        the counts are then estimated."""
         if self.finish is None:
-            raise premature_end(provider)
-        usage = self.usage or estimated_usage(model, provider, messages, "".join(self.parts))
+            raise premature_end(provider, self.reported())
+        reported = self.reported() or PartialUsage()
+        usage = completed_usage(reported, model, provider, messages, "".join(self.parts))
         if self.finish == CONTENT_FILTER_FINISH:
             raise filtered(provider, usage)
         return StreamEnd(finish_reason=self.finish, usage=usage)
@@ -194,13 +204,18 @@ class OpenAICompatibleProvider:
             )
             async with response:
                 async for chunk in response:
+                    reported = collected.usage
                     text = collected.take(chunk)
                     if text:
                         yield TokenDelta(text)
+                    if collected.usage is not reported and collected.usage is not None:
+                        yield UsageReport(PartialUsage.of(collected.usage))
         except openai.OpenAIError as exc:
-            raise map_openai_error(exc) from exc
+            if collected.finish is None:
+                raise with_usage(map_openai_error(exc), collected.reported()) from exc
         except TRANSPORT_ERRORS as exc:
-            raise transport_error(exc) from exc
+            if collected.finish is None:
+                raise with_usage(transport_error(exc), collected.reported()) from exc
         yield collected.finish_event(self.name, params.model, messages)
 
     async def complete(
@@ -245,3 +260,21 @@ class OpenAIProvider(OpenAICompatibleProvider):
     def _default_key(self) -> str | None:
         """No key from the caller: the SDK reads ``OPENAI_API_KEY``."""
         return None
+
+
+@provider("openai", key_variable="OPENAI_API_KEY", settings_key="openai_api_key")
+def _openai(base_url: str | None, timeouts: Timeouts) -> OpenAIProvider:
+    return OpenAIProvider(base_url, timeouts)
+
+
+def _compatible(name: str) -> Callable[[str | None, Timeouts], OpenAICompatibleProvider]:
+    def build(base_url: str | None, timeouts: Timeouts) -> OpenAICompatibleProvider:
+        return OpenAICompatibleProvider(name, base_url, timeouts)
+
+    return build
+
+
+for _name, _variable, _url in COMPATIBLE_HOSTS:
+    register_provider(
+        ProviderSpec(_name, _compatible(_name), _variable, _variable.lower(), base_url=_url)
+    )

@@ -54,7 +54,8 @@ RESERVED_PARAMETERS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token usage of one call; ``estimated`` when the host did not report it.
+    """Token usage of one call. ``input_estimated`` / ``output_estimated`` say which counts
+    were made locally because the host did not report them; the others are the host's.
 
     ``input_tokens`` is the uncached input only; tokens read from and written to the
     provider's prompt cache are counted apart, since they are priced apart.
@@ -62,9 +63,53 @@ class Usage:
 
     input_tokens: int
     output_tokens: int
-    estimated: bool = False
+    input_estimated: bool = False
+    output_estimated: bool = False
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+
+    @property
+    def estimated(self) -> bool:
+        """Whether any count was made locally."""
+        return self.input_estimated or self.output_estimated
+
+
+@dataclass(frozen=True, slots=True)
+class PartialUsage:
+    """The counts a host reported so far in a stream; ``None`` where it reported nothing yet
+    (e.g. Anthropic's input from ``message_start`` before any ``message_delta``)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """Whether the host reported nothing yet."""
+        return self.input_tokens is None and self.output_tokens is None
+
+    def completed(self, estimate_input: int, estimate_output: int) -> Usage:
+        """Usage keeping every reported count, the missing ones replaced by the estimates
+        given (and flagged estimated)."""
+        return Usage(
+            input_tokens=estimate_input if self.input_tokens is None else self.input_tokens,
+            output_tokens=estimate_output if self.output_tokens is None else self.output_tokens,
+            input_estimated=self.input_tokens is None,
+            output_estimated=self.output_tokens is None,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+        )
+
+    @classmethod
+    def of(cls, usage: Usage) -> PartialUsage:
+        """The reported part of ``usage`` (its estimated counts dropped)."""
+        return cls(
+            None if usage.input_estimated else usage.input_tokens,
+            None if usage.output_estimated else usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +127,24 @@ class StreamEnd:
     usage: Usage | None
 
 
-StreamEvent = TokenDelta | StreamEnd
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """The counts the host reported so far, sent whenever they change: a stream stopped or
+    broken before its end is metered with them (only the missing counts are estimated)."""
+
+    usage: PartialUsage
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFailed:
+    """An attempt that failed before its first text and is retried; ``error.usage`` holds
+    what the host reported before it failed (tokens it consumed), if anything."""
+
+    attempt: int
+    error: ProviderError
+
+
+StreamEvent = TokenDelta | StreamEnd | UsageReport
 
 
 class ProviderErrorCode(enum.Enum):
@@ -103,7 +165,8 @@ class ProviderError(Exception):
 
     ``retryable`` says whether the same request may succeed later; ``status`` is the HTTP
     status when the host answered; ``retry_after`` is the host's hint in seconds, if any;
-    ``usage`` is set when the host reported usage before failing (e.g. a filtered reply).
+    ``usage`` holds what the host reported before failing (a filtered reply, a stream cut
+    after ``message_start``): a full ``Usage`` or the ``PartialUsage`` seen so far.
     """
 
     def __init__(
@@ -114,7 +177,7 @@ class ProviderError(Exception):
         retryable: bool = False,
         status: int | None = None,
         retry_after: float | None = None,
-        usage: Usage | None = None,
+        usage: Usage | PartialUsage | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code

@@ -6,9 +6,10 @@ transaction, and :func:`budget_allows` before calling a provider.
 
 from synapse_gql.metering.budget import budget_allows
 from synapse_gql.metering.pricing import MissingPrice, cost, current_price
-from synapse_gql.metering.service import CallRecord, RecordResult, record_call
+from synapse_gql.metering.service import AttemptRecord, CallRecord, RecordResult, record_call
 
 __all__ = [
+    "AttemptRecord",
     "CallRecord",
     "MissingPrice",
     "RecordResult",

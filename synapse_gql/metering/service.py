@@ -4,13 +4,14 @@ budget alerts, all in the caller's transaction (the service only flushes)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from synapse_gql.alerts import announce_alerts, evaluate_after_call
 from synapse_gql.metering import pricing, repository
 from synapse_gql.metering.budget import budget_allows, raise_spend_alerts
 from synapse_gql.models import (
@@ -23,16 +24,36 @@ from synapse_gql.models import (
     UsageLog,
     UsageStatus,
 )
+from synapse_gql.observability.metrics import count_metered
 
-__all__ = ["CallRecord", "RecordResult", "budget_allows", "record_call"]
+__all__ = ["AttemptRecord", "CallRecord", "RecordResult", "budget_allows", "record_call"]
+
+
+@dataclass(kw_only=True)
+class AttemptRecord:
+    """An attempt of a call that failed before any text and was retried: the tokens it
+    consumed (zero when the host refused it outright) and why it failed."""
+
+    attempt: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    input_estimated: bool = False
+    output_estimated: bool = False
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 @dataclass(kw_only=True)
 class CallRecord:
     """What the send flow knows about one provider call once it has ended.
 
-    Tokens are the provider-reported counts, or locally counted ones with
-    ``tokens_estimated`` set. A failed or cancelled call carries the tokens it consumed.
+    Tokens are the provider-reported counts, or locally counted ones flagged by
+    ``input_estimated`` / ``output_estimated`` (``tokens_estimated`` is either; setting
+    only it means both were counted locally). A failed or cancelled call carries the
+    tokens it consumed. ``attempt`` numbers the call's attempt; ``earlier_attempts`` are
+    the attempts retried before it, each metered as a row of its own before this one.
     ``input_tokens`` is the uncached input; tokens read from or written to the provider's
     prompt cache are counted apart. ``llm_price_id`` is the price period in force when the
     call was sent: the call pays it even when the price changed before the call ended.
@@ -53,6 +74,10 @@ class CallRecord:
     cache_write_tokens: int = 0
     llm_price_id: uuid.UUID | None = None
     tokens_estimated: bool = False
+    input_estimated: bool = False
+    output_estimated: bool = False
+    attempt: int = 1
+    earlier_attempts: list[AttemptRecord] = field(default_factory=list)
     latency_ms: int | None = None
     time_to_first_token_ms: int | None = None
     status: UsageStatus = UsageStatus.SUCCESS
@@ -62,6 +87,9 @@ class CallRecord:
     finish_reason: str | None = None
 
     def __post_init__(self) -> None:
+        if self.tokens_estimated and not (self.input_estimated or self.output_estimated):
+            self.input_estimated = self.output_estimated = True
+        self.tokens_estimated = self.input_estimated or self.output_estimated
         counts = (self.input_tokens, self.output_tokens, self.cache_read_tokens)
         if min(*counts, self.cache_write_tokens) < 0:
             raise ValueError("Token counts cannot be negative.")
@@ -78,6 +106,27 @@ class CallRecord:
             + self.cache_read_tokens
             + self.cache_write_tokens
             + self.output_tokens
+        )
+
+    def for_attempt(self, earlier: AttemptRecord) -> CallRecord:
+        """The record of an earlier, failed attempt of this call."""
+        return replace(
+            self,
+            attempt=earlier.attempt,
+            earlier_attempts=[],
+            input_tokens=earlier.input_tokens,
+            output_tokens=earlier.output_tokens,
+            cache_read_tokens=earlier.cache_read_tokens,
+            cache_write_tokens=earlier.cache_write_tokens,
+            tokens_estimated=False,
+            input_estimated=earlier.input_estimated,
+            output_estimated=earlier.output_estimated,
+            status=UsageStatus.ERROR,
+            error_code=earlier.error_code,
+            error_message=earlier.error_message,
+            time_to_first_token_ms=None,
+            latency_ms=None,
+            finish_reason=None,
         )
 
     @property
@@ -109,7 +158,10 @@ async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult
 
     The caller must not write the message's token, cost and latency columns itself. A
     charge locks the workspace's budget row until the transaction ends: commit promptly.
+    The record's earlier attempts are metered first, each as a row of its own.
     """
+    for earlier in record.earlier_attempts:
+        await record_call(session, record.for_attempt(earlier))
     price = await pricing.price_for_call(session, record.llm_id, record.llm_price_id)
     amount = pricing.cost(
         record.input_tokens,
@@ -119,6 +171,8 @@ async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult
         cache_write_tokens=record.cache_write_tokens,
     )
     usage = await _insert_usage(session, record, price, amount)
+    await evaluate_after_call(session, usage)  # provider health alerts
+    count_metered(record, amount, price.currency)
     if record.message_id is not None and not record.consumed_nothing:
         await _add_to_message(session, record.message_id, record, amount)
     if record.conversation_id is not None:
@@ -127,6 +181,7 @@ async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult
         return RecordResult(usage, amount, None, [])
     charge = await _insert_charge(session, record, usage, amount, price.currency)
     alerts = await raise_spend_alerts(session, record.workspace_id, usage.id)
+    announce_alerts(session, alerts)
     return RecordResult(usage, amount, charge, alerts)
 
 
@@ -149,6 +204,9 @@ async def _insert_usage(
         cache_write_tokens=record.cache_write_tokens,
         total_tokens=record.total_tokens,
         tokens_estimated=record.tokens_estimated,
+        input_estimated=record.input_estimated,
+        output_estimated=record.output_estimated,
+        attempt=record.attempt,
         input_price_per_million=price.input_price_per_million,
         output_price_per_million=price.output_price_per_million,
         cache_read_price_per_million=price.cache_read_price_per_million,

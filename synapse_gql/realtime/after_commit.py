@@ -1,4 +1,12 @@
-"""Publish only after the transaction commits; drop on rollback.
+"""The one realtime publisher: typed events (:mod:`~synapse_gql.realtime.events`), published
+only after the transaction that wrote their rows commits, dropped on rollback.
+
+:func:`publisher_for` gives the process's publisher of a broadcaster (one per broadcaster, so
+every committed event goes out in commit order). :meth:`AfterCommitPublisher.publish` queues
+an event on a session; :meth:`AfterCommitPublisher.sent` waits until what that session
+committed is out; :meth:`AfterCommitPublisher.announce` publishes news of rows already
+committed (by a transaction that queued nothing); :meth:`AfterCommitPublisher.send` publishes
+a command that concerns no row (a stop request), raising when it cannot.
 
 :class:`AfterCommitPublisher` queues ``(channel, message)`` pairs on a session (in
 ``session.info``, as :class:`PendingEvents`) and hooks that session's SQLAlchemy events:
@@ -18,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import event
@@ -25,8 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from synapse_gql.realtime.broadcaster import Broadcaster
+from synapse_gql.realtime.events import AnyEvent, encode
 
 log = logging.getLogger(__name__)
+
+SENT = "sent"
 
 
 @dataclass(frozen=True)
@@ -104,10 +117,29 @@ class AfterCommitPublisher:
         """Publication tasks started after a commit and not finished yet."""
         return len(self._tasks)
 
-    def publish(self, session: AsyncSession | Session, channel: str, message: str | bytes) -> None:
+    def publish(
+        self, session: AsyncSession | Session, channel: str, message: AnyEvent | str | bytes
+    ) -> None:
         """Publish ``message`` to ``channel`` after ``session``'s transaction commits."""
-        sync = session.sync_session if isinstance(session, AsyncSession) else session
-        self.pending(sync).add(channel, message, sync.get_nested_transaction())
+        sync = _sync(session)
+        payload = message if isinstance(message, str | bytes) else encode(message)
+        self.pending(sync).add(channel, payload, sync.get_nested_transaction())
+
+    async def sent(self, session: AsyncSession | Session) -> None:
+        """Wait until the events ``session`` committed so far are published."""
+        tasks = _sync(session).info.pop((self, SENT), [])
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def announce(self, publications: Sequence[tuple[str, AnyEvent]]) -> None:
+        """Publish news of committed rows now, in order after earlier commits' events; a
+        failure is logged, never raised (subscribers catch up from the rows)."""
+        if publications:
+            await self._send([(channel, encode(event)) for channel, event in publications])
+
+    async def send(self, channel: str, event: AnyEvent) -> None:
+        """Publish ``event`` now (no transaction involved); raises when it cannot."""
+        await self._broadcaster.publish(channel, encode(event))
 
     def pending(self, session: Session) -> PendingEvents:
         """The events queued on ``session`` by this publisher (hooking it on first use)."""
@@ -132,7 +164,9 @@ class AfterCommitPublisher:
             return
         items = pending.take()
         if items:
-            self._schedule(items)
+            task = self._schedule(items)
+            if task is not None:
+                session.info.setdefault((self, SENT), []).append(task)
 
     def _after_rollback(self, session: Session) -> None:
         pending = self.pending(session)
@@ -146,15 +180,16 @@ class AfterCommitPublisher:
         if transaction.parent is None:
             self.pending(session).clear()
 
-    def _schedule(self, items: list[tuple[str, str | bytes]]) -> None:
+    def _schedule(self, items: list[tuple[str, str | bytes]]) -> asyncio.Task[None] | None:
         """Start publishing ``items`` on the running loop, keeping the task referenced."""
         try:
             task = asyncio.get_running_loop().create_task(self._send(items))
         except RuntimeError:
             log.error("realtime: no running event loop; %d committed events dropped", len(items))
-            return
+            return None
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _send(self, items: list[tuple[str, str | bytes]]) -> None:
         """Publish ``items`` in order; commits publish in the order they happened."""
@@ -164,3 +199,20 @@ class AfterCommitPublisher:
                     await self._broadcaster.publish(channel, message)
                 except Exception:
                     log.exception("realtime: publishing to %r after commit failed", channel)
+
+
+def _sync(session: AsyncSession | Session) -> Session:
+    return session.sync_session if isinstance(session, AsyncSession) else session
+
+
+_publishers: weakref.WeakKeyDictionary[Broadcaster, AfterCommitPublisher] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def publisher_for(broadcaster: Broadcaster) -> AfterCommitPublisher:
+    """The process's publisher for ``broadcaster`` (one, so events keep commit order)."""
+    publisher = _publishers.get(broadcaster)
+    if publisher is None:
+        publisher = _publishers[broadcaster] = AfterCommitPublisher(broadcaster)
+    return publisher

@@ -222,16 +222,6 @@ class Broadcaster:
             raise BroadcasterClosedError("connect() the broadcaster first")
 
 
-async def publish_quietly(broadcaster: Broadcaster, publications: list[tuple[str, str]]) -> None:
-    """Publish news of committed rows in order; a failure is logged, never raised (the rows
-    are written, and subscribers catch up from them)."""
-    for channel, payload in publications:
-        try:
-            await broadcaster.publish(channel, payload)
-        except Exception:
-            log.exception("realtime: publishing to %r failed", channel)
-
-
 def create_broadcaster(
     redis_url: str | None,
     *,

@@ -1,9 +1,20 @@
-"""One local subscriber's view of a channel: a bounded buffer read as an async iterator."""
+"""One local subscriber's view of a channel: a bounded buffer read as an async iterator;
+and :func:`subscribe`, the one way features read a channel: as typed events."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+from synapse_gql.realtime.events import decode
+
+if TYPE_CHECKING:
+    from synapse_gql.realtime.broadcaster import Broadcaster
+
+E = TypeVar("E")
 
 
 class SubscriberOverflowError(Exception):
@@ -84,3 +95,22 @@ class Subscription:
                 raise StopAsyncIteration
             self._wakeup.clear()
             await self._wakeup.wait()
+
+
+async def _typed(
+    subscription: Subscription, kind: type[E] | tuple[type[E], ...]
+) -> AsyncIterator[E]:
+    async for payload in subscription:
+        event = decode(payload)
+        if isinstance(event, kind):
+            yield event
+
+
+@asynccontextmanager
+async def subscribe(
+    broadcaster: Broadcaster, channel: str, kind: type[E] | tuple[type[E], ...]
+) -> AsyncIterator[AsyncIterator[E]]:
+    """Subscribe to ``channel`` (live once entered) and read its events of type ``kind``
+    (a class or a tuple of classes); malformed payloads and other types are skipped."""
+    async with broadcaster.subscribe(channel) as subscription:
+        yield _typed(subscription, kind)
