@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -40,8 +41,20 @@ from synapse_gql.models.base import (
 class AlertKind(enum.Enum):
     SPEND_THRESHOLD = "spend_threshold"
     SPEND_LIMIT = "spend_limit"
-    PROVIDER_ERRORS = "provider_errors"
-    LATENCY_DEGRADED = "latency_degraded"
+    PROVIDER_ERROR_RATE = "provider_error_rate"
+    PROVIDER_LATENCY = "provider_latency"
+
+
+class AlertSeverity(enum.Enum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+# Reaching a budget's limit and a failing provider are critical, the rest a warning: the
+# database derives the severity from the kind, so no writer can set another.
+SEVERITY_SQL = (
+    "CASE WHEN kind IN ('spend_limit', 'provider_error_rate') THEN 'critical' ELSE 'warning' END"
+)
 
 
 class AlertStatus(enum.Enum):
@@ -133,11 +146,12 @@ class BudgetReservation(Base):
 
 
 class AlertEvent(Base):
-    """An alert raised for a workspace.
+    """An alert raised for a workspace: open, then acknowledged and/or resolved.
 
     The unique key makes a spend threshold fire once per budget and period; rows without a
-    budget, threshold or period (provider errors, latency) are not deduplicated by it,
-    since PostgreSQL treats NULLs as distinct.
+    budget, threshold or period (provider health) are not deduplicated by it, since
+    PostgreSQL treats NULLs as distinct: the partial unique index on (workspace, kind,
+    provider) keeps one open or acknowledged episode per provider instead.
     """
 
     __tablename__ = "alert_events"
@@ -145,6 +159,14 @@ class AlertEvent(Base):
         UniqueConstraint("budget_id", "kind", "threshold_percent", "period_start"),
         Index(None, "workspace_id", "created_at"),
         CheckConstraint("threshold_percent > 0", name="threshold_positive"),
+        Index(
+            "uq_alert_events_open_episode",
+            "workspace_id",
+            "kind",
+            "provider",
+            unique=True,
+            postgresql_where=text("provider IS NOT NULL AND status IN ('open', 'acknowledged')"),
+        ),
     )
 
     id: Mapped[uuid_pk]
@@ -162,3 +184,12 @@ class AlertEvent(Base):
     details: Mapped[json_object]
     created_at: Mapped[created_ts]
     resolved_at: Mapped[timestamp | None]
+    severity: Mapped[AlertSeverity] = mapped_column(
+        str_enum(AlertSeverity, "alert_severity"), Computed(SEVERITY_SQL, persisted=True)
+    )
+    # The provider of a provider-health episode; NULL for spend alerts.
+    provider: Mapped[str | None] = mapped_column(String(50))
+    acknowledged_at: Mapped[timestamp | None]
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
