@@ -1,0 +1,1 @@
+"""Invoices: monthly bills generated from the usage log, issued, paid or voided."""
