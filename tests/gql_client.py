@@ -2,49 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
-from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse, print_ast
+
+from synapse_gql.operations.manifest import operation_documents as documents_of
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schema"
 
 
 @cache
 def operation_documents() -> dict[str, str]:
-    """Operation name -> a document with that operation and the fragments it uses.
-
-    The documents of ``schema/`` are read as one (as persisted-operation manifests and
-    code generators read them): each fragment is defined once, in any file.
-    """
-    definitions = [
-        definition
-        for path in sorted(SCHEMA_DIR.glob("*.graphql"))
-        for definition in parse(path.read_text()).definitions
-    ]
-    fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
-    return {
-        d.name.value: _with_fragments(d, fragments)
-        for d in definitions
-        if isinstance(d, OperationDefinitionNode) and d.name is not None
-    }
-
-
-def _with_fragments(
-    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
-) -> str:
-    used: dict[str, FragmentDefinitionNode] = {}
-    pending = [operation]
-    while pending:
-        node = pending.pop()
-        for name in re.findall(r"\.\.\.\s*(\w+)", print_ast(node)):
-            if name in fragments and name not in used and name != "on":
-                used[name] = fragments[name]
-                pending.append(fragments[name])  # type: ignore[arg-type]
-    return "\n\n".join(print_ast(d) for d in [operation, *used.values()])
+    """Operation name -> a document with that operation and the fragments it uses (read
+    as the trusted-documents manifest reads ``schema/``)."""
+    return documents_of(SCHEMA_DIR)
 
 
 class GraphQLClient:

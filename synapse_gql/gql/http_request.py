@@ -26,6 +26,23 @@ def bad_request(message: str) -> HTTPException:
     return HTTPException(400, message)
 
 
+class RequestRefused(Exception):
+    """A request refused before it is parsed, answered with ``code`` and ``status``."""
+
+    def __init__(
+        self, status: int, message: str, code: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        body = {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
 def error_response(status: int, message: str) -> JSONResponse:
     """The GraphQL-shaped body of a refused request."""
     code = CODES.get(status, "BAD_REQUEST")
@@ -99,10 +116,18 @@ class GraphQLRequestParsing:
         else:
             raise bad_request("Send the request as `application/json`.")
         transport = self._get_stream_transport_from_headers(request.headers)  # type: ignore[attr-defined]
+        data = await self.resolve_document(data)
         return request_data(data, transport.protocol if transport else "http")
+
+    async def resolve_document(self, data: Any) -> Any:
+        """Fill in the document of a request that names it instead of sending it (a
+        persisted query); this base sends requests on unchanged."""
+        return data
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             return await super().run(request, context, root_value)  # type: ignore[misc]
         except HTTPException as error:
             return error_response(error.status_code, error.reason)
+        except RequestRefused as refused:
+            return refused.response()

@@ -19,6 +19,16 @@ from redis.asyncio import Redis
 PREFIX = "synapse:throttle"
 
 
+@dataclass(frozen=True)
+class Taken:
+    """The outcome of :meth:`CounterStore.take`: whether the amount was added, the total
+    now in the window and the seconds until the window ends."""
+
+    ok: bool
+    used: int
+    resets_in: float
+
+
 class CounterStore(Protocol):
     """Expiring counters and flags by key."""
 
@@ -34,6 +44,10 @@ class CounterStore(Protocol):
 
     async def delete(self, *keys: str) -> None:
         """Forget ``keys``."""
+
+    async def take(self, key: str, amount: int, maximum: int, ttl: float) -> Taken:
+        """Add ``amount`` to ``key`` only if the total stays within ``maximum``, atomically;
+        a new total expires ``ttl`` seconds after it was created (a fixed window)."""
 
     async def close(self) -> None:
         """Release connections."""
@@ -73,6 +87,15 @@ class MemoryCounterStore:
         for key in keys:
             self._entries.pop(key, None)
 
+    async def take(self, key: str, amount: int, maximum: int, ttl: float) -> Taken:
+        """Add ``amount`` when the window has room for it."""
+        used, expires = self._live(key) or (0, self._clock() + ttl)
+        ok = used + amount <= maximum
+        if ok:
+            used += amount
+            self._entries[key] = (used, expires)
+        return Taken(ok, used, expires - self._clock())
+
     async def close(self) -> None:
         """Forget everything."""
         self._entries.clear()
@@ -86,6 +109,23 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 
+# Check and add in one step: two processes cannot both take the last points of a window.
+_TAKE = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[1])
+local ok = 0
+if used + amount <= tonumber(ARGV[2]) then
+  used = redis.call('INCRBY', KEYS[1], amount)
+  ok = 1
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  if ok == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  ttl = tonumber(ARGV[3])
+end
+return {ok, used, ttl}
+"""
+
 
 class RedisCounterStore:
     """Counters in Redis, shared by every process using the same server."""
@@ -93,6 +133,7 @@ class RedisCounterStore:
     def __init__(self, url: str) -> None:
         self._redis: Redis = Redis.from_url(url, client_name="synapse-gql-throttle")
         self._increment = self._redis.register_script(_INCREMENT)
+        self._take = self._redis.register_script(_TAKE)
 
     async def increment(self, key: str, ttl: float) -> int:
         """``INCR`` with the window's expiry set on the first hit."""
@@ -111,6 +152,11 @@ class RedisCounterStore:
         """``DEL``."""
         if keys:
             await self._redis.delete(*keys)
+
+    async def take(self, key: str, amount: int, maximum: int, ttl: float) -> Taken:
+        """``INCRBY`` when the total stays within ``maximum`` (a Lua script)."""
+        ok, used, ms = await self._take(keys=[key], args=[amount, maximum, _ms(ttl)])
+        return Taken(bool(ok), int(used), int(ms) / 1000)
 
     async def close(self) -> None:
         """Close the connection pool."""
