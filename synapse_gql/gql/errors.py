@@ -12,6 +12,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from synapse_gql.errors import DomainError, ErrorCode
+from synapse_gql.observability.extension import note_user_error
+from synapse_gql.observability.logging import current_request_id
 
 logger = logging.getLogger("synapse_gql.errors")
 
@@ -30,6 +32,7 @@ class UserError:
 
     @classmethod
     def from_exception(cls, error: DomainError) -> UserError:
+        note_user_error()
         return cls(code=error.code, message=error.message, path=error.path)
 
 
@@ -45,6 +48,7 @@ class SubscriptionRefused:
 
     @classmethod
     def from_exception(cls, error: DomainError) -> SubscriptionRefused:
+        note_user_error()
         return cls(code=error.code, reason=error.message, path=error.path)
 
 
@@ -81,7 +85,10 @@ class ErrorMasking(SchemaExtension):
         error_id = uuid.uuid4().hex
         logger.error("unexpected error %s", error_id, exc_info=original)
         message = f"Internal server error (error id: {error_id})."
-        return _copy(error, message, {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id})
+        extensions = {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id}
+        if (request_id := current_request_id()) is not None:
+            extensions["requestId"] = request_id
+        return _copy(error, message, extensions)
 
 
 def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:

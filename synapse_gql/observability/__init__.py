@@ -1,0 +1,1 @@
+"""Operating the server: Prometheus metrics, OpenTelemetry traces, request-scoped logs."""
