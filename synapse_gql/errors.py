@@ -41,6 +41,31 @@ class ErrorCode(enum.Enum):
     CONVERSATION_ARCHIVED = "CONVERSATION_ARCHIVED"
     GENERATION_INTERRUPTED = "GENERATION_INTERRUPTED"
     RATE_LIMITED = "RATE_LIMITED"
+    INVALID_STATE = "INVALID_STATE"
+    CANCELLED = "CANCELLED"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+
+
+# Usage logs keep the provider-neutral code of the failed call (``ProviderErrorCode`` values);
+# messages keep an ``ErrorCode`` value. Both read back as an ``ErrorCode``.
+_STORED_PROVIDER_CODES = {
+    "AUTH": ErrorCode.PROVIDER_AUTH,
+    "RATE_LIMIT": ErrorCode.PROVIDER_RATE_LIMITED,
+    "UNAVAILABLE": ErrorCode.PROVIDER_UNAVAILABLE,
+    "TIMEOUT": ErrorCode.PROVIDER_TIMEOUT,
+    "BAD_REQUEST": ErrorCode.PROVIDER_BAD_REQUEST,
+}
+
+
+def stored_error_code(value: str | None) -> ErrorCode | None:
+    """The ``ErrorCode`` of an error code stored on a message or a usage log; a string no
+    code matches (written by another version) reads as ``PROVIDER_ERROR``, never fails."""
+    if value is None:
+        return None
+    try:
+        return ErrorCode(value)
+    except ValueError:
+        return _STORED_PROVIDER_CODES.get(value, ErrorCode.PROVIDER_ERROR)
 
 
 class DomainError(Exception):

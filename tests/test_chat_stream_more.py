@@ -88,7 +88,8 @@ async def test_a_rejected_key_fails_the_answer_with_provider_auth(  # type: igno
     assert end["message"]["errorCode"] == "PROVIDER_AUTH"
     usage = await usage_of(db_engine, turn["assistantMessage"])
     assert db_id(end["usage"]["id"]) == usage.id
-    assert (end["usage"]["status"], end["usage"]["errorCode"]) == ("ERROR", "AUTH")
+    # The stored provider code ("AUTH") reads as the ErrorCode member.
+    assert (end["usage"]["status"], end["usage"]["errorCode"]) == ("ERROR", "PROVIDER_AUTH")
     assert (usage.status, usage.input_tokens, usage.output_tokens) == ("error", 0, 0)
     assert usage.cost == 0
 

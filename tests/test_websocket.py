@@ -33,6 +33,7 @@ async def test_transport_ws_authenticates_and_runs_a_query(ws_url, make_user) ->
     ws, ack = await _init(ws_url, TRANSPORT_WS, {"authorization": f"Bearer {user.token}"})
     async with ws:
         assert ack["type"] == "connection_ack"
+        assert ack["payload"]["userId"] == user.id
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": ME}}))
         result = json.loads(await ws.recv())
         assert result["type"] == "next"
@@ -45,7 +46,9 @@ async def test_legacy_ws_authenticates_the_user(ws_url, make_user) -> None:  # t
     ws, ack = await _init(ws_url, LEGACY_WS, {"Authorization": f"Bearer {user.token}"})
     async with ws:
         assert ack["type"] == "connection_ack"
-        assert ack["payload"]["userId"] == str(decode_id(user.id, "User"))
+        # The global ID, the form every other field that names a user takes.
+        assert ack["payload"]["userId"] == user.id
+        assert decode_id(ack["payload"]["userId"], "User")
 
 
 @pytest.mark.parametrize("payload", [{}, {"authorization": "Bearer not-a-token"}])

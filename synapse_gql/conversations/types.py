@@ -15,6 +15,8 @@ from synapse_gql.agents.types import AgentType, load_llm
 from synapse_gql.catalog.types import LLMType
 from synapse_gql.context import Info
 from synapse_gql.conversations.inputs import ConversationStatusType
+from synapse_gql.errors import stored_error_code
+from synapse_gql.gql.errors import ErrorCodeType
 from synapse_gql.gql.pagination import Connection, PageArgs
 from synapse_gql.gql.refs import (
     FeedbackRef,
@@ -187,12 +189,6 @@ class ConversationLLMType(Node):
     async def llm(self, info: Info) -> LLMType | None:
         return await load_llm(info, self.llm_id)
 
-    @strawberry.field(description="The question this answer replies to (assistant messages).")
-    async def reply_to(self, info: Info) -> MessageType | None:
-        if self.reply_to_id is None:
-            return None
-        return await load_object(info, Message, self.reply_to_id, MessageType.from_row)
-
     @strawberry.field
     async def conversation(self, info: Info) -> ConversationType | None:
         return await _conversation(info, self.conversation_id)
@@ -217,7 +213,9 @@ class MessageType(Node):
     latency_ms: int | None
     time_to_first_token_ms: int | None
     finish_reason: str | None
-    error_code: str | None
+    error_code: ErrorCodeType | None = strawberry.field(
+        description="Why the call failed or stopped; null when it succeeded."
+    )
     error_message: str | None
     stream_sequence: int = strawberry.field(
         description="Deltas of the answer streamed so far (saved every few seconds while it"
@@ -246,7 +244,7 @@ class MessageType(Node):
             latency_ms=row.latency_ms,
             time_to_first_token_ms=row.time_to_first_token_ms,
             finish_reason=row.finish_reason,
-            error_code=row.error_code,
+            error_code=stored_error_code(row.error_code),
             error_message=row.error_message,
             stream_sequence=row.stream_sequence,
             created_at=row.created_at,

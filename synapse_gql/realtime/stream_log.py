@@ -37,10 +37,24 @@ Publication = tuple[str, str]
 READ_MARGIN = 64
 
 
+def utf16_length(text: str) -> int:
+    """The length of ``text`` in UTF-16 code units, the unit of every stream offset:
+    JavaScript, Swift and Kotlin index strings in them (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf16_tail(text: str, offset: int) -> str:
+    """``text`` from ``offset`` UTF-16 code units on (offsets fall between whole deltas,
+    so never inside a surrogate pair)."""
+    if offset <= 0:
+        return text
+    return text.encode("utf-16-le")[2 * offset :].decode("utf-16-le")
+
+
 @dataclass(frozen=True, slots=True)
 class Delta:
-    """A piece of an answer: its number (1, 2, 3 ...), where it starts (in characters of
-    the answer, i.e. Unicode code points) and its text."""
+    """A piece of an answer: its number (1, 2, 3 ...), where it starts (in UTF-16 code
+    units of the answer, see :func:`utf16_length`) and its text."""
 
     sequence: int
     offset: int
@@ -48,8 +62,8 @@ class Delta:
 
     @property
     def end(self) -> int:
-        """The offset just past this delta."""
-        return self.offset + len(self.text)
+        """The offset just past this delta, in UTF-16 code units."""
+        return self.offset + utf16_length(self.text)
 
     def to_json(self) -> str:
         """The compact form kept in the log."""

@@ -14,6 +14,8 @@ from strawberry.scalars import JSON
 from synapse_gql.accounts.types import UserType
 from synapse_gql.catalog.types import LLMType
 from synapse_gql.context import Info
+from synapse_gql.errors import stored_error_code
+from synapse_gql.gql.errors import ErrorCodeType
 from synapse_gql.gql.refs import ConversationRef, MessageRef, ProjectRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import LLM, ApiKeySource, UsageLog, UsageStatus
@@ -65,7 +67,22 @@ class UsageLogType(Node):
         description="Input, cache read, cache write and output tokens together."
     )
     tokens_estimated: bool = strawberry.field(
-        description="True when the provider reported no usage and tokens were counted locally."
+        description=(
+            "True when a count the provider did not report was made locally"
+            " (inputEstimated or outputEstimated)."
+        )
+    )
+    input_estimated: bool = strawberry.field(
+        description="True when the input count was made locally (the provider reported none)."
+    )
+    output_estimated: bool = strawberry.field(
+        description="True when the output count was made locally (the provider reported none)."
+    )
+    attempt: int = strawberry.field(
+        description=(
+            "Which attempt of the call this is (1 first); a call retried after a refusal or"
+            " a break before any text has a row per attempt, zero tokens when refused."
+        )
     )
     input_price_per_million: Decimal
     output_price_per_million: Decimal
@@ -84,7 +101,9 @@ class UsageLogType(Node):
     latency_ms: int | None
     time_to_first_token_ms: int | None
     status: UsageStatusType
-    error_code: str | None
+    error_code: ErrorCodeType | None = strawberry.field(
+        description="Why the call failed or stopped; null when it succeeded."
+    )
     error_message: str | None
     parameters: JSON
     api_key_source: ApiKeySourceType
@@ -109,6 +128,9 @@ class UsageLogType(Node):
             cache_write_tokens=row.cache_write_tokens,
             total_tokens=row.total_tokens,
             tokens_estimated=row.tokens_estimated,
+            input_estimated=row.input_estimated,
+            output_estimated=row.output_estimated,
+            attempt=row.attempt,
             input_price_per_million=row.input_price_per_million,
             output_price_per_million=row.output_price_per_million,
             cache_read_price_per_million=row.cache_read_price_per_million,
@@ -117,7 +139,7 @@ class UsageLogType(Node):
             latency_ms=row.latency_ms,
             time_to_first_token_ms=row.time_to_first_token_ms,
             status=row.status,
-            error_code=row.error_code,
+            error_code=stored_error_code(row.error_code),
             error_message=row.error_message,
             parameters=row.parameters,
             api_key_source=row.api_key_source,
