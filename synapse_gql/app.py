@@ -12,13 +12,19 @@ from fastapi.responses import JSONResponse
 
 from synapse_gql import __version__
 from synapse_gql.accounts.guard import LoginGuard
+from synapse_gql.alerts import bind_alerts
 from synapse_gql.body_limit import BodySizeLimit
 from synapse_gql.chat.manager import GenerationManager
 from synapse_gql.config import Settings
 from synapse_gql.db import Database
 from synapse_gql.generation.providers import build_llm_providers
+from synapse_gql.graphiql.page import install as install_graphiql
 from synapse_gql.graphql_route import SynapseGraphQLRouter, get_context
+from synapse_gql.invoices.routes import router as invoice_routes
 from synapse_gql.llm import close_providers
+from synapse_gql.observability.logging import configure_logging
+from synapse_gql.observability.wiring import observe, stopped
+from synapse_gql.operations import build_operations
 from synapse_gql.realtime import create_broadcaster, create_stream_log
 from synapse_gql.realtime.journal import journal_dir
 from synapse_gql.schema import build_schema
@@ -52,6 +58,8 @@ def build_state(settings: Settings) -> AppState:
     )
     state.generations = GenerationManager(state)
     state.login_guard = LoginGuard(create_counter_store(settings.redis_url), settings)
+    bind_alerts(state)
+    state.operations = build_operations(settings, state.db.sessions)
     passwords.configure(settings.password_hash_workers)
     return state
 
@@ -70,7 +78,9 @@ async def running(state: AppState) -> AsyncIterator[None]:
         await state.stream_log.close()
         await state.realtime.disconnect()
         await state.login_guard.close()
+        await state.operations.close()
         await close_providers(state.providers)
+        stopped(state)
         await state.db.dispose()
 
 
@@ -120,7 +130,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graphql_ide="graphiql" if settings.graphiql else None,
         max_subscriptions_per_connection=settings.max_subscriptions_per_socket,
     )
+    graphql.persisted_queries = state.operations.persisted
+    if settings.graphiql:
+        install_graphiql(app, graphql)  # GraphiQL's files served locally, checked at start
     app.include_router(graphql, prefix="/graphql")
+    app.include_router(invoice_routes)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -133,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"status": "ok" if healthy else "unavailable", "checks": checks}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
+    observe(app, state)
     return app
 
 
@@ -143,7 +158,9 @@ def app_from_env() -> FastAPI:
     of the collector's reach: otherwise every full collection walks them, pausing the event
     loop, and so every stream, for a quarter of a second (measured by ``bench/``).
     """
-    app = create_app(Settings())
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    app = create_app(settings)
     gc.collect()
     gc.freeze()
     return app

@@ -60,6 +60,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from synapse_gql import migrations
+    from synapse_gql.observability.wiring import share_metrics_between
     from synapse_gql.security.secret import resolve_secret
 
     secret = resolve_secret(settings)  # fail before starting anything
@@ -76,6 +77,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # uvicorn re-raises SIGTERM after a graceful shutdown; turning it into SystemExit
         # lets the embedded PostgreSQL be stopped on the way out.
         signal.signal(signal.SIGTERM, _exit_on_signal)
+        share_metrics_between(args.workers, settings)
         uvicorn.run(
             "synapse_gql.app:app_from_env",
             factory=True,
@@ -164,6 +166,21 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_documents_export(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from synapse_gql.operations.manifest import build_manifest
+
+    manifest = build_manifest(Path(args.source))
+    text = json.dumps(manifest, indent=2) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    Path(args.output).write_text(text)
+    print(f"wrote {args.output}: {len(manifest['operations'])} operation(s)")
+    return 0
+
+
 async def _rotate_secrets(url: str, keyring, batch_size: int) -> int:  # type: ignore[no-untyped-def]
     from synapse_gql.db import Database
     from synapse_gql.variables.rotation import rotate_secrets
@@ -248,6 +265,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="Exit 1 when the file differs from the code's schema."
     )
     export.set_defaults(handler=cmd_export_schema)
+
+    documents = sub.add_parser("documents", help="Trusted documents (persisted operations).")
+    documents_sub = documents.add_subparsers(dest="documents_command", required=True)
+    export_documents = documents_sub.add_parser(
+        "export",
+        help="Write every operation of schema/ as an Apollo persisted query manifest.",
+    )
+    export_documents.add_argument(
+        "--output", default="-", help="Target file (default: standard output)."
+    )
+    export_documents.add_argument(
+        "--source", default="schema", help="Directory of .graphql documents (default schema)."
+    )
+    export_documents.set_defaults(handler=cmd_documents_export)
 
     rotate = sub.add_parser(
         "rotate-secrets",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr
@@ -36,6 +37,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    # Observability: log lines as JSON or text (auto: JSON unless stderr is a terminal);
+    # a bearer token that /metrics requires (unset: open); where worker processes share
+    # metric values (unset: ``PROMETHEUS_MULTIPROC_DIR``, else ``data_dir/metrics``); the
+    # OTLP/HTTP endpoint traces go to (``OTEL_EXPORTER_OTLP_ENDPOINT`` works too).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    metrics_token: SecretStr | None = None
+    metrics_dir: Path | None = None
+    otlp_endpoint: str | None = None
     graphiql: bool = True
     allow_registration: bool = True
     access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
@@ -67,6 +76,21 @@ class Settings(BaseSettings):
     max_sockets_per_user: int = Field(default=50, ge=1)
     max_sockets_per_address: int = Field(default=200, ge=1)
     max_subscriptions_per_socket: int = Field(default=100, ge=1)
+    # Query cost points per minute for each anonymous address, user (login token) and API
+    # token (an API token's own limit, set through `setApiTokenRateLimit`, replaces the
+    # last); model calls per minute per user or API token. Shared through Redis when set.
+    rate_limit_anonymous_points: int = Field(default=1_000, ge=1)
+    rate_limit_user_points: int = Field(default=20_000, ge=1)
+    rate_limit_api_token_points: int = Field(default=50_000, ge=1)
+    rate_limit_model_calls: int = Field(default=60, ge=1)
+    rate_limit_exempt_admins: bool = False
+    # Persisted operations: documents registered by hash (Redis when set, else an LRU of
+    # this many documents); trusted documents: off, log (run unknown ones, logged) or only.
+    persisted_queries_max_documents: int = Field(default=1000, ge=1)
+    persisted_queries_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    trusted_documents: Literal["off", "log", "only"] = "off"
+    trusted_documents_file: Path | None = None
+    trusted_documents_exempt_admins: bool = False
 
     # LLM providers: base URLs by provider (JSON; overrides the built-in ones), the
     # server-wide API keys (used when neither the user nor the workspace has one).
@@ -97,6 +121,13 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=5.0, gt=0)
     stream_retention_seconds: int = Field(default=3600, ge=60)
     stop_wait_seconds: float = Field(default=5.0, gt=0)
+
+    # Provider health alerts: the calls of the last window per workspace and provider are
+    # judged after each metered call once there are at least the minimum number of them.
+    alert_window_seconds: int = Field(default=300, ge=10, le=86_400)
+    alert_min_calls: int = Field(default=20, ge=1)
+    alert_error_rate_percent: int = Field(default=25, ge=1, le=100)
+    alert_latency_p95_ms: int = Field(default=10_000, ge=1)
 
     @property
     def uses_embedded_database(self) -> bool:

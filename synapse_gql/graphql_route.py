@@ -14,6 +14,10 @@ from synapse_gql.accounts.auth import authenticate, bearer_token
 from synapse_gql.context import Context
 from synapse_gql.errors import Unauthenticated
 from synapse_gql.gql.http_request import GraphQLRequestParsing
+from synapse_gql.gql.http_subscriptions import HTTPSubscriptions
+from synapse_gql.gql.relay import to_global_id
+from synapse_gql.graphiql.page import LocalGraphiQL
+from synapse_gql.operations.http import PersistedQueryParsing
 from synapse_gql.realtime.sockets import (
     ClosingSafeAdapter,
     SocketRefused,
@@ -48,9 +52,17 @@ def _init_token(params: Any) -> str | None:
     return _init_token(headers) if isinstance(headers, dict) else None
 
 
-class SynapseGraphQLRouter(GraphQLRequestParsing, GraphQLRouter[Context, None]):
+class SynapseGraphQLRouter(
+    LocalGraphiQL,
+    HTTPSubscriptions,
+    PersistedQueryParsing,
+    GraphQLRequestParsing,
+    GraphQLRouter[Context, None],
+):
     """Authenticates WebSockets from the connection-init payload (both protocols); sockets
-    are counted, limited and closed when their credentials go (``realtime.sockets``)."""
+    are counted, limited and closed when their credentials go (``realtime.sockets``).
+    Subscriptions also stream over HTTP (``gql.http_subscriptions``); a request may name its
+    document by hash (``operations.http``)."""
 
     websocket_adapter_class = ClosingSafeAdapter  # type: ignore[assignment]
 
@@ -73,4 +85,4 @@ class SynapseGraphQLRouter(GraphQLRequestParsing, GraphQLRouter[Context, None]):
                 await admit_current(context.state, context.viewer.id, token)
         except (Unauthenticated, SocketRefused) as error:
             raise ConnectionRejectionError({"message": str(error)}) from None
-        return {"userId": str(context.viewer.id) if context.viewer else None}
+        return {"userId": to_global_id("User", context.viewer.id) if context.viewer else None}

@@ -9,6 +9,9 @@ from synapse_gql.accounts.mutations import AccountMutation
 from synapse_gql.accounts.queries import AccountQuery
 from synapse_gql.agents.mutations import AgentMutation
 from synapse_gql.agents.queries import agent_connection  # noqa: F401  (registers nodes)
+from synapse_gql.alerts.mutations import AlertMutation
+from synapse_gql.alerts.queries import alert_connection  # noqa: F401  (registers nodes)
+from synapse_gql.alerts.subscriptions import AlertSubscription
 from synapse_gql.billing.queries import billing_connection  # noqa: F401  (registers nodes)
 from synapse_gql.budgets.mutations import BudgetMutation
 from synapse_gql.catalog.mutations import CatalogMutation
@@ -31,6 +34,11 @@ from synapse_gql.gql.input_guard import InputGuard
 from synapse_gql.gql.limits import limit_extensions
 from synapse_gql.gql.relay import Node, check_node_count, resolve_nodes
 from synapse_gql.gql.scalars import SCALAR_OVERRIDES, literal_defaults
+from synapse_gql.invoices.mutations import InvoiceMutation
+from synapse_gql.invoices.queries import invoice_connection  # noqa: F401  (registers nodes)
+from synapse_gql.observability.extension import GraphQLMetrics
+from synapse_gql.operations.guard import OperationGuard
+from synapse_gql.operations.mutations import OperationsMutation
 from synapse_gql.projects.mutations import ProjectMutation
 from synapse_gql.projects.queries import project_connection  # noqa: F401  (registers nodes)
 from synapse_gql.projects.types import ProjectType
@@ -78,10 +86,13 @@ Mutation = merge_types(
         FeedbackMutation,
         GenerationMutation,
         BudgetMutation,
+        AlertMutation,
+        InvoiceMutation,
+        OperationsMutation,
     ),
 )
 
-Subscription = merge_types("Subscription", (ChatSubscription, UsageSubscription))
+Subscription = merge_types("Subscription", (ChatSubscription, UsageSubscription, AlertSubscription))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -93,7 +104,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[ProjectType, LLMType],
-        extensions=[ErrorMasking, *limit_extensions(settings), InputGuard],
+        extensions=[
+            ErrorMasking,
+            *limit_extensions(settings),
+            InputGuard,
+            GraphQLMetrics,
+            OperationGuard,
+        ],
         exception_handlers=[DomainErrorHandler()],
     )
     literal_defaults(built._schema)

@@ -15,6 +15,8 @@ from synapse_gql.security.keys import Keyring
 if TYPE_CHECKING:
     from synapse_gql.accounts.guard import LoginGuard
     from synapse_gql.chat.manager import GenerationManager
+    from synapse_gql.operations import Operations
+    from synapse_gql.pipeline.meter import MeteredHook
 
 
 @dataclass
@@ -27,5 +29,8 @@ class AppState:
     realtime: Broadcaster
     stream_log: StreamLog
     providers: dict[str, Provider] = field(default_factory=dict)
+    # Run by the call pipeline right after each call is metered (pipeline.meter).
+    metered_hooks: list[MeteredHook] = field(default_factory=list)
     generations: GenerationManager = field(init=False)
     login_guard: LoginGuard = field(init=False)
+    operations: Operations = field(init=False)

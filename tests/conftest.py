@@ -79,6 +79,11 @@ def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untype
         # the lease tests shorten them.
         worker_heartbeat_seconds=3600,
         worker_lease_seconds=7200,
+        # Rate limits far above what any test sends; their own tests lower them.
+        rate_limit_anonymous_points=10**9,
+        rate_limit_user_points=10**9,
+        rate_limit_api_token_points=10**9,
+        rate_limit_model_calls=10**6,
     )
 
 

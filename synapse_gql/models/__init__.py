@@ -7,9 +7,6 @@ from synapse_gql.models.billing import (
     BillingEvent,
     BillingEventType,
     BillingStatus,
-    Invoice,
-    InvoiceLine,
-    InvoiceStatus,
 )
 from synapse_gql.models.budgets import (
     AlertEvent,
@@ -30,6 +27,14 @@ from synapse_gql.models.conversations import (
     MessageStatus,
 )
 from synapse_gql.models.feedback import FeedbackCategory, MessageFeedback, RatingType
+from synapse_gql.models.invoices import (
+    Invoice,
+    InvoiceLine,
+    InvoiceLineKind,
+    InvoiceStatus,
+    InvoiceUsage,
+)
+from synapse_gql.models.rate_limits import ApiTokenRateLimit
 from synapse_gql.models.tags import ConversationTag, MessageTag, ProjectTag, Tag, TagSource
 from synapse_gql.models.usage import ApiKeySource, UsageLog, UsageStatus
 from synapse_gql.models.variables import UserVariable, WorkspaceSecret
@@ -54,6 +59,7 @@ __all__ = [
     "AlertStatus",
     "ApiKeySource",
     "ApiToken",
+    "ApiTokenRateLimit",
     "Base",
     "BillingEvent",
     "BillingEventType",
@@ -71,7 +77,9 @@ __all__ = [
     "InvitationStatus",
     "Invoice",
     "InvoiceLine",
+    "InvoiceLineKind",
     "InvoiceStatus",
+    "InvoiceUsage",
     "LLMPrice",
     "MemberRole",
     "Message",

@@ -17,9 +17,7 @@ passes ends with the final event its check returns.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -28,41 +26,27 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.models import WorkspaceMember
-from synapse_gql.realtime.after_commit import AfterCommitPublisher
+from synapse_gql.realtime.after_commit import publisher_for
 from synapse_gql.realtime.broadcaster import Broadcaster
 from synapse_gql.realtime.channels import user_access_channel
-
-ACCESS_CHANGED = "access-changed"
+from synapse_gql.realtime.events import AccessChangedEvent
+from synapse_gql.realtime.subscription import subscribe
 
 T = TypeVar("T")
 F = TypeVar("F")
 
-# One after-commit publisher per broadcaster, so access news keeps commit order.
-_publishers: weakref.WeakKeyDictionary[Broadcaster, AfterCommitPublisher] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def after_commit_publisher(broadcaster: Broadcaster) -> AfterCommitPublisher:
-    """The process's after-commit publisher for ``broadcaster``."""
-    publisher = _publishers.get(broadcaster)
-    if publisher is None:
-        publisher = _publishers[broadcaster] = AfterCommitPublisher(broadcaster)
-    return publisher
-
-
-def access_event(reason: str) -> str:
-    """The payload of an access change (``reason`` is for logs and tests, not for checks)."""
-    return json.dumps({"type": ACCESS_CHANGED, "reason": reason})
+# The process's one publisher, under the name access news first used.
+after_commit_publisher = publisher_for
 
 
 def announce_access_change(
     broadcaster: Broadcaster, session: AsyncSession, user_ids: Iterable[uuid.UUID], reason: str
 ) -> None:
     """After ``session`` commits, tell each user's holders to re-check; dropped on rollback."""
-    publisher = after_commit_publisher(broadcaster)
+    publisher = publisher_for(broadcaster)
+    event = AccessChangedEvent(reason=reason)
     for user_id in dict.fromkeys(user_ids):
-        publisher.publish(session, user_access_channel(user_id), access_event(reason))
+        publisher.publish(session, user_access_channel(user_id), event)
 
 
 async def announce_workspace_access_change(
@@ -93,9 +77,9 @@ async def guarded(
 
     ``recheck`` runs only when access news for the user arrives, never per item.
     """
-    async with broadcaster.subscribe(user_access_channel(user_id)) as changes:
+    async with subscribe(broadcaster, user_access_channel(user_id), AccessChangedEvent) as changes:
         item_task: asyncio.Future[T] | None = None
-        change_task: asyncio.Future[str] | None = None
+        change_task: asyncio.Future[AccessChangedEvent] | None = None
         try:
             # Once more now that news is heard: a change committed between the caller's
             # first check and this subscription would otherwise go unnoticed.

@@ -33,3 +33,9 @@ def user_access_channel(user_id: uuid.UUID) -> str:
     deleted): ``synapse:user:<id>:access``. Holders of that user's sockets and
     subscriptions re-check them when a message arrives."""
     return f"{PREFIX}:user:{user_id}:access"
+
+
+def workspace_alerts_channel(workspace_id: uuid.UUID) -> str:
+    """Alerts of one workspace raised, acknowledged or resolved:
+    ``synapse:workspace-alerts:<id>``."""
+    return f"{PREFIX}:workspace-alerts:{workspace_id}"

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from synapse_gql.accounts.types import UserType
 from synapse_gql.agents.fields import agents_field
+from synapse_gql.alerts.fields import alerts_field
 from synapse_gql.catalog.types import LLMType
 from synapse_gql.context import Info
 from synapse_gql.conversations.fields import conversations_field
@@ -41,6 +42,10 @@ from synapse_gql.workspaces.access import viewer_role
 
 if TYPE_CHECKING:
     from synapse_gql.budgets.types import BudgetType
+    from synapse_gql.invoices.types import InvoiceStatusType, InvoiceType
+
+InvoiceRef = Annotated["InvoiceType", strawberry.lazy("synapse_gql.invoices.types")]
+InvoiceStatusRef = Annotated["InvoiceStatusType", strawberry.lazy("synapse_gql.invoices.types")]
 
 MemberRoleType = strawberry.enum(MemberRole, name="MemberRole")
 WorkspacePlanType = strawberry.enum(WorkspacePlan, name="WorkspacePlan")
@@ -78,6 +83,7 @@ class WorkspaceType(Node):
     )
     usage_logs = usage_logs_field("workspace")
     billing_events = billing_events_field("workspace")
+    alerts = alerts_field()
     db_id: strawberry.Private[uuid.UUID]
     owner_id: strawberry.Private[uuid.UUID]
     default_llm_db_id: strawberry.Private[uuid.UUID | None]
@@ -133,6 +139,24 @@ class WorkspaceType(Node):
         from synapse_gql.budgets.queries import workspace_budgets
 
         return await workspace_budgets(info, self.db_id)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Invoices, latest period first (admins and owners, as billing events;"
+        " empty for others)."
+    )
+    async def invoices(
+        self,
+        info: Info,
+        status: InvoiceStatusRef | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[InvoiceRef]:
+        from synapse_gql.invoices.queries import invoice_connection
+
+        args = page_args(first, after, last, before)
+        return await invoice_connection(info, self.db_id, status, args)  # type: ignore[return-value]
 
     @strawberry.field(description="Your role here.")
     async def viewer_role(self, info: Info) -> MemberRoleType | None:
