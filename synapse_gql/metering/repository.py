@@ -5,29 +5,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Interval, func, literal_column, select, update
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from synapse_gql.models import (
-    AlertEvent,
-    BillingEvent,
-    BillingEventType,
-    BillingStatus,
-    Budget,
     Conversation,
     ConversationLLM,
     Message,
     MessageRole,
 )
-
-_ONE_MONTH = literal_column("INTERVAL '1 month'", Interval)
 
 
 def _refresh_cached(session: AsyncSession, model: type, key: Any, values: Mapping) -> None:
@@ -156,52 +148,3 @@ async def upsert_conversation_llm(
     )
     values = dict((await session.execute(stmt)).one()._asdict())
     _refresh_cached(session, ConversationLLM, values.pop("id"), values)
-
-
-def month_start() -> Any:
-    """SQL for the first instant of the current calendar month in UTC."""
-    utc_now = func.timezone("UTC", func.now())
-    return func.timezone("UTC", func.date_trunc("month", utc_now))
-
-
-async def month_to_date_spend(
-    session: AsyncSession, workspace_id: uuid.UUID
-) -> tuple[datetime, Decimal]:
-    """The month's start and the workspace's usage charges since then (void ones excluded)."""
-    start = month_start()
-    spend = (
-        select(func.coalesce(func.sum(BillingEvent.amount), 0))
-        .where(
-            BillingEvent.workspace_id == workspace_id,
-            BillingEvent.type == BillingEventType.USAGE_CHARGE,
-            BillingEvent.status != BillingStatus.VOID,
-            BillingEvent.created_at >= start,
-            BillingEvent.created_at < start + _ONE_MONTH,
-        )
-        .scalar_subquery()
-    )
-    row = (await session.execute(select(start.label("start"), spend.label("spend")))).one()
-    return row.start, Decimal(row.spend)
-
-
-async def budget(session: AsyncSession, workspace_id: uuid.UUID, *, lock: bool) -> Budget | None:
-    """The workspace's budget; ``lock`` holds its row until the transaction ends."""
-    stmt = select(Budget).where(Budget.workspace_id == workspace_id)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(stmt)
-
-
-async def insert_alerts(session: AsyncSession, rows: list[dict[str, Any]]) -> list[AlertEvent]:
-    """Insert alerts, skipping those whose (workspace, kind, threshold, period) exists."""
-    if not rows:
-        return []
-    stmt = (
-        pg_insert(AlertEvent)
-        .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=["workspace_id", "kind", "threshold_percent", "period_start"]
-        )
-        .returning(AlertEvent)
-    )
-    return list((await session.scalars(stmt)).all())
