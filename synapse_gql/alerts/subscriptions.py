@@ -15,26 +15,13 @@ from synapse_gql.alerts.live import alert_events
 from synapse_gql.alerts.queries import READ_ROLE
 from synapse_gql.alerts.types import AlertType
 from synapse_gql.context import Info
-from synapse_gql.errors import DomainError
 from synapse_gql.gql.errors import SubscriptionRefused
 from synapse_gql.gql.permissions import AUTHENTICATED
-from synapse_gql.gql.relay import decode_id
-from synapse_gql.realtime.guard import watched
-from synapse_gql.workspaces.access import require_role
+from synapse_gql.workspaces.feeds import workspace_feed
 
 AlertEventUnion = Annotated[
     AlertType | SubscriptionRefused, strawberry.union("WorkspaceAlertEvent")
 ]
-
-WORKSPACE_PATH = ["workspaceId"]
-
-
-async def _workspace(info: Info, workspace_id: strawberry.ID) -> uuid.UUID:
-    viewer = info.context.require_viewer()
-    decoded = decode_id(workspace_id, "Workspace", field=WORKSPACE_PATH)
-    async with info.context.sessions() as session:
-        await require_role(session, decoded, viewer.id, READ_ROLE, field=WORKSPACE_PATH)
-    return decoded
 
 
 async def _alert_stream(info: Info, workspace_id: uuid.UUID) -> AsyncIterator[AlertType]:
@@ -52,11 +39,6 @@ class AlertSubscription:
     async def workspace_alerts(
         self, info: Info, workspace_id: strawberry.ID
     ) -> AsyncGenerator[AlertEventUnion, None]:
-        try:
-            decoded = await _workspace(info, workspace_id)
-        except DomainError as error:
-            yield SubscriptionRefused.from_exception(error)
-            return
-        check = partial(_workspace, info, workspace_id)
-        async for event in watched(info, check, _alert_stream(info, decoded)):
+        feed = workspace_feed(info, workspace_id, READ_ROLE, partial(_alert_stream, info))
+        async for event in feed:
             yield event

@@ -11,27 +11,14 @@ from typing import Annotated
 import strawberry
 
 from synapse_gql.context import Info
-from synapse_gql.errors import DomainError
 from synapse_gql.gql.errors import SubscriptionRefused
 from synapse_gql.gql.permissions import AUTHENTICATED
-from synapse_gql.gql.relay import decode_id
-from synapse_gql.realtime.guard import watched
 from synapse_gql.usage.live import usage_events
 from synapse_gql.usage.queries import USAGE_ROLE
 from synapse_gql.usage.types import UsageLogType
-from synapse_gql.workspaces.access import require_role
+from synapse_gql.workspaces.feeds import workspace_feed
 
 UsageEvent = Annotated[UsageLogType | SubscriptionRefused, strawberry.union("WorkspaceUsageEvent")]
-
-WORKSPACE_PATH = ["workspaceId"]
-
-
-async def _workspace(info: Info, workspace_id: strawberry.ID) -> uuid.UUID:
-    viewer = info.context.require_viewer()
-    decoded = decode_id(workspace_id, "Workspace", field=WORKSPACE_PATH)
-    async with info.context.sessions() as session:
-        await require_role(session, decoded, viewer.id, USAGE_ROLE, field=WORKSPACE_PATH)
-    return decoded
 
 
 async def _usage_stream(info: Info, workspace_id: uuid.UUID) -> AsyncIterator[UsageLogType]:
@@ -50,11 +37,6 @@ class UsageSubscription:
     async def workspace_usage(
         self, info: Info, workspace_id: strawberry.ID
     ) -> AsyncGenerator[UsageEvent, None]:
-        try:
-            decoded = await _workspace(info, workspace_id)
-        except DomainError as error:
-            yield SubscriptionRefused.from_exception(error)
-            return
-        check = partial(_workspace, info, workspace_id)
-        async for event in watched(info, check, _usage_stream(info, decoded)):
+        feed = workspace_feed(info, workspace_id, USAGE_ROLE, partial(_usage_stream, info))
+        async for event in feed:
             yield event
