@@ -10,6 +10,7 @@ from synapse_gql.errors import ErrorCode, stored_error_code
 from synapse_gql.llm import ProviderErrorCode
 from tests.chat_helpers import new_conversation, send, served, wait_for
 from tests.helpers import db_id, execute, fetch, scalar
+from tests.ws_client import connect
 
 # Tokens per second of the mock model: slow enough that the stop always lands mid-answer.
 SLOW = 5
@@ -37,6 +38,11 @@ async def _stopped_answer(server, owner, workspace, db_engine) -> tuple[dict, st
     """An answer stopped mid-stream; it and the global id of its usage log."""
     conversation = await new_conversation(server.gql, owner, workspace)
     answer = (await send(server.gql, owner, conversation, "Stop me"))["assistantMessage"]
+    async with connect(server.ws_url, owner.token) as socket:
+        stream = await socket.start("MessageStream", messageId=answer["id"])
+        first = await stream.next()  # the call is under way: a stop now cancels a real call
+    assert first is not None
+    assert first["messageStream"]["__typename"] == "MessageDelta", first
     stopped = await server.gql.op("StopGeneration", owner.token, input={"messageId": answer["id"]})
     assert stopped["stopGeneration"]["status"] == "CANCELLED", stopped
 
