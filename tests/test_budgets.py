@@ -5,6 +5,7 @@ reservation of an answer whose process died."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from decimal import Decimal
@@ -22,7 +23,7 @@ from tests.budget_helpers import (
 )
 from tests.chat_helpers import new_conversation, send, wait_for
 from tests.generation_helpers import generate
-from tests.helpers import db_id, execute, scalar, user_error
+from tests.helpers import db_id, execute, fetch, scalar, user_error
 from tests.test_chat_recovery import has_status, insert_streaming_answer
 
 
@@ -223,3 +224,106 @@ async def test_the_sweep_releases_the_reservation_of_a_dead_generation(
     cost = await scalar(db_engine, "SELECT cost FROM usage_logs WHERE message_id = :m", m=stale)
     assert cost > 0
     assert row.spent == cost
+
+
+# --- a budget set mid-month starts at what its scope already spent --------------------------
+
+
+async def _issue_token(gql, owner) -> dict:  # type: ignore[no-untyped-def]
+    issued = (await gql.op("CreateApiToken", owner.token, input={"name": "ci"}))["createApiToken"]
+    assert issued["apiToken"]["id"], issued
+    return issued
+
+
+async def _spent_by_scope(gql, owner, workspace) -> dict[str, Decimal]:  # type: ignore[no-untyped-def]
+    return {b["scope"]: Decimal(b["spent"]) for b in await budgets(gql, owner, workspace)}
+
+
+async def test_budgets_set_mid_month_start_at_what_their_scope_already_spent(
+    gql, make_user, make_workspace, add_member, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    """Given two calls with a login token, one with an API token and one by another member,
+    when workspace, member and API-token budgets are set, then each starts at its scope's
+    spend this month: 4, 3 and 1 calls."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    other = await make_user("other")
+    await add_member(owner, workspace, other, "MEMBER")
+    mock = await price_the_mock(gql, db_engine, await make_user("root"))
+    issued = await _issue_token(gql, owner)
+    for token in (owner.token, owner.token, issued["token"], other.token):
+        made = await generate(gql, token, workspace, mock, maxTokens=MAX_TOKENS)
+        assert made["__typename"] == "Generation", made
+
+    await set_budget(gql, owner, workspace, limit="100")
+    await set_budget(gql, owner, workspace, scope="MEMBER", targetId=owner.id, limit="100")
+    token_id = issued["apiToken"]["id"]
+    await set_budget(gql, owner, workspace, scope="API_TOKEN", targetId=token_id, limit="100")
+
+    spent = await _spent_by_scope(gql, owner, workspace)
+    assert spent == {"WORKSPACE": 4 * CALL_COST, "MEMBER": 3 * CALL_COST, "API_TOKEN": CALL_COST}
+    tokens = "SELECT count(*) FROM usage_logs WHERE api_token_id = :t"
+    assert await scalar(db_engine, tokens, t=db_id(token_id)) == 1
+
+
+async def test_calls_metered_while_budgets_are_set_are_counted_exactly_once(
+    gql, make_user, make_workspace, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    """Given calls already spent, when 12 calls with an API token run while the workspace
+    and API-token budgets are being set, then each budget's spend is exactly the usage of
+    its scope (no call lost, none counted twice)."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    mock = await price_the_mock(gql, db_engine, await make_user("root"))
+    issued = await _issue_token(gql, owner)
+    await generate(gql, owner.token, workspace, mock, maxTokens=MAX_TOKENS)
+    token_id = issued["apiToken"]["id"]
+
+    calls = [
+        generate(gql, issued["token"], workspace, mock, maxTokens=MAX_TOKENS) for _ in range(12)
+    ]
+    setting = [
+        set_budget(gql, owner, workspace, limit="100"),
+        set_budget(gql, owner, workspace, scope="API_TOKEN", targetId=token_id, limit="100"),
+    ]
+    results = await asyncio.gather(*calls[:6], *setting, *calls[6:])
+
+    assert [r["__typename"] for r in results] == ["Generation"] * 6 + ["Budget"] * 2 + [
+        "Generation"
+    ] * 6
+    spent = await _spent_by_scope(gql, owner, workspace)
+    assert spent == {"WORKSPACE": 13 * CALL_COST, "API_TOKEN": 12 * CALL_COST}
+    assert await scalar(db_engine, "SELECT sum(cost) FROM usage_logs") == 13 * CALL_COST
+
+
+async def test_the_sweep_charges_the_api_token_budget_of_a_dead_generation(
+    settings, gql, make_user, make_workspace, db_engine
+) -> None:  # type: ignore[no-untyped-def]
+    """Given an answer asked with an API token left streaming by a dead process, when a
+    server sweeps it, then its usage row names the token and the token's budget is
+    charged its cost."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    await price_the_mock(gql, db_engine, await make_user("root"))
+    issued = await _issue_token(gql, owner)
+    token_id = issued["apiToken"]["id"]
+    conversation = await new_conversation(gql, owner, workspace)
+    made = await set_budget(gql, owner, workspace, scope="API_TOKEN", targetId=token_id, limit="9")
+    stale = await insert_streaming_answer(db_engine, conversation, db_id(owner.id), "partial")
+    await execute(
+        db_engine,
+        "UPDATE messages SET generation = generation || CAST(:g AS jsonb) WHERE id = :m",
+        g=json.dumps({"api_token_id": str(db_id(token_id))}),
+        m=stale,
+    )
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        await wait_for(lambda: has_status(db_engine, stale, "failed"))
+
+    [row] = await fetch(
+        db_engine, "SELECT cost, api_token_id FROM usage_logs WHERE message_id = :m", m=stale
+    )
+    assert row.cost > 0
+    assert row.api_token_id == db_id(token_id)
+    assert (await usage_row(db_engine, made)).spent == row.cost

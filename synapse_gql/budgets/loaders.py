@@ -22,7 +22,7 @@ BURN_WINDOW = timedelta(days=7)
 @dataclass(frozen=True)
 class BudgetView:
     """A budget as read: the row, the period, what was spent and reserved in it, and the
-    spend of the trailing burn window (None when calls cannot be attributed to it)."""
+    spend of its scope in the trailing burn window (None: not known)."""
 
     budget: Budget
     period_start: datetime
@@ -33,11 +33,12 @@ class BudgetView:
 
 
 def _covers() -> object:
-    """SQL: the usage log belongs to the budget's scope (API tokens are not on the log)."""
+    """SQL: the usage log belongs to the budget's scope."""
     return case(
         (Budget.scope == BudgetScope.WORKSPACE.value, true()),
         (Budget.scope == BudgetScope.PROJECT.value, UsageLog.project_id == Budget.target_id),
         (Budget.scope == BudgetScope.MEMBER.value, UsageLog.user_id == Budget.target_id),
+        (Budget.scope == BudgetScope.API_TOKEN.value, UsageLog.api_token_id == Budget.target_id),
         else_=false(),
     )
 
@@ -73,7 +74,6 @@ async def budgets_of(info: Info, workspace_id: uuid.UUID) -> list[BudgetView]:
         grouped: dict[uuid.UUID, list[BudgetView]] = defaultdict(list)
         async with info.context.sessions() as session:
             for budget, usage, start, now, trailing in await session.execute(_statement(ids)):
-                attributable = budget.scope is not BudgetScope.API_TOKEN
                 grouped[budget.workspace_id].append(
                     BudgetView(
                         budget,
@@ -81,7 +81,7 @@ async def budgets_of(info: Info, workspace_id: uuid.UUID) -> list[BudgetView]:
                         now,
                         Decimal(0) if usage is None else usage.spent,
                         Decimal(0) if usage is None else usage.reserved,
-                        Decimal(trailing) if attributable else None,
+                        Decimal(trailing),
                     )
                 )
         return [grouped.get(i, []) for i in ids]

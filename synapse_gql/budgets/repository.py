@@ -14,7 +14,15 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from synapse_gql.models import AlertEvent, Budget, BudgetReservation, BudgetScope, BudgetUsage
+from synapse_gql.models import (
+    AlertEvent,
+    Budget,
+    BudgetReservation,
+    BudgetScope,
+    BudgetUsage,
+    UsageLog,
+    Workspace,
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +55,11 @@ async def period_start(session: AsyncSession) -> datetime:
     return (await session.execute(select(month_start()))).scalar_one()
 
 
-async def covering(session: AsyncSession, coverage: Coverage) -> list[Budget]:
-    """Every budget covering a call, ordered by id (the order rows are locked in)."""
+async def covering(
+    session: AsyncSession, coverage: Coverage, *, lock: bool = False
+) -> list[Budget]:
+    """Every budget covering a call, ordered by id (the order rows are locked in); with
+    ``lock``, each budget row locked until the transaction ends (see :func:`ensure_usage`)."""
     scoped = [and_(Budget.scope == s, Budget.target_id == t) for s, t in coverage.targets()]
     stmt = (
         select(Budget)
@@ -58,18 +69,87 @@ async def covering(session: AsyncSession, coverage: Coverage) -> list[Budget]:
         )
         .order_by(Budget.id)
     )
+    if lock:
+        stmt = stmt.with_for_update(key_share=True, of=Budget).execution_options(
+            populate_existing=True
+        )
     return list((await session.scalars(stmt)).all())
 
 
-async def ensure_usage(
-    session: AsyncSession, budget_ids: Sequence[uuid.UUID], start: datetime
-) -> None:
-    """Create the period's usage rows that do not exist yet (spend zero)."""
-    if not budget_ids:
-        return
-    rows = [{"budget_id": b, "period_start": start} for b in budget_ids]
-    stmt = pg_insert(BudgetUsage).values(rows).on_conflict_do_nothing()
+async def lock_for_metering(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Share-lock the workspace row before a metering transaction reads its budgets.
+
+    A budget being set holds the same row in exclusive mode (:func:`lock_for_setting`), so
+    a call metered meanwhile either commits before the new budget sums the workspace's
+    usage (and is in the sum), or reads the budgets after it committed (and charges it):
+    never neither, never both. Metering transactions share the lock and do not wait on
+    each other; FOR SHARE leaves foreign-key checks (FOR KEY SHARE) alone.
+    """
+    stmt = select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(read=True)
     await session.execute(stmt)
+
+
+async def lock_for_setting(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Lock the workspace row against metering while a budget is set (taken first, before
+    any budget row, so it never waits while holding one a metering call needs)."""
+    stmt = select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
+    await session.execute(stmt)
+
+
+def _spent_so_far(budget: Budget, start: datetime) -> Any:
+    """SQL: what the budget's scope spent since ``start`` (committed usage, and this
+    transaction's own rows)."""
+    target = {
+        BudgetScope.PROJECT: UsageLog.project_id,
+        BudgetScope.MEMBER: UsageLog.user_id,
+        BudgetScope.API_TOKEN: UsageLog.api_token_id,
+    }
+    stmt = select(func.coalesce(func.sum(UsageLog.cost), 0)).where(
+        UsageLog.workspace_id == budget.workspace_id, UsageLog.created_at >= start
+    )
+    if budget.scope is not BudgetScope.WORKSPACE:
+        stmt = stmt.where(target[budget.scope] == budget.target_id)
+    return stmt.scalar_subquery()
+
+
+async def ensure_usage(
+    session: AsyncSession, budgets: Sequence[Budget], start: datetime
+) -> set[uuid.UUID]:
+    """Create the period's usage rows that do not exist yet, their spend what the scope
+    already spent in the period; the ids of the budgets whose row was created.
+
+    Exact under concurrency because every creator and every charger holds the budget row
+    (``FOR NO KEY UPDATE``, taken here, in id order, and by :func:`covering` with ``lock``
+    in the charge path) from before it looks at the period row until it commits. So the
+    sum runs after every earlier charger of the budget committed (their rows are in it),
+    and a call metered by a transaction still open is charged by it after this commit (the
+    row then exists). The creating transaction's own usage rows are in the sum: a charge
+    path that created the row must not charge the same row again.
+    """
+    ids = sorted(b.id for b in budgets)
+    if not ids:
+        return set()
+    lock = select(Budget.id).where(Budget.id.in_(ids)).order_by(Budget.id)
+    await session.execute(lock.with_for_update(key_share=True))
+    created: set[uuid.UUID] = set()
+    for budget in sorted(budgets, key=lambda b: b.id):
+        stmt = (
+            pg_insert(BudgetUsage)
+            .values(budget_id=budget.id, period_start=start, spent=_spent_so_far(budget, start))
+            .on_conflict_do_nothing()
+            .returning(BudgetUsage.budget_id)
+        )
+        if (await session.execute(stmt)).scalar_one_or_none() is not None:
+            created.add(budget.id)
+    return created
+
+
+async def spent(session: AsyncSession, budget_id: uuid.UUID, start: datetime) -> Decimal:
+    """The budget's spend in the period."""
+    stmt = select(BudgetUsage.spent).where(
+        BudgetUsage.budget_id == budget_id, BudgetUsage.period_start == start
+    )
+    return (await session.execute(stmt)).scalar_one()
 
 
 async def try_reserve(

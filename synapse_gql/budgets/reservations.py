@@ -64,7 +64,7 @@ async def reserve(
         return None
     amount = await worst()
     start = await repository.period_start(session)
-    await repository.ensure_usage(session, [b.id for b in budgets], start)
+    await repository.ensure_usage(session, budgets, start)
     savepoint = await session.begin_nested()
     for budget in budgets:
         if not await repository.try_reserve(session, budget, start, amount):

@@ -103,8 +103,11 @@ async def _target_exists(
 
 
 async def set_budget(session: AsyncSession, actor_id: uuid.UUID, spec: BudgetSpec) -> Budget:
-    """Create the (workspace, scope, target) budget, or update the one that exists."""
+    """Create the (workspace, scope, target) budget, or update the one that exists; a new
+    budget starts the period at what its scope already spent in it (see
+    ``repository.ensure_usage``)."""
     await require_role(session, spec.workspace_id, actor_id, MemberRole.ADMIN)
+    await repository.lock_for_setting(session, spec.workspace_id)
     values = {
         "workspace_id": spec.workspace_id,
         "scope": spec.scope,
@@ -126,9 +129,9 @@ async def set_budget(session: AsyncSession, actor_id: uuid.UUID, spec: BudgetSpe
         .returning(Budget.id)
     )
     budget_id = (await session.execute(stmt)).scalar_one()
-    start = await repository.period_start(session)
-    await repository.ensure_usage(session, [budget_id], start)
-    return await session.get_one(Budget, budget_id, populate_existing=True)
+    budget = await session.get_one(Budget, budget_id, populate_existing=True)
+    await repository.ensure_usage(session, [budget], await repository.period_start(session))
+    return budget
 
 
 async def delete_budget(session: AsyncSession, actor_id: uuid.UUID, budget_id: uuid.UUID) -> None:

@@ -79,6 +79,8 @@ def estimated_call(
         conversation_id=conversation.id,
         message_id=message.id,
         user_id=uuid.UUID(user_id) if user_id else None,
+        # The API token of the request that asked (API-token budgets are charged too).
+        api_token_id=uuid.UUID(token) if (token := info.get("api_token_id")) else None,
         llm_id=uuid.UUID(str(llm_id)),
         provider=provider,
         model_id=model,

@@ -54,6 +54,7 @@ def generation_info(plan: CallPlan, user_id: uuid.UUID) -> dict[str, Any]:
         "llm_price_id": None if price_id is None else str(price_id),
         "parameters": {**primary.recorded, "system_prompt": bool(plan.system_prompt)},
         "user_id": str(user_id),
+        "api_token_id": str(token) if (token := request_api_token()) else None,
         RESERVATION_KEY: str(plan.reservation_id) if plan.reservation_id else None,
     }
 

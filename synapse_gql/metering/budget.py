@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.budgets import repository
-from synapse_gql.budgets.caller import request_api_token
 from synapse_gql.budgets.repository import Coverage
 from synapse_gql.models import (
     AlertEvent,
@@ -58,16 +57,22 @@ async def raise_spend_alerts(
     key of the alert events makes each threshold fire once per budget and month.
     """
     usage = await session.get_one(UsageLog, usage_log_id)
-    # The API token is not on the usage log: the request's (inherited by its generation).
-    coverage = Coverage(workspace_id, usage.project_id, usage.user_id, request_api_token())
-    budgets = await repository.covering(session, coverage)
+    coverage = Coverage(workspace_id, usage.project_id, usage.user_id, usage.api_token_id)
+    # Before the budgets are read: a budget being set waits for this transaction, or this
+    # transaction sees it (see ``repository.lock_for_metering``).
+    await repository.lock_for_metering(session, workspace_id)
+    budgets = await repository.covering(session, coverage, lock=True)
     if not budgets:
         return []
     start = await repository.period_start(session)
-    await repository.ensure_usage(session, [b.id for b in budgets], start)
+    # A period row created just now summed this usage row already: not charged twice.
+    created = await repository.ensure_usage(session, budgets, start)
     rows: list[dict[str, Any]] = []
     for budget in budgets:
-        spend = await repository.charge(session, budget.id, start, usage.cost)
+        if budget.id in created:
+            spend = await repository.spent(session, budget.id, start)
+        else:
+            spend = await repository.charge(session, budget.id, start, usage.cost)
         for percent in crossed_thresholds(budget, spend):
             rows.append(_alert_row(budget, percent, spend, start, usage_log_id))
     return await repository.insert_alerts(session, rows)

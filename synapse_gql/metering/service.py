@@ -68,6 +68,7 @@ class CallRecord:
     project_id: uuid.UUID | None = None
     conversation_id: uuid.UUID | None = None
     message_id: uuid.UUID | None = None
+    api_token_id: uuid.UUID | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -194,6 +195,7 @@ async def _insert_usage(
         project_id=record.project_id,
         conversation_id=record.conversation_id,
         message_id=record.message_id,
+        api_token_id=record.api_token_id,
         llm_id=record.llm_id,
         llm_price_id=price.id,
         provider=record.provider,

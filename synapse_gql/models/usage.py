@@ -52,6 +52,8 @@ class UsageLog(Base):
         # Usage by project, and the SET NULL scan when a project is deleted.
         Index(None, "project_id", "created_at"),
         Index(None, "message_id"),
+        # What an API token spent (API-token budgets), and the SET NULL scan on revoke.
+        Index(None, "api_token_id", "created_at"),
         CheckConstraint(
             "input_tokens >= 0 AND output_tokens >= 0 AND total_tokens >= 0",
             name="tokens_non_negative",
@@ -80,6 +82,10 @@ class UsageLog(Base):
     )
     message_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    # The API token the call was made with (null: an access token, or no request).
+    api_token_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL")
     )
     # RESTRICT: billed history must keep its model and price.
     llm_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("llms.id", ondelete="RESTRICT"))
