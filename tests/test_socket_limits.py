@@ -1,10 +1,12 @@
-"""Limits on open sockets per user and per client address (4429 with a reason), in one
-process and shared through Redis, and on operations per socket."""
+"""Limits on open connections per user and per client address (4429 with a reason), in
+one process and shared through Redis, and on operations per socket; HTTP subscription
+streams (multipart, SSE) count against the same limits (429 over them)."""
 
 from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -12,6 +14,8 @@ from websockets.exceptions import ConnectionClosed
 from synapse_gql.realtime import conversation_channel
 from tests.chat_helpers import new_conversation, send, served, wait_for
 from tests.helpers import db_id
+from tests.test_chat_stream import started_turn
+from tests.test_http_subscriptions import MULTIPART, SSE, _request, subscribed
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, connect
 
 
@@ -110,3 +114,70 @@ async def test_the_user_limit_is_shared_across_processes_through_redis(  # type:
         async with connect(b.ws_url, user.token):
             assert open_sockets(b) == 1
     assert code == 4429
+
+
+async def _refused_stream(server, accept: str, token: str, message_id: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+    request = _request("MessageStream", token, accept, {"messageId": message_id})
+    async with server.gql.http.stream("POST", "/graphql", **request) as response:
+        await response.aread()
+        return response
+
+
+def _refusal(response: httpx.Response) -> tuple[int, str, str, str]:
+    [error] = response.json()["errors"]
+    code = error["extensions"]["code"]
+    return response.status_code, code, response.headers["retry-after"], error["message"]
+
+
+@pytest.mark.parametrize("accept", [MULTIPART, SSE])
+async def test_http_streams_count_against_the_user_limit_with_websockets(  # type: ignore[no-untyped-def]
+    settings, make_user, make_workspace, accept
+) -> None:
+    """Given a limit of two connections per user, one WebSocket and one HTTP stream open,
+    then another stream is refused with 429 TOO_MANY_CONNECTIONS and Retry-After, and so
+    is another WebSocket (4429); once the stream ends, it is no longer counted and a new
+    stream is served."""
+    async with served(settings, max_sockets_per_user=2, mock_tokens_per_second=5) as server:
+        turn = await started_turn(server, make_user, make_workspace, "A slow long answer")
+        owner, answer_id = turn["owner"], turn["assistantMessage"]["id"]
+        async with connect(server.ws_url, owner.token):
+            async with subscribed(
+                server, accept, "MessageStream", owner.token, messageId=answer_id
+            ):
+                assert open_sockets(server) == 2
+                refused = await _refused_stream(server, accept, owner.token, answer_id)
+                closed = await refused_at_init(server.ws_url, owner.token)
+            await wait_for(lambda: _open(server, 1))
+            async with subscribed(
+                server, accept, "MessageStream", owner.token, messageId=answer_id
+            ):
+                assert open_sockets(server) == 2
+
+    status, code, retry_after, message = _refusal(refused)
+    assert (status, code, retry_after) == (429, "TOO_MANY_CONNECTIONS", "10")
+    assert "user" in message
+    assert closed[0] == 4429
+
+
+@pytest.mark.parametrize("accept", [MULTIPART, SSE])
+async def test_http_streams_count_against_the_address_limit(  # type: ignore[no-untyped-def]
+    settings, make_user, make_workspace, accept
+) -> None:
+    """Given a limit of one connection per address and a stream open, then a stream of
+    another user from the same address is refused with 429 naming the address, and
+    nothing stays counted once the first stream ends."""
+    async with served(settings, max_sockets_per_address=1, mock_tokens_per_second=5) as server:
+        turn = await started_turn(server, make_user, make_workspace, "A slow long answer")
+        owner, answer_id = turn["owner"], turn["assistantMessage"]["id"]
+        other = await make_user("other")
+        async with subscribed(server, accept, "MessageStream", owner.token, messageId=answer_id):
+            refused = await _refused_stream(server, accept, other.token, answer_id)
+        await wait_for(lambda: _open(server, 0))
+
+    status, code, _, message = _refusal(refused)
+    assert (status, code) == (429, "TOO_MANY_CONNECTIONS")
+    assert "address" in message
+
+
+async def _open(server, count: int) -> bool:  # type: ignore[no-untyped-def]
+    return open_sockets(server) == count

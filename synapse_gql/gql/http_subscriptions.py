@@ -7,6 +7,10 @@ closing boundary or a ``complete`` event. Strawberry encodes both; this module a
 a WebSocket has and a bare HTTP stream does not:
 
 * the ``Authorization`` header is required (401 without it, as with an invalid token);
+* a stream counts against the same per-user and per-address limits as a WebSocket
+  (``SYNAPSE_MAX_SOCKETS_PER_USER`` / ``..._PER_ADDRESS``): over one, 429 with a GraphQL
+  error ``TOO_MANY_CONNECTIONS`` and ``Retry-After``; it stops counting when the stream
+  ends or its client goes away;
 * the stream ends when its credentials do: on access news the token is re-authenticated
   (one query, only then), and a timer ends the stream when the token expires. The last
   part is then an ``UNAUTHENTICATED`` error. A subscription's own rights (membership,
@@ -22,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException
+from fastapi.responses import JSONResponse
 from strawberry.http.streaming import HTTPStreamTransport
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -33,7 +38,7 @@ from strawberry.subscriptions import (
 from synapse_gql.accounts.auth import authenticate, bearer_token
 from synapse_gql.errors import Unauthenticated
 from synapse_gql.realtime.channels import user_access_channel
-from synapse_gql.realtime.sockets import token_expiry
+from synapse_gql.realtime.sockets import SocketRefused, registry_of, token_expiry
 from synapse_gql.state import AppState
 
 # Both WebSocket protocols and both HTTP streams.
@@ -45,6 +50,9 @@ SUBSCRIPTION_PROTOCOLS = (
 )
 TextStream = Callable[[], AsyncGenerator[str, None]]
 _STREAM_CONTEXT = "synapse_stream_context"
+TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
+# Connections free up when streams end: a client may try again shortly.
+RETRY_AFTER_SECONDS = 10
 
 
 def unauthenticated(message: str) -> HTTPException:
@@ -98,6 +106,33 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
         task.cancel()
     with suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
         await task
+
+
+def too_many(reason: str) -> JSONResponse:
+    """The 429 answered, before any stream starts, to a stream over a connection limit."""
+    error = {
+        "message": reason,
+        "extensions": {"code": TOO_MANY_CONNECTIONS, "retryAfter": RETRY_AFTER_SECONDS},
+    }
+    return JSONResponse(
+        {"data": None, "errors": [error]},
+        status_code=429,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def counted(stream: TextStream, release: Callable[[], Awaitable[None]]) -> TextStream:
+    """``stream``, released (``release()``) however it ends: finished, failed, or closed
+    because the client went away."""
+
+    async def run() -> AsyncGenerator[str, None]:
+        try:
+            async for chunk in stream():
+                yield chunk
+        finally:
+            await release()
+
+    return run
 
 
 def ending_with(
@@ -174,4 +209,11 @@ class HTTPSubscriptions:
                 return credentials_end(context.state, context.viewer.id, token)  # type: ignore[arg-type]
 
             stream = ending_with(stream, end, farewell)
+            registry = registry_of(request)
+            address = request.client.host if request.client else "unknown"
+            try:
+                held = await registry.hold_stream(address, context.viewer.id)
+            except SocketRefused as refused:
+                return too_many(refused.reason)
+            stream = counted(stream, lambda: registry.release(held))
         return await super().create_streaming_response(request, stream, sub_response, headers)  # type: ignore[misc]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -59,9 +60,10 @@ class SocketRefused(Exception):
 
 @dataclass(eq=False)
 class LiveSocket:
-    """One open WebSocket and what it holds: counted keys, its watching tasks."""
+    """One open connection and what it holds: counted keys, its watching tasks. An HTTP
+    subscription stream is one too (no ``websocket``; it ends with its response)."""
 
-    websocket: WebSocket
+    websocket: WebSocket | None
     address: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     keys: list[str] = field(default_factory=list)
@@ -69,10 +71,11 @@ class LiveSocket:
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket (once); the server ends its operations when it hears the close."""
-        if self.websocket.application_state is WebSocketState.DISCONNECTED:
+        websocket = self.websocket
+        if websocket is None or websocket.application_state is WebSocketState.DISCONNECTED:
             return
         with suppress(RuntimeError):
-            await self.websocket.close(code=code, reason=reason)
+            await websocket.close(code=code, reason=reason)
 
 
 class ClosingSafeAdapter(ASGIWebSocketAdapter):
@@ -145,6 +148,38 @@ class SocketRegistry:
         finally:
             await self._release(socket)
 
+    async def hold_stream(self, address: str, user_id: uuid.UUID) -> LiveSocket:
+        """Count an HTTP subscription stream like a socket, under its address and its user
+        (``SocketRefused`` over either limit, nothing kept counted); release it with
+        :meth:`release` when the stream ends or its client goes away."""
+        stream = LiveSocket(None, address)
+        self._sockets.add(stream)
+        try:
+            settings = self.settings
+            await self._count(
+                stream,
+                f"address:{address}",
+                settings.max_sockets_per_address,
+                "Too many open connections from this address.",
+            )
+            await self._count(
+                stream,
+                f"user:{user_id}",
+                settings.max_sockets_per_user,
+                "Too many open connections for this user.",
+            )
+        except BaseException:
+            await self._release(stream)
+            raise
+        if settings.redis_url:
+            stream.tasks.append(asyncio.create_task(_renew(self._counter(), stream)))
+        return stream
+
+    async def release(self, stream: LiveSocket) -> None:
+        """Stop counting a stream held by :meth:`hold_stream` (idempotent)."""
+        if stream in self._sockets:
+            await self._release(stream)
+
     async def _release(self, socket: LiveSocket) -> None:
         for task in socket.tasks:
             task.cancel()
@@ -216,9 +251,9 @@ async def _renew(counts: SocketCounts, socket: LiveSocket) -> None:
 _current: ContextVar[LiveSocket | None] = ContextVar("synapse_socket", default=None)
 
 
-def registry_of(websocket: WebSocket) -> SocketRegistry:
-    """The app's socket registry (made with the first socket)."""
-    app_state = websocket.app.state
+def registry_of(connection: HTTPConnection) -> SocketRegistry:
+    """The app's socket registry (made with the first socket or stream)."""
+    app_state = connection.app.state
     registry = getattr(app_state, "synapse_sockets", None)
     if registry is None:
         registry = app_state.synapse_sockets = SocketRegistry(app_state.synapse.settings)
@@ -251,6 +286,7 @@ async def admit_current(state: AppState, user_id: uuid.UUID, token: str) -> None
     socket = _current.get()
     if socket is None:
         return
+    assert socket.websocket is not None  # set by serve_socket
     try:
         await registry_of(socket.websocket).admit(state, socket, user_id, token)
     except SocketRefused as refused:
