@@ -216,3 +216,29 @@ def _spreads(body: str) -> list[str]:
     import re
 
     return [name for name in re.findall(r"\.\.\.\s*([_A-Za-z]\w*)", body) if name != "on"]
+
+
+INTROSPECTION = "query IntrospectionQuery { __schema { queryType { name } } }"
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+async def test_trusted_only_runs_introspection_only_when_allowed(
+    settings, tmp_path, allowed
+) -> None:  # type: ignore[no-untyped-def]
+    """Under ``only``, GraphiQL's schema query runs when introspection is allowed and is
+    refused otherwise; a document mixing introspection with data is refused either way."""
+    changes = {
+        "trusted_documents": "only",
+        "trusted_documents_file": write_manifest(tmp_path),
+        "trusted_documents_allow_introspection": allowed,
+    }
+    mixed = "query Mixed { __typename llms(first: 1) { totalCount } }"
+    async with serve(settings, **changes) as http:
+        schema = (await post(http, INTROSPECTION)).json()
+        refused = (await post(http, mixed)).json()
+
+    if allowed:
+        assert schema["data"]["__schema"]["queryType"]["name"] == "Query"
+    else:
+        assert schema["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
+    assert refused["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"

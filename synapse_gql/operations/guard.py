@@ -56,11 +56,30 @@ def untrusted(operations: Operations, execution: ExecutionContext) -> GraphQLErr
         return None
     if _is_exempt_admin(execution.context, settings.trusted_documents_exempt_admins):
         return None
+    if settings.trusted_documents_allow_introspection and _introspection_only(execution):
+        return None
     if settings.trusted_documents == "log":
         logger.warning("untrusted document %s (%s)", sha256, execution.operation_name)
         return None
     message = "Only the trusted documents of this API run: send one by its id."
     return GraphQLError(message, extensions={"code": NOT_IN_LIST})
+
+
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
+
+
+def _introspection_only(execution: ExecutionContext) -> bool:
+    """True when the operation selects only introspection fields at its root (GraphiQL's
+    schema query): it reads the schema, never data."""
+    document = execution.graphql_document
+    operation = None if document is None else get_operation_ast(document, execution.operation_name)
+    if operation is None:
+        return False
+    selections = operation.selection_set.selections
+    return bool(selections) and all(
+        isinstance(node, FieldNode) and node.name.value in INTROSPECTION_FIELDS
+        for node in selections
+    )
 
 
 def model_calls(operation: OperationDefinitionNode) -> int:
@@ -92,7 +111,10 @@ class OperationGuard(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
-        if execution.graphql_document is not None and execution.result is None:
+        # The schema executed without a request context (tools, direct calls) has no
+        # caller to limit.
+        requested = execution.context is not None
+        if requested and execution.graphql_document is not None and execution.result is None:
             operations: Operations = execution.context.state.operations
             error = untrusted(operations, execution) or await self._limit(operations)
             if error is not None:
