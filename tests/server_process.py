@@ -50,6 +50,17 @@ class ServerProcess:
             return ""
 
 
+# The test settings' generous limits, carried to server processes: their counters live in
+# the shared Redis, where every test (and every run) signs up from the same address.
+TEST_LIMITS = (
+    "registrations_per_address_per_hour",
+    "rate_limit_anonymous_points",
+    "rate_limit_user_points",
+    "rate_limit_api_token_points",
+    "rate_limit_model_calls",
+)
+
+
 def server_env(
     settings: Settings, redis_url: str, data_dir: Path, **settings_env: Any
 ) -> dict[str, str]:
@@ -72,7 +83,8 @@ def server_env(
         SYNAPSE_LOG_LEVEL="warning",
         PYTHONUNBUFFERED="1",
     )
-    for name, value in settings_env.items():
+    lenient = {name: getattr(settings, name) for name in TEST_LIMITS}
+    for name, value in {**lenient, **settings_env}.items():
         env[f"SYNAPSE_{name.upper()}"] = str(value)
     return env
 
