@@ -392,3 +392,24 @@ async def heartbeat_of(engine: AsyncEngine, worker_id: uuid.UUID) -> Any:
     return await scalar(
         engine, "SELECT heartbeat_at FROM generation_workers WHERE id = :w", w=worker_id
     )
+
+
+async def test_the_answer_row_is_under_the_lease_when_send_message_returns(
+    app, gql, make_user, make_workspace, db_engine, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Given a server whose generations are held back (they never get to run), when a
+    question is sent, then the answer row already names this process's lease: a crash
+    right after the insert is found by the lease, not only by the staleness timer."""
+    generations = app.state.synapse.generations
+    held: list[Any] = []
+    monkeypatch.setattr(generations, "start", held.append)
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    conversation = await new_conversation(gql, owner, workspace)
+
+    turn = await send(gql, owner, conversation, "Whose answer is this?")
+
+    answer_id = db_id(turn["assistantMessage"]["id"])
+    worker = await scalar(db_engine, "SELECT worker_id FROM messages WHERE id = :m", m=answer_id)
+    assert [job.message_id for job in held] == [answer_id]
+    assert worker == generations.lease.id

@@ -18,11 +18,11 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from synapse_gql.db import Database
-from synapse_gql.models import GenerationWorker, Message, MessageStatus
+from synapse_gql.models import GenerationWorker
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +83,6 @@ class WorkerLease:
         """Delete the row (a clean shutdown; this process's answers are closed)."""
         async with self.db.transaction() as session:
             await session.execute(delete(GenerationWorker).where(GenerationWorker.id == self.id))
-
-    async def claim(self, message_id: uuid.UUID) -> None:
-        """Record that this process generates ``message_id``."""
-        stmt = (
-            update(Message)
-            .where(Message.id == message_id, Message.status == MessageStatus.STREAMING)
-            .values(worker_id=self.id)
-            .execution_options(synchronize_session=False)
-        )
-        async with self.db.transaction() as session:
-            await session.execute(stmt)
 
     async def end_dead_neighbours(self) -> int:
         """Delete the rows of processes of this host that no longer run (their answers

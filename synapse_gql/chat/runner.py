@@ -1,11 +1,11 @@
 """One background generation: history, the provider call (and its fallback), deltas to the
 subscribers, checkpoints of the text, and the closing transaction.
 
-The generation first records this process's lease on the message, so that if the process
-dies, any live one closes the answer once the lease expires. A checkpoint writes the text
-sent so far every ``SYNAPSE_STREAM_CHECKPOINT_SECONDS``; it also keeps the message from
-being taken for stale, and it notices a message closed from elsewhere (a stop that timed
-out, the sweeper), which ends the call.
+The answer row is inserted under this process's lease (``messages.worker_id``), so that if
+the process dies, any live one closes the answer once the lease expires. A checkpoint
+writes the text sent so far every ``SYNAPSE_STREAM_CHECKPOINT_SECONDS``; it also keeps the
+message from being taken for stale, and it notices a message closed from elsewhere (a stop
+that timed out, the sweeper), which ends the call.
 """
 
 from __future__ import annotations
@@ -108,7 +108,6 @@ class Generation:
         self.pump.start()
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
-            await self._claim()
             closing = await self._generate()
         except asyncio.CancelledError:
             closing = self._interrupted()
@@ -120,14 +119,6 @@ class Generation:
             with suppress(asyncio.CancelledError):
                 await heartbeat
         await to_completion(self._close(closing))
-
-    async def _claim(self) -> None:
-        """Put the answer under this process's lease; on failure, only the staleness timer
-        would close it after a crash."""
-        try:
-            await self.lease.claim(self.job.message_id)
-        except Exception:
-            log.exception("recording the process of %s failed", self.job.message_id)
 
     async def _generate(self) -> Closing:
         *first, last = self.job.plan.choices

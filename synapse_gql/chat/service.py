@@ -129,7 +129,9 @@ async def _current_answer(session: AsyncSession, question: Message) -> Message |
     return await session.scalar(stmt)
 
 
-def _new_answer(asked: Asked, plan: CallPlan, actor_id: uuid.UUID) -> Message:
+def _new_answer(asked: Asked, plan: CallPlan, actor_id: uuid.UUID, worker_id: uuid.UUID) -> Message:
+    # Under this process's lease from the insert on: a crash at any moment after the
+    # commit is found by the lease expiry, never only by the staleness timer.
     return Message(
         conversation_id=asked.conversation.id,
         role=MessageRole.ASSISTANT,
@@ -140,6 +142,7 @@ def _new_answer(asked: Asked, plan: CallPlan, actor_id: uuid.UUID) -> Message:
         parent_id=asked.replaces,
         generation=generation_info(plan, actor_id),
         created_at=func.clock_timestamp(),
+        worker_id=worker_id,
     )
 
 
@@ -183,7 +186,7 @@ async def _answer(
         except DomainError as error:
             blocked = error
         else:
-            answer = _new_answer(asked, plan, actor_id)
+            answer = _new_answer(asked, plan, actor_id, state.generations.lease.id)
             session.add(answer)
             await session.flush()
             await repository.count_new_message(session, asked.conversation.id)
