@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pydantic import SecretStr
+
 from synapse_gql.realtime import workspace_metrics_channel
 from tests.chat_helpers import new_conversation, send, served, wait_for
+from tests.generation_helpers import llm_global_id
 from tests.helpers import db_id, fetch
+from tests.llm_fakes import fake_openai, openai_error
 from tests.ws_client import connect
 
 
@@ -62,3 +66,39 @@ async def _generate_and_receive(server, owner, workspace, feed) -> dict:  # type
     result = (await server.gql.op("Generate", owner.token, input=given))["generate"]
     assert result["__typename"] == "Generation", result
     return (await feed.next())["workspaceUsage"]
+
+
+async def test_each_attempt_of_a_retried_call_is_announced_in_order(  # type: ignore[no-untyped-def]
+    settings, make_user, make_workspace, db_engine
+) -> None:
+    """Given a provider answering 429 once then succeeding, when a member generates, then
+    the feed announces both usage rows (the refused attempt, then the answered one), in
+    the order they were written."""
+    async with fake_openai() as host:
+        host.script = [openai_error(429, "Rate limit reached", code="rate_limit_exceeded")]
+        on_fake = {
+            "provider_base_urls": {"openai": host.base_url},
+            "openai_api_key": SecretStr("sk-global-key-0000000003333"),
+        }
+        async with served(settings, **on_fake) as server:
+            owner = await make_user("owner")
+            workspace = await make_workspace(owner)
+            channel = workspace_metrics_channel(db_id(workspace["id"]))
+            broadcaster = server.app.state.synapse.realtime
+            async with connect(server.ws_url, owner.token) as socket:
+                feed = await socket.start("LiveWorkspaceUsage", workspaceId=workspace["id"])
+                await wait_for(lambda: _subscribed(broadcaster, channel))
+                gpt4o = await llm_global_id(db_engine, "gpt-4o")
+                given = {"workspaceId": workspace["id"], "model": gpt4o, "prompt": "retry"}
+                result = (await server.gql.op("Generate", owner.token, input=given))["generate"]
+                assert result["__typename"] == "Generation", result
+                received = [(await feed.next())["workspaceUsage"] for _ in range(2)]
+
+    rows = await fetch(db_engine, "SELECT id, attempt FROM usage_logs ORDER BY created_at")
+    assert [row.attempt for row in rows] == [1, 2]
+    assert [db_id(e["id"]) for e in received] == [row.id for row in rows]
+    assert [e["status"] for e in received] == ["ERROR", "SUCCESS"]
+
+
+async def _subscribed(broadcaster, channel) -> bool:  # type: ignore[no-untyped-def]
+    return broadcaster.subscriber_count(channel) == 1

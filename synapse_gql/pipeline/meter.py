@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from synapse_gql.budgets.caller import request_api_token
 from synapse_gql.budgets.reservations import settle
 from synapse_gql.generation.calls import CallOutcome, metered
 from synapse_gql.generation.failures import logged_message, usage_status
@@ -52,6 +53,8 @@ def call_record(
         project_id=scope.project_id,
         conversation_id=scope.conversation_id,
         message_id=scope.message_id,
+        # The request's API token (inherited by its generation), for API-token budgets.
+        api_token_id=request_api_token(),
         llm_id=choice.llm.id,
         provider=choice.llm.provider,
         model_id=choice.llm.model_id,
@@ -75,11 +78,17 @@ async def meter_and_settle(
     reservation_id: uuid.UUID | None,
 ) -> list[RecordResult]:
     """Meter ``records`` and release ``reservation_id`` in ``session``'s transaction, run
-    the metered hooks, and queue the usage news for after the commit."""
-    results = [await record_call(session, record) for record in records]
+    the metered hooks, and queue the usage news for after the commit: every usage row
+    written (earlier, retried attempts included), in the order written. One result per
+    record (its final attempt)."""
+    results: list[RecordResult] = []
+    logs: list[UsageLog] = []
+    for record in records:
+        result, rows = await _meter(session, record)
+        results.append(result)
+        logs.extend(rows)
     # Budgets: the exact cost was charged above; the reservation of the worst case ends.
     await settle(session, reservation_id)
-    logs = [result.usage_log for result in results]
     for hook in state.metered_hooks:
         await hook(session, logs)
     publisher = publisher_for(state.realtime)
@@ -87,3 +96,14 @@ async def meter_and_settle(
         channel = workspace_metrics_channel(usage_log.workspace_id)
         publisher.publish(session, channel, UsageEvent(usage_log_id=usage_log.id))
     return results
+
+
+async def _meter(session: AsyncSession, record: CallRecord) -> tuple[RecordResult, list[UsageLog]]:
+    """Meter ``record``: its earlier attempts first, each a row of its own, then the final
+    attempt; the final attempt's result and every row written, in order."""
+    rows = [
+        (await record_call(session, record.for_attempt(earlier))).usage_log
+        for earlier in record.earlier_attempts
+    ]
+    result = await record_call(session, replace(record, earlier_attempts=[]))
+    return result, [*rows, result.usage_log]
