@@ -87,6 +87,8 @@ async def thread_before(
         .limit(limit)
     )
     rows = (await session.execute(stmt)).all()
+    if not rows:  # a first question: no turn to drop, so no need to read the edits
+        return []
     spans = await _abandoned_spans(session, question.conversation_id, cutoff)
     return [
         (row.role, row.content)

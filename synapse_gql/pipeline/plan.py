@@ -3,6 +3,7 @@ and the budget reservation."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from synapse_gql.generation.failures import MODEL_PATH
 from synapse_gql.generation.keys import ResolvedKey, resolve_key
 from synapse_gql.generation.prompts import recorded_parameters
 from synapse_gql.llm import MOCK_PROVIDER, GenerationParams, Provider
-from synapse_gql.metering import current_price
-from synapse_gql.models import LLM
+from synapse_gql.metering import cost, current_price
+from synapse_gql.models import LLM, LLMPrice
 from synapse_gql.state import AppState
 
 
@@ -33,6 +34,9 @@ class ModelChoice:
     params: GenerationParams
     key: ResolvedKey
     price_id: uuid.UUID | None = None
+    # The price period itself, so the reservation prices the worst case without reading it
+    # again (None when the choice was built without one).
+    price: LLMPrice | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def recorded(self) -> dict[str, Any]:
@@ -87,7 +91,7 @@ async def choose(
         session, state.keyring, state.settings, user_id, workspace_id, llm.provider, field=field
     )
     price = await current_price(session, llm.id)
-    return ModelChoice(llm, provider, params, key, price.id)
+    return ModelChoice(llm, provider, params, key, price.id, price)
 
 
 PromptTokens = Callable[[ModelChoice], Awaitable[int]]
@@ -108,7 +112,10 @@ async def reserve(
         for choice in choices:
             output = choice.params.max_tokens or choice.llm.max_output_tokens
             tokens = await prompt_tokens(choice)
-            amount += await reservations.worst_case(session, choice.llm.id, tokens, output)
+            if choice.price is not None:  # the period the call pays, read by ``choose``
+                amount += cost(tokens, output, choice.price)
+            else:
+                amount += await reservations.worst_case(session, choice.llm.id, tokens, output)
         return amount
 
     return await reservations.reserve(session, coverage, worst, field)

@@ -1,0 +1,98 @@
+"""Statements before a model call: a budgeted ``sendMessage`` reads the model's price once
+(the reservation prices the worst case with the period the call pays), and the history of
+a conversation's first question does not read the conversation's edits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from synapse_gql.chat.history import prompt_for
+from synapse_gql.llm import GenerationParams
+from synapse_gql.models import LLM
+from tests.budget_helpers import CALL_COST, MAX_TOKENS, budgets, price_the_mock, set_budget
+from tests.chat_helpers import new_conversation, send, wait_for
+from tests.helpers import db_id, scalar
+
+
+def _reading(log, table: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [s for s in log.statements if s.lstrip().upper().startswith("SELECT") and table in s]
+
+
+async def _closed(engine: AsyncEngine, answer_id: str) -> bool:
+    sql = "SELECT status FROM messages WHERE id = :id"
+    return await scalar(engine, sql, id=db_id(answer_id)) != "streaming"
+
+
+async def test_a_budgeted_send_reads_the_price_once_and_reserves_its_worst_case(  # type: ignore[no-untyped-def]
+    gql, make_user, make_workspace, db_engine, sql_log
+) -> None:
+    """Given a hard-stop budget just under the call's worst case, the send is refused; at
+    exactly the worst case it is answered, the price period having been read once, and
+    the answer settles its reservation."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    mock = await price_the_mock(gql, db_engine, await make_user("root"))
+    conversation = await new_conversation(gql, owner, workspace)
+    under = CALL_COST - Decimal("0.0000000001")
+    made = await set_budget(gql, owner, workspace, limit=str(under))
+    assert made["__typename"] == "Budget", made
+    refused = await send(gql, owner, conversation, "hello", model=mock, maxTokens=MAX_TOKENS)
+    assert (refused["__typename"], refused["code"]) == ("UserError", "BUDGET_EXCEEDED")
+
+    made = await set_budget(gql, owner, workspace, limit=str(CALL_COST))
+    assert made["__typename"] == "Budget", made
+    with sql_log() as log:
+        turn = await send(gql, owner, conversation, "hello", model=mock, maxTokens=MAX_TOKENS)
+    assert turn["__typename"] == "ChatTurn", turn
+    assert len(_reading(log, "llm_prices")) == 1, log.statements
+
+    await wait_for(lambda: _closed(db_engine, turn["assistantMessage"]["id"]))
+    [budget] = await budgets(gql, owner, workspace)
+    assert (Decimal(budget["spent"]), Decimal(budget["reserved"])) == (CALL_COST, Decimal(0))
+
+
+async def test_a_first_question_reads_no_edits_and_a_later_one_does(  # type: ignore[no-untyped-def]
+    gql, make_user, make_workspace, db_engine, app, sql_log
+) -> None:
+    """Given a conversation, when the prompt of its first question is built, then the
+    edits are not read (nothing earlier to filter); for the next question they are, and
+    the earlier turn is in its prompt."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    conversation = await new_conversation(gql, owner, workspace)
+    first = await send(gql, owner, conversation, "first question")
+    assert first["__typename"] == "ChatTurn", first
+    await wait_for(lambda: _closed(db_engine, first["assistantMessage"]["id"]))
+    second = await send(gql, owner, conversation, "second question")
+    assert second["__typename"] == "ChatTurn", second
+    await wait_for(lambda: _closed(db_engine, second["assistantMessage"]["id"]))
+
+    state = app.state.synapse
+
+    async def built(turn: dict):  # type: ignore[no-untyped-def]
+        answer = db_id(turn["assistantMessage"]["id"])
+        llm_id = await scalar(db_engine, "SELECT llm_id FROM messages WHERE id = :id", id=answer)
+        async with state.db.transaction() as session:
+            llm = await session.get_one(LLM, llm_id)
+            with sql_log() as log:
+                prompt = await prompt_for(
+                    session,
+                    db_id(turn["userMessage"]["id"]),
+                    llm,
+                    GenerationParams(model=llm.model_id),
+                    None,
+                    50,
+                )
+        return prompt, log
+
+    first_prompt, first_log = await built(first)
+    second_prompt, second_log = await built(second)
+    assert [m.content for m in first_prompt.messages] == ["first question"]
+    assert second_prompt.messages[0].content == "first question"
+    assert second_prompt.messages[-1].content == "second question"
+    edits = "messages_1.id = messages.parent_id"
+    assert not any(edits in s for s in first_log.statements), first_log.statements
+    assert any(edits in s for s in second_log.statements), second_log.statements
+    assert first_log.count == second_log.count - 1
