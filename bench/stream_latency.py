@@ -739,6 +739,9 @@ async def measure(args: argparse.Namespace, database_url: str) -> Figures:
             openai_api_key=SecretStr("sk-bench"),
             stream_retention_seconds=60,
             log_level="warning",
+            # Limits still checked on every request, set above what a long run asks.
+            rate_limit_model_calls=1_000_000,
+            rate_limit_user_points=100_000_000,
         )
         app = create_app(settings)
         await stack.enter_async_context(app.router.lifespan_context(app))

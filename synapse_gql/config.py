@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     trusted_documents: Literal["off", "log", "only"] = "off"
     trusted_documents_file: Path | None = None
     trusted_documents_exempt_admins: bool = False
+    # Under ``only``: let operations made only of introspection fields run (GraphiQL).
+    trusted_documents_allow_introspection: bool = False
 
     # LLM providers: base URLs by provider (JSON; overrides the built-in ones), the
     # server-wide API keys (used when neither the user nor the workspace has one).
