@@ -15,6 +15,7 @@ from synapse_gql.app import create_app
 from synapse_gql.config import Settings
 from tests.db import TestServer
 from tests.gql_client import GraphQLClient
+from tests.llm_fakes import FakeHost, fake_anthropic, fake_openai
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -180,3 +181,17 @@ def sql_log(app):  # type: ignore[no-untyped-def]
     from tests.sqlcount import counting
 
     return lambda: counting(app.state.synapse.db.engine)
+
+
+@pytest.fixture
+async def openai_host() -> AsyncIterator[FakeHost]:
+    """A loopback server speaking OpenAI's wire format (streaming included)."""
+    async with fake_openai() as host:
+        yield host
+
+
+@pytest.fixture
+async def anthropic_host() -> AsyncIterator[FakeHost]:
+    """A loopback server speaking Anthropic's wire format (streaming included)."""
+    async with fake_anthropic() as host:
+        yield host

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -23,17 +21,11 @@ from tests.budget_helpers import MAX_TOKENS, price_the_mock, set_budget
 from tests.chat_helpers import served, wait_for
 from tests.generation_helpers import app_client, generate, llm_global_id
 from tests.helpers import db_id, user_error
-from tests.llm_fakes import FakeHost, Reply, fake_openai, openai_error
+from tests.llm_fakes import FakeHost, Reply, openai_error
 from tests.sqlcount import counting
 from tests.ws_client import connect
 
 GLOBAL_KEY = SecretStr("sk-global-key-0000000004444")
-
-
-@pytest.fixture
-async def openai_host() -> AsyncIterator[FakeHost]:
-    async with fake_openai() as host:
-        yield host
 
 
 async def _team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]

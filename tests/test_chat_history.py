@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -27,8 +26,6 @@ from tests.llm_fakes import (
     Recorded,
     Reply,
     anthropic_error,
-    fake_anthropic,
-    fake_openai,
     openai_error,
     sent_key,
 )
@@ -37,18 +34,6 @@ GPT = "gpt-4o"
 CLAUDE = "claude-3-haiku-20240307"
 SYSTEM = "You are a terse assistant."
 STREAM_OPTIONS = {"stream": True, "stream_options": {"include_usage": True}}
-
-
-@pytest.fixture
-async def openai_host() -> AsyncIterator[FakeHost]:
-    async with fake_openai() as host:
-        yield host
-
-
-@pytest.fixture
-async def anthropic_host() -> AsyncIterator[FakeHost]:
-    async with fake_anthropic() as host:
-        yield host
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the database holds afterwards: messages, counts, usage logs and conversation tot
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +21,7 @@ from tests.conversation_helpers import Team, make_team
 from tests.generation_helpers import app_client, llm_global_id
 from tests.gql_client import GraphQLClient
 from tests.helpers import db_id, execute, fetch, scalar, user_error
-from tests.llm_fakes import DEFAULT_TEXT, FakeHost, fake_openai
+from tests.llm_fakes import DEFAULT_TEXT, FakeHost
 from tests.metering_helpers import insert_budget
 
 MESSAGE_COLUMNS = (
@@ -47,12 +46,6 @@ async def team(make_user, make_workspace, add_member) -> Team:  # type: ignore[n
 @pytest.fixture
 async def conversation(gql, team) -> dict:  # type: ignore[no-untyped-def]
     return await new_conversation(gql, team.owner, team.workspace)
-
-
-@pytest.fixture
-async def openai_host() -> AsyncIterator[FakeHost]:
-    async with fake_openai() as host:
-        yield host
 
 
 def with_openai(host: FakeHost) -> dict[str, Any]:

@@ -3,7 +3,6 @@ resolution, metering of every call made, and the callers and budgets that stop a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -26,24 +25,12 @@ from tests.generation_helpers import (
     usage_rows,
 )
 from tests.helpers import execute, scalar, user_error
-from tests.llm_fakes import DEFAULT_TEXT, FakeHost, fake_anthropic, fake_openai, sent_key
+from tests.llm_fakes import DEFAULT_TEXT, FakeHost, sent_key
 from tests.metering_helpers import insert_budget
 
 USER_KEY = "sk-user-key-0000000000001111"
 WORKSPACE_KEY = "sk-workspace-key-00000002222"
 GLOBAL_KEY = SecretStr("sk-global-key-0000000003333")
-
-
-@pytest.fixture
-async def openai_host() -> AsyncIterator[FakeHost]:
-    async with fake_openai() as host:
-        yield host
-
-
-@pytest.fixture
-async def anthropic_host() -> AsyncIterator[FakeHost]:
-    async with fake_anthropic() as host:
-        yield host
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the mutation answers with an error, charged for the tokens it consumed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -20,16 +19,10 @@ from tests.generation_helpers import (
     usage_rows,
 )
 from tests.helpers import user_error
-from tests.llm_fakes import FakeHost, Reply, fake_openai, openai_error
+from tests.llm_fakes import FakeHost, Reply, openai_error
 
 GLOBAL_KEY = SecretStr("sk-global-key-0000000003333")
 PROMPT = "Tell me about the weather."
-
-
-@pytest.fixture
-async def openai_host() -> AsyncIterator[FakeHost]:
-    async with fake_openai() as host:
-        yield host
 
 
 @pytest.fixture

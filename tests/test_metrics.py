@@ -4,7 +4,6 @@ subscriptions and sockets open, the database pool, and the optional bearer token
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -15,18 +14,12 @@ from synapse_gql.app import create_app
 from synapse_gql.config import Settings
 from tests.chat_helpers import served
 from tests.generation_helpers import generate, llm_global_id, make_team, running, usage_rows
-from tests.llm_fakes import FakeHost, fake_openai
+from tests.llm_fakes import FakeHost
 from tests.observability_helpers import Scrape, scrape
 from tests.ws_client import connect
 
 REQUESTS = "graphql_requests_total"
 GLOBAL_KEY = SecretStr("sk-global-key-0000000003333")
-
-
-@pytest.fixture
-async def openai_host() -> AsyncIterator[FakeHost]:
-    async with fake_openai() as host:
-        yield host
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -29,25 +28,13 @@ from synapse_gql.models import Conversation, Message
 from tests.chat_helpers import new_conversation, send, wait_for
 from tests.generation_helpers import Team, fake_urls, generate, llm_global_id, make_team
 from tests.helpers import db_id, fetch, make_admin, scalar
-from tests.llm_fakes import FakeHost, Reply, drain, fake_anthropic, fake_openai
+from tests.llm_fakes import FakeHost, Reply, drain
 
 D = Decimal
 MILLION = D(1_000_000)
 TIMEOUTS = Timeouts(connect=5, first_token=5, total=30)
 MESSAGES = [ChatMessage("user", "Say hello.")]
 CACHED = Reply(input_tokens=40, output_tokens=9, cache_read_tokens=1000, cache_write_tokens=300)
-
-
-@pytest.fixture
-async def openai_host() -> AsyncIterator[FakeHost]:
-    async with fake_openai() as host:
-        yield host
-
-
-@pytest.fixture
-async def anthropic_host() -> AsyncIterator[FakeHost]:
-    async with fake_anthropic() as host:
-        yield host
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ background answer of ``sendMessage`` too), SQL spans in the same trace, error st
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -18,13 +18,7 @@ from synapse_gql.observability import tracing
 from tests.chat_helpers import new_conversation, send
 from tests.generation_helpers import generate, llm_global_id, make_team, running, usage_rows
 from tests.helpers import db_id
-from tests.llm_fakes import FakeHost, fake_openai, openai_error
-
-
-@pytest.fixture
-async def openai_host() -> AsyncIterator[FakeHost]:
-    async with fake_openai() as host:
-        yield host
+from tests.llm_fakes import FakeHost, openai_error
 
 
 @pytest.fixture
