@@ -26,13 +26,11 @@ import logging
 import os
 import platform
 import random
-import secrets
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.stream_latency import (
@@ -45,6 +43,7 @@ from bench.stream_latency import (
     ServerStamps,
     arrange,
     bench_database,
+    bench_settings,
     collect,
     instrument_server,
     ms,
@@ -251,10 +250,8 @@ async def set_budget(gql: Client, token: str, workspace_id: str) -> None:
 async def measure(args: argparse.Namespace, database_url: str) -> dict[str, list[Sample]]:
     import httpx
     import openai
-    from pydantic import SecretStr
 
     from synapse_gql.app import create_app
-    from synapse_gql.config import Settings
     from tests.live import serve
 
     instrument_server()
@@ -264,20 +261,7 @@ async def measure(args: argparse.Namespace, database_url: str) -> dict[str, list
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="synapse-bench-"))
         interval = args.token_interval_ms / 1000.0
         provider = await stack.enter_async_context(LoopbackOpenAI(args.tokens, interval))
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            redis_url=args.redis,
-            secret_key=SecretStr(secrets.token_urlsafe(48)),
-            data_dir=Path(data_dir),
-            provider_base_urls={"openai": provider.base_url},
-            openai_api_key=SecretStr("sk-bench"),
-            stream_retention_seconds=60,
-            log_level="warning",
-            # Limits still checked on every request, set above what a long run asks.
-            rate_limit_model_calls=1_000_000,
-            rate_limit_user_points=100_000_000,
-        )
+        settings = bench_settings(database_url, args.redis, provider.base_url, data_dir)
         app = create_app(settings)
         await stack.enter_async_context(app.router.lifespan_context(app))
         address = await stack.enter_async_context(serve(app))

@@ -715,12 +715,34 @@ def bench_database() -> Iterator[tuple[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def measure(args: argparse.Namespace, database_url: str) -> Figures:
-    import httpx
+def bench_settings(
+    database_url: str, redis_url: str | None, provider_url: str, data_dir: str
+) -> Any:
+    """The served app's settings: OpenAI on the loopback provider with a key, realtime in
+    process or on ``redis_url``, limits checked on every request but above what a run asks."""
     from pydantic import SecretStr
 
-    from synapse_gql.app import create_app
     from synapse_gql.config import Settings
+
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=SecretStr(secrets.token_urlsafe(48)),
+        data_dir=Path(data_dir),
+        provider_base_urls={"openai": provider_url},
+        openai_api_key=SecretStr("sk-bench"),
+        stream_retention_seconds=60,
+        log_level="warning",
+        rate_limit_model_calls=1_000_000,
+        rate_limit_user_points=100_000_000,
+    )
+
+
+async def measure(args: argparse.Namespace, database_url: str) -> Figures:
+    import httpx
+
+    from synapse_gql.app import create_app
     from tests.live import serve
 
     instrument_server()
@@ -729,20 +751,7 @@ async def measure(args: argparse.Namespace, database_url: str) -> Figures:
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="synapse-bench-"))
         interval = args.token_interval_ms / 1000.0
         provider = await stack.enter_async_context(LoopbackOpenAI(args.tokens, interval))
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            redis_url=args.redis,
-            secret_key=SecretStr(secrets.token_urlsafe(48)),
-            data_dir=Path(data_dir),
-            provider_base_urls={"openai": provider.base_url},
-            openai_api_key=SecretStr("sk-bench"),
-            stream_retention_seconds=60,
-            log_level="warning",
-            # Limits still checked on every request, set above what a long run asks.
-            rate_limit_model_calls=1_000_000,
-            rate_limit_user_points=100_000_000,
-        )
+        settings = bench_settings(database_url, args.redis, provider.base_url, data_dir)
         app = create_app(settings)
         await stack.enter_async_context(app.router.lifespan_context(app))
         if args.gc_freeze:
