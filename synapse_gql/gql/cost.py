@@ -164,6 +164,14 @@ def refuse_execution(context: ExecutionContext, error: GraphQLError) -> None:
     context.result = ExecutionResult(data=None, errors=[error])
 
 
+COST_ATTRIBUTE = "synapse_query_cost"
+
+
+def computed_cost(execution: Any) -> int | None:
+    """The cost the limiter computed for this execution (None when it did not run)."""
+    return getattr(execution, COST_ATTRIBUTE, None)
+
+
 def cost_limiter(maximum: int, default_page_size: int) -> type[SchemaExtension]:
     """An extension class enforcing ``maximum`` and reporting the cost."""
 
@@ -185,6 +193,8 @@ def cost_limiter(maximum: int, default_page_size: int) -> type[SchemaExtension]:
                 except RecursionError:  # fragments chained too long to walk: refuse
                     self._refuse("The document is nested too deeply to be costed.")
                 else:
+                    # Kept on the execution for the extensions after this one (rate limits).
+                    setattr(context, COST_ATTRIBUTE, self.cost)
                     if self.cost > maximum:
                         self._refuse(
                             f"Query cost {self.cost} exceeds the maximum of {maximum}: "

@@ -18,7 +18,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from synapse_gql.config import Settings
-from synapse_gql.gql.cost import query_cost, refuse_execution
+from synapse_gql.gql.cost import computed_cost, query_cost, refuse_execution
 from synapse_gql.operations.persisted import PersistedQueries, document_hash
 from synapse_gql.operations.rate_limit import MODEL_FIELDS, RateLimits, Spent
 from synapse_gql.security.client_address import client_address
@@ -156,6 +156,9 @@ class OperationGuard(SchemaExtension):
 
     def _cost(self, settings: Settings) -> int:
         execution = self.execution_context
+        known = computed_cost(execution)
+        if known is not None:
+            return known
         return query_cost(
             execution.schema._schema,
             execution.graphql_document,
