@@ -35,9 +35,6 @@ from synapse_gql.realtime.subscription import subscribe
 T = TypeVar("T")
 F = TypeVar("F")
 
-# The process's one publisher, under the name access news first used.
-after_commit_publisher = publisher_for
-
 
 def announce_access_change(
     broadcaster: Broadcaster, session: AsyncSession, user_ids: Iterable[uuid.UUID], reason: str
