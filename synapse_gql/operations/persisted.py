@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from synapse_gql.gql.http_request import RequestRefused
+from synapse_gql.redis_clients import pooled_client
 
 PREFIX = "synapse:apq"
 HASH = re.compile(r"[0-9a-f]{64}")
@@ -78,12 +79,14 @@ class RedisDocumentStore:
     """Documents in Redis, each expiring ``ttl`` seconds after its last registration."""
 
     def __init__(self, url: str, ttl: int) -> None:
-        self._redis: Redis = Redis.from_url(url, client_name="synapse-gql-documents")
+        self._redis: Redis = pooled_client(url, "synapse-gql-documents")
         self._ttl = ttl
 
     async def get(self, sha256: str) -> str | None:
         value = await self._redis.get(f"{PREFIX}:{sha256}")
-        return None if value is None else value.decode()
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else value
 
     async def put(self, sha256: str, document: str) -> None:
         await self._redis.set(f"{PREFIX}:{sha256}", document, ex=self._ttl)

@@ -14,6 +14,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from synapse_gql.redis_clients import pooled_client
+
 LEASE_SECONDS = 90.0
 KEY_PREFIX = "synapse:sockets"
 
@@ -69,7 +71,7 @@ class RedisCounts:
     """Open sockets of every process sharing ``url``'s Redis (see the module docstring)."""
 
     def __init__(self, url: str) -> None:
-        self._redis: Redis = Redis.from_url(url)
+        self._redis: Redis = pooled_client(url, "synapse-gql-sockets")
 
     @staticmethod
     def _key(key: str) -> str:

@@ -16,6 +16,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from synapse_gql.redis_clients import pooled_client
+
 PREFIX = "synapse:throttle"
 
 
@@ -131,7 +133,7 @@ class RedisCounterStore:
     """Counters in Redis, shared by every process using the same server."""
 
     def __init__(self, url: str) -> None:
-        self._redis: Redis = Redis.from_url(url, client_name="synapse-gql-throttle")
+        self._redis: Redis = pooled_client(url, "synapse-gql-throttle")
         self._increment = self._redis.register_script(_INCREMENT)
         self._take = self._redis.register_script(_TAKE)
 
