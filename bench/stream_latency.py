@@ -20,7 +20,7 @@ Per run (a fresh conversation each, so every prompt is the same size): ``sendMes
 OpenAI catalog model, then (``--subscribe message``, the default) ``messageStream`` of the
 answer once the mutation has returned, or (``--subscribe conversation``) ``conversationEvents``
 opened before sending. ``Generation.__call__``, ``Generation._prompt``, ``DeltaPump.push`` and
-``DeltaPump._send_pending`` are wrapped (in this process only, the source is untouched) to
+``DeltaOutbox._send`` are wrapped (in this process only, the source is untouched) to
 stamp when the generation started, when its prompt was built, when the server got each token
 from the SDK and when it sent each delta, which splits the added latency into its stages.
 See ``bench/README.md`` for what each printed figure is.
@@ -205,12 +205,12 @@ STAMPS: dict[uuid.UUID, ServerStamps] = {}
 
 def instrument_server() -> None:
     """Wrap ``Generation.__call__``, ``Generation._prompt``, ``DeltaPump.push`` and
-    ``DeltaPump._send_pending`` to stamp them."""
-    from synapse_gql.chat.pump import DeltaPump
+    ``DeltaOutbox._send`` (a batch of deltas, one per answer) to stamp them."""
+    from synapse_gql.chat.pump import DeltaOutbox, DeltaPump
     from synapse_gql.chat.runner import Generation
 
     call, prompt = Generation.__call__, Generation._prompt
-    push, send_pending = DeltaPump.push, DeltaPump._send_pending
+    push, send_batch = DeltaPump.push, DeltaOutbox._send
 
     # The wrappers pass any arguments through: they only stamp, and survive signature changes.
     async def stamped_call(self: Generation, *args: Any, **kwargs: Any) -> Any:
@@ -227,18 +227,21 @@ def instrument_server() -> None:
             STAMPS.setdefault(self._message_id, ServerStamps()).pushes.append(PERF())
         return push(self, text, *args, **kwargs)
 
-    async def stamped_send(self: DeltaPump, *args: Any, **kwargs: Any) -> Any:
+    async def stamped_send(
+        self: DeltaOutbox, pumps: list[DeltaPump], *args: Any, **kwargs: Any
+    ) -> Any:
         started = PERF()
-        result = await send_pending(self, *args, **kwargs)
-        STAMPS.setdefault(self._message_id, ServerStamps()).sends.append(
-            (self.offset, started, PERF())
-        )
+        result = await send_batch(self, pumps, *args, **kwargs)
+        returned = PERF()
+        for pump in pumps:
+            stamps = STAMPS.setdefault(pump._message_id, ServerStamps())
+            stamps.sends.append((pump.offset, started, returned))
         return result
 
     Generation.__call__ = stamped_call  # type: ignore[method-assign]
     Generation._prompt = stamped_prompt  # type: ignore[method-assign]
     DeltaPump.push = stamped_push  # type: ignore[method-assign]
-    DeltaPump._send_pending = stamped_send  # type: ignore[method-assign]
+    DeltaOutbox._send = stamped_send  # type: ignore[method-assign]
 
 
 class Stalls:

@@ -44,6 +44,8 @@ class ErrorCode(enum.Enum):
     INVALID_STATE = "INVALID_STATE"
     CANCELLED = "CANCELLED"
     PROVIDER_ERROR = "PROVIDER_ERROR"
+    # The server is busy (e.g. too many subscriptions starting at once): retry shortly.
+    TRY_AGAIN = "TRY_AGAIN"
 
 
 # Usage logs keep the provider-neutral code of the failed call (``ProviderErrorCode`` values);
@@ -110,3 +112,9 @@ class InvalidInput(DomainError):
 
 class Conflict(DomainError):
     code = ErrorCode.ALREADY_EXISTS
+
+
+class TryAgain(DomainError):
+    """The server cannot take this on right now; the same request may succeed shortly."""
+
+    code = ErrorCode.TRY_AGAIN

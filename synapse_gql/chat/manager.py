@@ -4,9 +4,10 @@
 * stop requests reach the process that runs the generation over the control channel
   (``synapse:control``), so a stop sent to any process works;
 * the process holds a lease (:mod:`~synapse_gql.chat.leases`), renewed every
-  ``SYNAPSE_WORKER_HEARTBEAT_SECONDS``; right after each renewal the sweeper closes the
-  answers of processes whose lease expired, and stale ones (also once at start-up, and at
-  least every ``SYNAPSE_STALE_SWEEP_SECONDS``);
+  ``SYNAPSE_WORKER_HEARTBEAT_SECONDS`` by a task of its own over a connection of its own;
+  another task, as often (and at least every ``SYNAPSE_STALE_SWEEP_SECONDS``, and once at
+  start-up), closes the answers of processes whose lease expired, and stale ones, sparing
+  those this process generates;
 * :meth:`GenerationManager.shutdown` interrupts what still runs, and each interrupted answer
   is closed as failed (GENERATION_INTERRUPTED) with its text and metered usage.
 """
@@ -18,8 +19,9 @@ import logging
 import uuid
 from contextlib import suppress
 
+from synapse_gql.chat.checkpoints import Checkpointer
 from synapse_gql.chat.leases import WorkerLease
-from synapse_gql.chat.recovery import sweep_stale
+from synapse_gql.chat.recovery import OwnAnswers, sweep_stale
 from synapse_gql.chat.runner import Generation, GenerationJob
 from synapse_gql.realtime import control_channel, publisher_for, subscribe
 from synapse_gql.realtime.events import StopEvent
@@ -44,6 +46,9 @@ class GenerationManager:
         settings = state.settings
         journal = None if settings.redis_url else journal_dir(settings.data_dir)
         self.lease = WorkerLease(state.db, journal)
+        self.checkpoints = Checkpointer(state)
+        # Sweeps run so far (whether or not they closed anything).
+        self.sweeps = 0
 
     @property
     def running(self) -> int:
@@ -57,7 +62,8 @@ class GenerationManager:
     def start(self, job: GenerationJob) -> asyncio.Task[None]:
         """Run ``job`` in the background."""
         task = asyncio.create_task(
-            Generation(self.state, job, self.lease)(), name=f"synapse-generation-{job.message_id}"
+            Generation(self.state, job, self.lease, self.checkpoints)(),
+            name=f"synapse-generation-{job.message_id}",
         )
         self._running[job.message_id] = (job, task)
         task.add_done_callback(lambda _: self._running.pop(job.message_id, None))
@@ -90,7 +96,7 @@ class GenerationManager:
 
     async def start_background(self) -> None:
         """Take the lease, end those of this host's dead processes, sweep once, then listen
-        for stop requests and renew-and-sweep periodically (returns once listening)."""
+        for stop requests, renew and sweep periodically (returns once listening)."""
         await self._renew()
         try:
             await self.lease.end_dead_neighbours()
@@ -99,7 +105,8 @@ class GenerationManager:
         await self._sweep()
         self._background = [
             asyncio.create_task(self._listen(), name="synapse-generation-control"),
-            asyncio.create_task(self._keep_alive(), name="synapse-lease-and-sweeper"),
+            asyncio.create_task(self._keep_lease(), name="synapse-lease"),
+            asyncio.create_task(self._keep_sweeping(), name="synapse-sweeper"),
         ]
         try:
             await asyncio.wait_for(asyncio.shield(self._listening.wait()), LISTEN_TIMEOUT_SECONDS)
@@ -118,11 +125,13 @@ class GenerationManager:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+        await self.checkpoints.stop()
         if not self._running:
             try:
                 await self.lease.retire()
             except Exception:
                 log.exception("giving up the generation lease failed; it will expire")
+        await self.lease.close()
 
     async def _listen(self) -> None:
         async with subscribe(self.state.realtime, control_channel(), StopEvent) as stops:
@@ -140,16 +149,24 @@ class GenerationManager:
             log.exception("renewing the generation lease failed")
 
     async def _sweep(self) -> None:
+        own = OwnAnswers(self.lease.id, list(self._running))
         try:
-            await sweep_stale(self.state)
+            await sweep_stale(self.state, own)
+            self.sweeps += 1
         except Exception:
             log.exception("sweeping abandoned generations failed")
 
-    async def _keep_alive(self) -> None:
-        """Renew the lease, then sweep, every heartbeat (the start-up sweep ran before)."""
+    async def _keep_lease(self) -> None:
+        """Renew the lease every heartbeat (nothing else in this task can delay it)."""
+        while True:
+            await asyncio.sleep(self.state.settings.worker_heartbeat_seconds)
+            await self._renew()
+
+    async def _keep_sweeping(self) -> None:
+        """Sweep every heartbeat, or every stale-sweep interval when that is shorter (the
+        start-up sweep ran before)."""
         settings = self.state.settings
         interval = min(settings.worker_heartbeat_seconds, settings.stale_sweep_seconds)
         while True:
             await asyncio.sleep(interval)
-            await self._renew()
             await self._sweep()

@@ -1,10 +1,17 @@
 """Sending an answer's tokens to subscribers as numbered deltas, never holding up the model.
 
-The provider's stream calls :meth:`DeltaPump.push` for each token; one task sends what has
-arrived. While a send is in flight the next tokens gather, and go out together as the next
-delta, so a fast model is never slowed by the round trip to Redis, and a slow one gets a
-delta per token. A failed send is logged and the stream goes on: the text is still in the
-message row, from which subscribers catch up when the answer ends.
+The provider's stream calls :meth:`DeltaPump.push` for each token. The pumps of every
+answer streaming in the process share one :class:`DeltaOutbox` per stream log: a push marks
+its pump ready, and one task takes the next delta of every ready pump and hands them to
+:meth:`~synapse_gql.realtime.stream_log.StreamLog.append_batch` together (with Redis: one
+pipelined round trip for all the answers, not one per delta). While a batch is in flight
+the next tokens of each answer gather and go out together as its next delta, so a fast
+model is never slowed by the round trip, and a model slower than the round trip gets one
+delta per token. No task is created per delta: the outbox's task runs while pumps are
+ready and ends when none is.
+
+A failed send is logged and the stream goes on: the text is still in the message row, from
+which subscribers catch up when the answer ends.
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from contextlib import suppress
+import weakref
 
 from synapse_gql.realtime import Delta, StreamLog, conversation_channel, message_channel
-from synapse_gql.realtime.events import DeltaEvent, encode
+from synapse_gql.realtime.events import encode_delta
+from synapse_gql.realtime.stream_log import Entry
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +32,14 @@ class DeltaPump:
     """Numbers, logs and publishes the deltas of one answer (see the module docstring)."""
 
     def __init__(self, stream_log: StreamLog, message_id: uuid.UUID, conversation_id: uuid.UUID):
-        self._log = stream_log
+        self._outbox = outbox_for(stream_log)
         self._message_id = message_id
+        self._message_text = str(message_id)
         self._channels = (message_channel(message_id), conversation_channel(conversation_id))
         self._pending: list[str] = []
         self._sent: list[str] = []
-        self._wakeup = asyncio.Event()
-        self._closing = False
-        self._task: asyncio.Task[None] | None = None
+        self._in_flight = False
+        self._idle: asyncio.Future[None] | None = None
         self.sequence = 0
         self.offset = 0  # UTF-16 code units sent so far (Delta.end counts them)
 
@@ -46,50 +54,84 @@ class DeltaPump:
         an answer stopped mid-stream is metered for exactly that text."""
         return "".join((*self._sent, *self._pending))
 
-    def start(self) -> None:
-        """Start the sending task."""
-        self._task = asyncio.create_task(self._run(), name=f"synapse-deltas-{self._message_id}")
-
     def push(self, text: str) -> None:
         """Queue ``text`` for the next delta (returns at once)."""
         if text:
             self._pending.append(text)
-            self._wakeup.set()
+            self._outbox.ready(self)
 
     async def close(self) -> int:
-        """Send what is queued, stop, and return the last sequence number."""
-        self._closing = True
-        self._wakeup.set()
-        if self._task is not None:
-            await asyncio.shield(self._task)
+        """Wait until everything queued is sent, and return the last sequence number."""
+        while self._pending or self._in_flight:
+            idle = self._idle
+            if idle is None or idle.done():
+                idle = self._idle = asyncio.get_running_loop().create_future()
+            await idle
         return self.sequence
 
-    async def abort(self) -> None:
-        """Stop at once, leaving queued text unsent (the row keeps it)."""
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                await self._send_pending()
-            if self._closing:
-                return
-
-    async def _send_pending(self) -> None:
-        text = "".join(self._pending)
+    def take(self) -> Entry:
+        """The next delta (all the text queued) and its publications; it is in flight
+        until :meth:`sent`."""
+        text = self._pending[0] if len(self._pending) == 1 else "".join(self._pending)
         self._pending.clear()
         delta = Delta(self.sequence + 1, self.offset, text)
         self.sequence, self.offset = delta.sequence, delta.end
         self._sent.append(text)
-        payload = encode(DeltaEvent.of(self._message_id, delta))
+        self._in_flight = True
+        payload = encode_delta(self._message_text, delta)
+        return self._message_id, delta, [(channel, payload) for channel in self._channels]
+
+    def sent(self) -> None:
+        """The delta taken last is sent (or failed); wake :meth:`close` when all is."""
+        self._in_flight = False
+        idle = self._idle
+        if not self._pending and idle is not None and not idle.done():
+            idle.set_result(None)
+
+
+class DeltaOutbox:
+    """Sends the next delta of every ready pump of one stream log at once (see the module
+    docstring)."""
+
+    def __init__(self, stream_log: StreamLog) -> None:
+        self._log = stream_log
+        self._ready: dict[DeltaPump, None] = {}  # an ordered set
+        self._task: asyncio.Task[None] | None = None
+
+    def ready(self, pump: DeltaPump) -> None:
+        """``pump`` has text queued: send it with the next batch."""
+        self._ready[pump] = None
+        if self._task is None:
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._drain(), name="synapse-deltas")
+
+    async def _drain(self) -> None:
         try:
-            await self._log.append(
-                self._message_id, delta, [(channel, payload) for channel in self._channels]
-            )
+            while self._ready:
+                pumps = list(self._ready)
+                self._ready.clear()
+                await self._send(pumps)
+        finally:
+            self._task = None
+
+    async def _send(self, pumps: list[DeltaPump]) -> None:
+        """One batch: the next delta of each of ``pumps``, logged and published together."""
+        entries = [pump.take() for pump in pumps]
+        try:
+            await self._log.append_batch(entries)
         except Exception:
-            log.exception("realtime: delta %d of %s not sent", delta.sequence, self._message_id)
+            log.exception("realtime: %d deltas not sent", len(entries))
+        finally:
+            for pump in pumps:
+                pump.sent()
+
+
+_outboxes: weakref.WeakKeyDictionary[StreamLog, DeltaOutbox] = weakref.WeakKeyDictionary()
+
+
+def outbox_for(stream_log: StreamLog) -> DeltaOutbox:
+    """The outbox of ``stream_log`` (one per log, shared by all its pumps)."""
+    outbox = _outboxes.get(stream_log)
+    if outbox is None:
+        outbox = _outboxes[stream_log] = DeltaOutbox(stream_log)
+    return outbox

@@ -10,6 +10,10 @@ process left, so the text kept covers every delta any subscriber was sent), and 
 call with estimated tokens from what the message kept of it. Rows are claimed with
 ``FOR UPDATE SKIP LOCKED``, so sweepers of several processes never close one message twice.
 
+A sweeper spares the answers of its own process (:class:`OwnAnswers`): those it generates
+are alive whatever their checkpoint or the lease's last renewal say (a process busy enough
+to renew late still runs them), and the others under its lease are taken only once stale.
+
 :func:`close_abandoned` does the same at once for one message, as CANCELLED, when a stop
 request finds no live generation for it.
 """
@@ -19,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ARRAY, Uuid, all_, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -97,24 +103,43 @@ def estimated_call(
     )
 
 
-def abandoned(stale_after: float, lease: float, host: str) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class OwnAnswers:
+    """The sweeping process's lease and the answers it is generating (never swept by it)."""
+
+    lease_id: uuid.UUID | None = None
+    running: Collection[uuid.UUID] = ()
+
+
+def abandoned(
+    stale_after: float, lease: float, host: str, own: OwnAnswers = OwnAnswers()
+) -> ColumnElement[bool]:
     """A streaming answer not checkpointed for ``stale_after`` seconds, or whose process's
     lease expired (or whose row is gone); when that process journaled its deltas to files,
     only a process of its host (which can read them) takes the answer before it is stale.
-    Needs ``GenerationWorker`` outer-joined on ``Message.worker_id``."""
+    The answers ``own`` generates are never abandoned, and the lease of ``own`` never
+    expired. Needs ``GenerationWorker`` outer-joined on ``Message.worker_id``."""
     worker = GenerationWorker
-    return or_(
+    condition = or_(
         Message.updated_at < func.now() - timedelta(seconds=stale_after),
         and_(
             Message.worker_id.is_not(None),
+            Message.worker_id.is_distinct_from(own.lease_id),
             or_(worker.id.is_(None), worker.heartbeat_at < func.now() - timedelta(seconds=lease)),
             or_(worker.journal_dir.is_(None), worker.hostname == host),
         ),
     )
+    if not own.running:
+        return condition
+    running = bindparam("running", list(own.running), type_=ARRAY(Uuid))
+    return and_(condition, Message.id != all_(running))
 
 
 async def _claim(
-    session: AsyncSession, message_id: uuid.UUID | None, sweep: Settings | None
+    session: AsyncSession,
+    message_id: uuid.UUID | None,
+    sweep: Settings | None,
+    own: OwnAnswers = OwnAnswers(),
 ) -> list[tuple[Message, Conversation, str | None]]:
     """Lock the answers to close, each with the journal directory of its process."""
     stmt = (
@@ -129,7 +154,7 @@ async def _claim(
         stmt = stmt.where(Message.id == message_id)
     if sweep is not None:
         lease = sweep.worker_lease_seconds
-        stmt = stmt.where(abandoned(sweep.stale_generation_seconds, lease, this_host()))
+        stmt = stmt.where(abandoned(sweep.stale_generation_seconds, lease, this_host(), own))
     return [(row[0], row[1], row[2]) for row in (await session.execute(stmt)).all()]
 
 
@@ -149,12 +174,16 @@ async def _forget(state: AppState, message_id: uuid.UUID, journal: str | None) -
 
 
 async def _close_claimed(
-    state: AppState, message_id: uuid.UUID | None, sweep: Settings | None, status: MessageStatus
+    state: AppState,
+    message_id: uuid.UUID | None,
+    sweep: Settings | None,
+    status: MessageStatus,
+    own: OwnAnswers = OwnAnswers(),
 ) -> list[Closing]:
     closings: list[Closing] = []
     journals: list[str | None] = []
     async with state.db.transaction() as session:
-        for message, conversation, journal in await _claim(session, message_id, sweep):
+        for message, conversation, journal in await _claim(session, message_id, sweep, own):
             logged = await _logged(state, message.id, journal)
             text, sequence = recovered_text(message, logged)
             failed = status is MessageStatus.FAILED
@@ -181,11 +210,12 @@ async def _close_claimed(
     return closings
 
 
-async def sweep_stale(state: AppState) -> int:
-    """Close every abandoned answer, a batch at a time; how many were closed."""
+async def sweep_stale(state: AppState, own: OwnAnswers = OwnAnswers()) -> int:
+    """Close every abandoned answer, a batch at a time, sparing ``own`` (the sweeping
+    process's); how many were closed."""
     total = 0
     while True:
-        closed = await _close_claimed(state, None, state.settings, MessageStatus.FAILED)
+        closed = await _close_claimed(state, None, state.settings, MessageStatus.FAILED, own)
         total += len(closed)
         if len(closed) < BATCH:
             break

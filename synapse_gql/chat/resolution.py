@@ -211,4 +211,4 @@ async def plan_call(
 
 def is_request_error(error: DomainError) -> bool:
     """True when ``error`` concerns what the request gave (not the configured model)."""
-    return bool(error.path) and error.path[-1] in REQUEST_FIELDS
+    return bool(error.path and error.path[-1] in REQUEST_FIELDS)

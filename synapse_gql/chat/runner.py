@@ -2,10 +2,11 @@
 subscribers, checkpoints of the text, and the closing transaction.
 
 The answer row is inserted under this process's lease (``messages.worker_id``), so that if
-the process dies, any live one closes the answer once the lease expires. A checkpoint
-writes the text sent so far every ``SYNAPSE_STREAM_CHECKPOINT_SECONDS``; it also keeps the
-message from being taken for stale, and it notices a message closed from elsewhere (a stop
-that timed out, the sweeper), which ends the call.
+the process dies, any live one closes the answer once the lease expires. While it runs, the
+process's :class:`~synapse_gql.chat.checkpoints.Checkpointer` writes its text every
+``SYNAPSE_STREAM_CHECKPOINT_SECONDS`` (with every other running answer's, in one
+statement); that also keeps the message from being taken for stale, and notices a message
+closed from elsewhere (a stop that timed out, the sweeper), which ends the call.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Coroutine
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from synapse_gql.chat.checkpoints import Checkpointer
 from synapse_gql.chat.finalize import Closing, finish
 from synapse_gql.chat.history import prompt_for
 from synapse_gql.chat.leases import WorkerLease
@@ -92,10 +93,13 @@ async def to_completion(work: Coroutine[Any, Any, None]) -> None:
 class Generation:
     """Runs a :class:`GenerationJob` to its closing transaction."""
 
-    def __init__(self, state: AppState, job: GenerationJob, lease: WorkerLease) -> None:
+    def __init__(
+        self, state: AppState, job: GenerationJob, lease: WorkerLease, checkpoints: Checkpointer
+    ) -> None:
         self.state = state
         self.job = job
         self.lease = lease
+        self.checkpoints = checkpoints
         self.pump = DeltaPump(state.stream_log, job.message_id, job.conversation_id)
         self.run: CallRun | None = None
         self.choice: ModelChoice | None = None
@@ -105,8 +109,7 @@ class Generation:
     async def __call__(self) -> None:
         """Generate, then close the message whatever happened (shielded from cancellation)."""
         self.task = asyncio.current_task()
-        self.pump.start()
-        heartbeat = asyncio.create_task(self._heartbeat())
+        self.checkpoints.add(self)
         try:
             closing = await self._generate()
         except asyncio.CancelledError:
@@ -115,10 +118,18 @@ class Generation:
             log.exception("generation of %s failed unexpectedly", self.job.message_id)
             closing = self._interrupted()
         finally:
-            heartbeat.cancel()
-            with suppress(asyncio.CancelledError):
-                await heartbeat
+            self.checkpoints.remove(self)
         await to_completion(self._close(closing))
+
+    @property
+    def message_id(self) -> uuid.UUID:
+        """The answer being generated."""
+        return self.job.message_id
+
+    def closed_elsewhere(self) -> None:
+        """The row was closed from elsewhere (that closer metered it): end the call."""
+        if self.task is not None:
+            self.task.cancel()
 
     async def _generate(self) -> Closing:
         *first, last = self.job.plan.choices
@@ -203,36 +214,6 @@ class Generation:
             log.exception("closing the answer %s failed; the sweeper will", self.job.message_id)
             return
         await self.state.stream_log.discard(self.job.message_id)
-
-    async def _heartbeat(self) -> None:
-        """Checkpoint the text until cancelled; end the generation when the row was closed
-        from elsewhere (that closer metered it)."""
-        interval = self.state.settings.stream_checkpoint_seconds
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                alive = await checkpoint(self.state, self.job.message_id, self.pump)
-            except Exception:
-                log.exception("checkpoint of %s failed", self.job.message_id)
-                continue
-            if not alive:
-                log.warning("answer %s was closed elsewhere; stopping", self.job.message_id)
-                if self.task is not None:
-                    self.task.cancel()
-                return
-
-
-async def checkpoint(state: AppState, message_id: uuid.UUID, pump: DeltaPump) -> bool:
-    """Save the text sent so far; False when the message is no longer streaming."""
-    stmt = (
-        update(Message)
-        .where(Message.id == message_id, Message.status == MessageStatus.STREAMING)
-        .values(content=pump.text, stream_sequence=pump.sequence, updated_at=func.now())
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
-    )
-    async with state.db.transaction() as session:
-        return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def note_prompt_tokens(session: AsyncSession, message_id: uuid.UUID, tokens: int) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -35,7 +36,7 @@ from synapse_gql.chat.streams import fresh_message
 from synapse_gql.conversations import repository
 from synapse_gql.conversations import service as conversations
 from synapse_gql.conversations.access import conversation_for, message_for
-from synapse_gql.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from synapse_gql.errors import DomainError, ErrorCode, InvalidInput, NotFound, TryAgain
 from synapse_gql.models import (
     Conversation,
     ConversationStatus,
@@ -51,6 +52,9 @@ from synapse_gql.state import AppState
 
 MESSAGE_PATH = ["input", "messageId"]
 CONVERSATION_PATH = ["input", "conversationId"]
+# A question not saved within this for want of a database connection is refused TRY_AGAIN.
+CONNECTION_WAIT_SECONDS = 5.0
+BUSY = "The server is busy; nothing was saved. Try again shortly."
 
 
 @dataclass(frozen=True)
@@ -170,12 +174,23 @@ async def _target(
         return error
 
 
+async def _connected(session: AsyncSession) -> None:
+    """Check the transaction's connection out, or ``TryAgain`` when the pool has none to
+    give within ``CONNECTION_WAIT_SECONDS`` (nothing was written yet)."""
+    try:
+        async with asyncio.timeout(CONNECTION_WAIT_SECONDS):
+            await session.connection()
+    except (TimeoutError, PoolTimeoutError):
+        raise TryAgain(BUSY) from None
+
+
 async def _answer(
     state: AppState, actor_id: uuid.UUID, overrides: Overrides, locate: Locate
 ) -> Turn:
     """Locate (or write) the question, write the answer row, start the generation."""
     blocked: DomainError | None = None
     async with state.db.transaction() as session:
+        await _connected(session)
         asked = await locate(session)
         _check_open(asked.conversation)
         target = await _target(session, state, asked.conversation, overrides)

@@ -149,7 +149,8 @@ async def answer_events(
     """Every delta of ``message`` past ``after``, then its end (see the module docstring)."""
     stream = AnswerStream(state, message.id, after)
     channel = message_channel(message.id)
-    async with subscribe(state.realtime, channel, (DeltaEvent, FinishedEvent)) as events:
+    kinds: tuple[type[DeltaEvent | FinishedEvent], ...] = (DeltaEvent, FinishedEvent)
+    async with subscribe(state.realtime, channel, kinds) as events:
         for delta in await stream.catch_up():
             yield AnswerDelta(message.id, delta)
         current = await fresh_message(state, message.id)
@@ -197,7 +198,11 @@ async def conversation_events(
     """New messages, and the deltas and end of every answer of a conversation: answers
     already streaming when the subscription starts are caught up from their beginning."""
     streams: dict[uuid.UUID, AnswerStream] = {}
-    kinds = (AddedEvent, DeltaEvent, FinishedEvent)
+    kinds: tuple[type[AddedEvent | DeltaEvent | FinishedEvent], ...] = (
+        AddedEvent,
+        DeltaEvent,
+        FinishedEvent,
+    )
     async with subscribe(state.realtime, conversation_channel(conversation_id), kinds) as events:
         for message_id in await _streaming_answers(state, conversation_id):
             stream = streams[message_id] = AnswerStream(state, message_id)

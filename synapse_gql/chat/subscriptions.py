@@ -33,24 +33,31 @@ from synapse_gql.chat.types import (
     added,
     ending,
 )
-from synapse_gql.context import Info
+from synapse_gql.context import Context, Info
 from synapse_gql.conversations.access import conversation_for, message_for
 from synapse_gql.errors import DomainError, InvalidInput
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import decode_id
 from synapse_gql.models import Conversation, MemberRole, Message, MessageRole
+from synapse_gql.realtime.admission import subscribe_slot
 from synapse_gql.realtime.guard import watched
 
 
-async def _readable_answer(info: Info, message_id: uuid.UUID) -> Message:
-    viewer = info.context.require_viewer()
-    async with info.context.sessions() as session:
+async def readable_answer(context: Context, message_id: uuid.UUID) -> Message:
+    """The answer ``message_id`` when the viewer may stream it (one small query);
+    ``DomainError`` (NOT_FOUND, INVALID_INPUT) otherwise."""
+    viewer = context.require_viewer()
+    async with context.sessions() as session:
         message, _ = await message_for(
             session, viewer.id, message_id, MemberRole.VIEWER, ["messageId"]
         )
     if message.role is not MessageRole.ASSISTANT:
         raise InvalidInput("Only answers stream; this is a user message.", field=["messageId"])
     return message
+
+
+async def _readable_answer(info: Info, message_id: uuid.UUID) -> Message:
+    return await readable_answer(info.context, message_id)
 
 
 async def _readable_conversation(info: Info, conversation_id: uuid.UUID) -> Conversation:
@@ -97,9 +104,10 @@ class ChatSubscription:
         self, info: Info, message_id: strawberry.ID, after_sequence: int = 0
     ) -> AsyncGenerator[MessageStreamEvent, None]:
         try:
-            message = await _readable_answer(
-                info, decode_id(message_id, "Message", field=["messageId"])
-            )
+            async with subscribe_slot(info.context.state):
+                message = await _readable_answer(
+                    info, decode_id(message_id, "Message", field=["messageId"])
+                )
         except DomainError as error:
             yield SubscriptionRefused.from_exception(error)
             return
@@ -117,7 +125,8 @@ class ChatSubscription:
     ) -> AsyncGenerator[ConversationEvent, None]:
         try:
             decoded = decode_id(conversation_id, "Conversation", field=["conversationId"])
-            conversation = await _readable_conversation(info, decoded)
+            async with subscribe_slot(info.context.state):
+                conversation = await _readable_conversation(info, decoded)
         except DomainError as error:
             yield SubscriptionRefused.from_exception(error)
             return

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from strawberry.extensions import SchemaExtension
-from strawberry.types import Info
+from strawberry.types import Info, StreamExecutionResult
 
-from synapse_gql.errors import DomainError, ErrorCode
+from synapse_gql.errors import DomainError, ErrorCode, TryAgain
 from synapse_gql.observability.extension import note_user_error
 from synapse_gql.observability.logging import current_request_id
 
 logger = logging.getLogger("synapse_gql.errors")
 
-ErrorCodeType = strawberry.enum(
-    ErrorCode, name="ErrorCode", description="Codes of expected errors."
-)
+strawberry.enum(ErrorCode, name="ErrorCode", description="Codes of expected errors.")
+ErrorCodeType = ErrorCode
 
 
 @strawberry.type(description="An expected failure: a code, a message and the input it concerns.")
@@ -64,31 +65,50 @@ def _is_expected(error: GraphQLError) -> bool:
     return original is None or isinstance(original, (DomainError, GraphQLError))
 
 
+def masked_error(error: GraphQLError) -> GraphQLError:
+    """``error`` as a client may see it: a ``DomainError`` keeps its message and gains
+    ``extensions.code``; a database pool timeout becomes ``TRY_AGAIN``; an expected
+    GraphQL error (validation, limits) stays as it is; anything else becomes "Internal
+    server error" with an error id, logged with the trace under that id. Masking a masked
+    error returns it unchanged."""
+    original = error.original_error
+    if isinstance(original, PoolTimeoutError):
+        # The pool stayed exhausted past its wait: the request may succeed shortly.
+        logger.warning("database pool exhausted: %s", original)
+        original = TryAgain("The server is busy: try again in a moment.")
+        return _copy(error, original.message, {"code": original.code.value, "path": None})
+    if isinstance(original, DomainError):
+        extensions = {"code": original.code.value, "path": original.path}
+        return _copy(error, error.message, extensions)
+    if _is_expected(error):
+        return error
+    error_id = uuid.uuid4().hex
+    logger.error("unexpected error %s", error_id, exc_info=original)
+    message = f"Internal server error (error id: {error_id})."
+    extensions = {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id}
+    if (request_id := current_request_id()) is not None:
+        extensions["requestId"] = request_id
+    return _copy(error, message, extensions)
+
+
+def _mask_result(result: object) -> None:
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [masked_error(error) for error in errors]  # type: ignore[attr-defined]
+
+
 class ErrorMasking(SchemaExtension):
-    """Expected errors keep their message and gain ``extensions.code``; anything else is
-    replaced by a generic message with an error id that is also logged with the trace."""
+    """Every result's errors through :func:`masked_error`: a query's or a mutation's once
+    it is executed, each result of a subscription (WebSocket or HTTP stream) before it is
+    sent, whether the error came at subscribe time or mid-stream."""
 
-    def on_operation(self):  # type: ignore[no-untyped-def]
+    def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        result.errors = [self._process(error) for error in result.errors]
+        _mask_result(self.execution_context.result)
 
-    def _process(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, DomainError):
-            extensions = {"code": original.code.value, "path": original.path}
-            return _copy(error, error.message, extensions)
-        if _is_expected(error):
-            return error
-        error_id = uuid.uuid4().hex
-        logger.error("unexpected error %s", error_id, exc_info=original)
-        message = f"Internal server error (error id: {error_id})."
-        extensions = {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id}
-        if (request_id := current_request_id()) is not None:
-            extensions["requestId"] = request_id
-        return _copy(error, message, extensions)
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        _mask_result(result)
+        yield
 
 
 def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:

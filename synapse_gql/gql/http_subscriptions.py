@@ -20,13 +20,14 @@ a WebSocket has and a bare HTTP stream does not:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.streaming import HTTPStreamTransport
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -48,7 +49,7 @@ SUBSCRIPTION_PROTOCOLS = (
     MULTIPART_SUBSCRIPTION_PROTOCOL,
     GRAPHQL_SSE_PROTOCOL,
 )
-TextStream = Callable[[], AsyncGenerator[str, None]]
+TextStream = Callable[[], AsyncIterator[str]]
 _STREAM_CONTEXT = "synapse_stream_context"
 TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
 # Connections free up when streams end: a client may try again shortly.
@@ -60,7 +61,7 @@ def unauthenticated(message: str) -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def error_result(message: str) -> dict[str, Any]:
+def error_result(message: str) -> GraphQLHTTPResponse:
     """The GraphQL result that ends a stream whose credentials went."""
     return {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
 
@@ -157,8 +158,9 @@ def ending_with(
                     return
         finally:
             await _cancel(ending)
-            with suppress(Exception):
-                await source.aclose()
+            if isinstance(source, AsyncGenerator):
+                with suppress(Exception):
+                    await source.aclose()
 
     return ended
 

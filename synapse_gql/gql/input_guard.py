@@ -10,6 +10,8 @@ a variable is reported under the argument it feeds (``["input", "title"]``).
 from __future__ import annotations
 
 import math
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -112,8 +114,40 @@ def document_problems(
         if definition.default_value is not None
     }
     walker = _ArgumentWalker(variables or {}, defaults)
-    visit(document, walker)
+    for argument in _arguments(document):
+        walker.enter_argument(argument)
     return walker.problems
+
+
+class _ArgumentCollector(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.arguments: list[ArgumentNode] = []
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self.arguments.append(node)
+
+
+CACHED_DOCUMENTS = 256
+_collected: OrderedDict[int, tuple[weakref.ref[DocumentNode], tuple[ArgumentNode, ...]]] = (
+    OrderedDict()
+)
+
+
+def _arguments(document: DocumentNode) -> tuple[ArgumentNode, ...]:
+    """The argument nodes of ``document`` in document order, collected once per parsed
+    document (subscribers of one feed share theirs: ``realtime.fanout``)."""
+    found = _collected.get(id(document))
+    if found is not None and found[0]() is document:
+        _collected.move_to_end(id(document))
+        return found[1]
+    collector = _ArgumentCollector()
+    visit(document, collector)
+    arguments = tuple(collector.arguments)
+    _collected[id(document)] = (weakref.ref(document), arguments)
+    if len(_collected) > CACHED_DOCUMENTS:
+        _collected.popitem(last=False)
+    return arguments
 
 
 def _variable_definitions(document: DocumentNode) -> Iterator[VariableDefinitionNode]:
@@ -131,7 +165,7 @@ class InputGuard(SchemaExtension):
     """Refuses the whole operation, before it executes, when an argument holds a value the
     database cannot store; the first such argument is named in the error."""
 
-    def on_execute(self):  # type: ignore[no-untyped-def]
+    def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         # A result set by an earlier extension already refused the operation.
         if context.graphql_document is not None and context.result is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,7 +223,7 @@ class AnthropicProvider:
         params: GenerationParams,
         *,
         api_key: str | None,
-    ) -> AsyncIterator[TokenDelta | StreamEnd]:
+    ) -> AsyncGenerator[TokenDelta | StreamEnd | UsageReport, None]:
         """Stream the reply from the raw Messages events."""
         body = self._body(messages, params)
         client = self._client(api_key)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from synapse_gql.llm.types import ChatMessage, GenerationParams, StreamEnd, TokenDelta
+from synapse_gql.llm.types import (
+    ChatMessage,
+    GenerationParams,
+    StreamEnd,
+    TokenDelta,
+    UsageReport,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +40,9 @@ class Provider(Protocol):
         params: GenerationParams,
         *,
         api_key: str | None,
-    ) -> AsyncIterator[TokenDelta | StreamEnd]:
-        """Yield the reply as ``TokenDelta`` events, then exactly one ``StreamEnd``."""
+    ) -> AsyncGenerator[TokenDelta | StreamEnd | UsageReport, None]:
+        """Yield the reply as ``TokenDelta`` events (with a ``UsageReport`` whenever the host
+        reports counts), then exactly one ``StreamEnd``."""
         ...
 
     async def complete(

@@ -6,11 +6,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from synapse_gql.llm.tokens import count_tokens
-from synapse_gql.llm.types import ChatMessage, GenerationParams, StreamEnd, TokenDelta, Usage
+from synapse_gql.llm.types import (
+    ChatMessage,
+    GenerationParams,
+    StreamEnd,
+    TokenDelta,
+    Usage,
+    UsageReport,
+)
 
 MOCK_PROVIDER = "mock"
 MOCK_MODEL = "synapse-dev"
@@ -77,7 +84,7 @@ class MockProvider:
         params: GenerationParams,
         *,
         api_key: str | None,
-    ) -> AsyncIterator[TokenDelta | StreamEnd]:
+    ) -> AsyncGenerator[TokenDelta | StreamEnd | UsageReport, None]:
         """Yield the reply token by token, then its usage (input tokens by the estimator)."""
         tokens = split_tokens(mock_reply(messages))
         finish = "stop"
@@ -109,7 +116,7 @@ class MockProvider:
         async for event in self.stream(messages, params, api_key=api_key):
             if isinstance(event, TokenDelta):
                 parts.append(event.text)
-            else:
+            elif isinstance(event, StreamEnd):
                 end = event
         return "".join(parts), end
 

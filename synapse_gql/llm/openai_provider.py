@@ -3,7 +3,7 @@ Llama hosts, Ollama, vLLM) under another base URL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,7 +192,7 @@ class OpenAICompatibleProvider:
         params: GenerationParams,
         *,
         api_key: str | None,
-    ) -> AsyncIterator[TokenDelta | StreamEnd]:
+    ) -> AsyncGenerator[TokenDelta | StreamEnd | UsageReport, None]:
         """Stream the reply; usage comes from the host's final chunk (``include_usage``)."""
         client = self._client(api_key)
         collected = _Collected()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 
 from synapse_gql.llm.base import Provider, Timeouts
@@ -57,18 +57,50 @@ class _DeadlineExpired(Exception):
     """Our own deadline passed (as opposed to a ``TimeoutError`` raised by the provider)."""
 
 
-async def _next_event(events: AsyncIterator[Event], until: float) -> Event | None:
-    """The next event, ``None`` at the end; ``_DeadlineExpired`` past the loop time ``until``."""
-    timeout = asyncio.timeout_at(until)
-    try:
-        async with timeout:
+class _Deadline:
+    """One timer for a whole attempt (not one per token): interrupts the wait for the next
+    event once the loop time ``until`` has passed, raising ``_DeadlineExpired``. A deadline
+    passing while the caller is busy elsewhere interrupts nothing; the next wait raises."""
+
+    def __init__(self, until: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.until = until
+        self.expired = False
+        self._waiting: asyncio.Task[object] | None = None
+        self._timer = self.loop.call_at(until, self._expire)
+
+    def move(self, until: float) -> None:
+        """Expire at ``until`` instead (once the first token is in: the total deadline)."""
+        if until != self.until and not self.expired:
+            self._timer.cancel()
+            self.until = until
+            self._timer = self.loop.call_at(until, self._expire)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+    async def next_event(self, events: AsyncIterator[Event]) -> Event | None:
+        """The next event, ``None`` at the end; ``_DeadlineExpired`` once the deadline passed."""
+        if self.expired:
+            raise _DeadlineExpired
+        task = asyncio.current_task()
+        self._waiting = task
+        try:
             return await anext(events)
-    except StopAsyncIteration:
-        return None
-    except TimeoutError:
-        if timeout.expired():
-            raise _DeadlineExpired from None
-        raise
+        except StopAsyncIteration:
+            return None
+        except asyncio.CancelledError:
+            # Our own interruption, unless the task was also cancelled from outside.
+            if self.expired and task is not None and task.uncancel() == 0:
+                raise _DeadlineExpired from None
+            raise
+        finally:
+            self._waiting = None
 
 
 async def _attempt(
@@ -78,26 +110,29 @@ async def _attempt(
     api_key: str | None,
     timeouts: Timeouts,
     deadline: float,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """One attempt, with the first-token and total deadlines applied to each wait."""
     loop = asyncio.get_running_loop()
     first_until = min(deadline, loop.time() + timeouts.first_token)
-    async with aclosing(provider.stream(messages, params, api_key=api_key)) as events:
-        until = first_until
-        while True:
-            try:
-                event = await _next_event(events, until)
-            except _DeadlineExpired as exc:
-                first = until == first_until and first_until < deadline
-                seconds = timeouts.first_token if first else timeouts.total
-                raise _timeout_error(first, seconds) from exc
-            if event is None:
-                raise premature_end(provider.name)
-            yield event
-            if isinstance(event, StreamEnd):
-                return
-            if isinstance(event, TokenDelta):
-                until = deadline
+    waits = _Deadline(first_until)
+    try:
+        async with aclosing(provider.stream(messages, params, api_key=api_key)) as events:
+            while True:
+                try:
+                    event = await waits.next_event(events)
+                except _DeadlineExpired as exc:
+                    first = waits.until == first_until and first_until < deadline
+                    seconds = timeouts.first_token if first else timeouts.total
+                    raise _timeout_error(first, seconds) from exc
+                if event is None:
+                    raise premature_end(provider.name)
+                yield event
+                if isinstance(event, StreamEnd):
+                    return
+                if isinstance(event, TokenDelta):
+                    waits.move(deadline)
+    finally:
+        waits.cancel()
 
 
 async def stream_with_retries(
@@ -110,7 +145,7 @@ async def stream_with_retries(
     base_delay: float = 0.5,
     max_delay: float = 20.0,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
-) -> AsyncIterator[Event | AttemptFailed]:
+) -> AsyncGenerator[Event | AttemptFailed, None]:
     """Yield the events of ``provider.stream``, retrying retryable errors before the first
     text (each retried attempt announced by an ``AttemptFailed``). Ends with exactly one
     ``StreamEnd`` or raises ``ProviderError``, carrying the counts reported before it."""

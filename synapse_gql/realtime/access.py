@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import suppress
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,8 +30,8 @@ from synapse_gql.models import WorkspaceMember
 from synapse_gql.realtime.after_commit import publisher_for
 from synapse_gql.realtime.broadcaster import Broadcaster
 from synapse_gql.realtime.channels import user_access_channel
-from synapse_gql.realtime.events import AccessChangedEvent
-from synapse_gql.realtime.subscription import subscribe
+from synapse_gql.realtime.events import AccessChangedEvent, decode
+from synapse_gql.realtime.subscription import Subscription
 
 T = TypeVar("T")
 F = TypeVar("F")
@@ -55,12 +56,59 @@ async def announce_workspace_access_change(
     announce_access_change(broadcaster, session, list(await session.scalars(stmt)), reason)
 
 
-async def _cancel(task: asyncio.Future[Any] | None) -> None:
-    if task is None or task.done():
-        return
-    task.cancel()
-    with suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
-        await task
+class _Handoff(Generic[T]):
+    """The items of ``source``, read by one task for the whole subscription and handed
+    over one at a time (no task per item); ``wakeup`` is set for an item or the end."""
+
+    def __init__(self, source: AsyncIterator[T], wakeup: asyncio.Event) -> None:
+        self.source = source
+        self.wakeup = wakeup
+        self.items: deque[T] = deque()
+        self.ended = False
+        self.error: Exception | None = None
+        self._taken = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for item in self.source:
+                self._taken.clear()
+                self.items.append(item)
+                self.wakeup.set()
+                await self._taken.wait()
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.ended = True
+            self.wakeup.set()
+
+    def take(self) -> T:
+        """The item read; the reader goes on to the next."""
+        item = self.items.popleft()
+        self._taken.set()
+        return item
+
+    async def stop(self) -> None:
+        """Stop reading (the caller closes ``source``)."""
+        self.task.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await self.task
+
+
+async def _close(source: AsyncIterator[object]) -> None:
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        with suppress(Exception):
+            await aclose()
+
+
+def _access_news(changes: Subscription) -> bool:
+    """True when ``changes`` buffered access news; raises when it was dropped for falling
+    behind, and returns False (ending nothing) otherwise."""
+    news = any(isinstance(decode(m), AccessChangedEvent) for m in changes.take_buffered())
+    if changes.error is not None:
+        raise changes.error
+    return news
 
 
 async def guarded(
@@ -70,13 +118,14 @@ async def guarded(
     source: AsyncIterator[T],
 ) -> AsyncIterator[T | F]:
     """``source``'s items until ``user_id``'s rights change so that ``recheck`` returns a
-    final event: that event is yielded and the stream ends (``source`` is closed).
+    final event: that event is yielded and the stream ends (``source`` is closed). The
+    stream also ends when the broadcaster closes.
 
-    ``recheck`` runs only when access news for the user arrives, never per item.
+    ``recheck`` runs only when access news for the user arrives, never per item; one task
+    reads ``source`` for the whole subscription (none is created per item).
     """
-    async with subscribe(broadcaster, user_access_channel(user_id), AccessChangedEvent) as changes:
-        item_task: asyncio.Future[T] | None = None
-        change_task: asyncio.Future[AccessChangedEvent] | None = None
+    async with broadcaster.subscribe(user_access_channel(user_id)) as changes:
+        handoff: _Handoff[T] | None = None
         try:
             # Once more now that news is heard: a change committed between the caller's
             # first check and this subscription would otherwise go unnoticed.
@@ -84,30 +133,27 @@ async def guarded(
             if final is not None:
                 yield final
                 return
+            wakeup = asyncio.Event()
+            changes.listener = wakeup.set
+            handoff = _Handoff(source, wakeup)
             while True:
-                item_task = item_task or asyncio.ensure_future(anext(source))
-                change_task = change_task or asyncio.ensure_future(anext(changes))
-                await asyncio.wait({item_task, change_task}, return_when=asyncio.FIRST_COMPLETED)
-                if change_task.done():
-                    change_task.result()  # the broadcaster closing ends the stream
-                    change_task = None
+                await wakeup.wait()
+                wakeup.clear()
+                if _access_news(changes):
                     final = await recheck()
                     if final is not None:
                         yield final
                         return
-                if item_task is not None and item_task.done():
-                    try:
-                        item = item_task.result()
-                    except StopAsyncIteration:
-                        return
-                    item_task = None
-                    yield item
-        except StopAsyncIteration:
-            return
+                if not changes.active and not changes.pending:
+                    return  # the broadcaster closed
+                while handoff.items:
+                    yield handoff.take()
+                if handoff.ended and not handoff.items:
+                    if handoff.error is not None:
+                        raise handoff.error
+                    return
         finally:
-            await _cancel(item_task)
-            await _cancel(change_task)
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                with suppress(Exception):
-                    await aclose()
+            changes.listener = None
+            if handoff is not None:
+                await handoff.stop()
+            await _close(source)

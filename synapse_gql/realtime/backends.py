@@ -3,12 +3,15 @@
 Both follow broadcaster 0.3.1's ``BroadcastBackend`` contract (``connect``, ``disconnect``,
 ``subscribe``, ``unsubscribe``, ``publish``, ``next_published``) with a stronger promise for
 ``subscribe``: when it returns, messages published to the channel from then on are received.
-They add ``ping`` and a :class:`ConnectionState` so callers can wait for (re)connections.
+They add ``ping`` and a :class:`ConnectionState` so callers can wait for (re)connections,
+and a ``receiver``: once the broadcaster sets it, every message received is handed to it
+at once (no queue, no task switch per message), and ``next_published`` is not used.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import urlparse
 
@@ -16,6 +19,8 @@ from broadcaster import Event
 from broadcaster._backends.memory import MemoryBackend
 
 MEMORY_SCHEMES = frozenset({"memory"})
+# Called with (channel, message) for every message received.
+Receiver = Callable[[str, str], None]
 REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
@@ -81,6 +86,7 @@ class Backend(Protocol):
     """What the broadcaster needs from a transport."""
 
     state: ConnectionState
+    receiver: Receiver | None
 
     async def connect(self) -> None:
         """Start the transport (a Redis backend keeps retrying in the background)."""
@@ -107,12 +113,22 @@ class Backend(Protocol):
 class InMemoryBackend(MemoryBackend):
     """broadcaster's single-process ``memory://`` backend, plus the connection state.
 
-    Its ``subscribe`` only adds the channel to a set, so it is ready when it returns.
+    Its ``subscribe`` only adds the channel to a set, so it is ready when it returns. With a
+    ``receiver``, ``publish`` hands the message to it directly (the receiver knows the
+    local subscribers), without going through the queue.
     """
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.state = ConnectionState()
+        self.receiver: Receiver | None = None
+
+    async def publish(self, channel: str, message: str) -> None:
+        """Deliver ``message`` in this process."""
+        if self.receiver is not None:
+            self.receiver(channel, message)
+        else:
+            await super().publish(channel, message)
 
     async def connect(self) -> None:
         """Create the in-process queue and report the backend connected."""

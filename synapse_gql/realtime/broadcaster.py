@@ -15,11 +15,12 @@ number of local subscribers. Subscribing and unsubscribing hold that channel's
 ``asyncio.Lock``, so the first subscriber subscribes the backend (and waits for the
 confirmation) while concurrent ones wait for it, and the last one to leave unsubscribes.
 
-Slow subscribers: each subscription buffers at most ``max_pending`` messages. One task
-reads the backend and hands every message to each subscriber without waiting; a subscriber
-whose buffer is full is dropped (its iterator raises
-:class:`~synapse_gql.realtime.subscription.SubscriberOverflowError` after its buffered
-messages), so one slow reader never holds up the others or the reading task.
+Slow subscribers: each subscription buffers at most ``max_pending`` messages. The backend
+hands every message it receives (in process: every message published) straight to
+:meth:`Broadcaster._fan_out`, which offers it to each local subscriber without waiting: no
+queue and no task switch per message. A subscriber whose buffer is full is dropped (its
+iterator raises :class:`~synapse_gql.realtime.subscription.SubscriberOverflowError` after
+its buffered messages), so one slow reader never holds up the others or the publisher.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from synapse_gql.realtime.backends import Backend, BroadcasterClosedError, create_backend
@@ -74,7 +75,7 @@ class Broadcaster:
         self.max_pending = max_pending
         self._backend: Backend = create_backend(url, client_name=client_name)
         self._channels: dict[str, _LocalChannel] = {}
-        self._listener: asyncio.Task[None] | None = None
+        self._connected = False
         self._closed = False
 
     @property
@@ -95,23 +96,21 @@ class Broadcaster:
         await self.disconnect()
 
     async def connect(self) -> None:
-        """Start the transport and the task that fans messages out to subscribers."""
+        """Start the transport; what it receives is fanned out to local subscribers."""
         if self._closed:
             raise BroadcasterClosedError("a disconnected broadcaster cannot be reused")
-        if self._listener is not None:
+        if self._connected:
             return
+        self._backend.receiver = self._receive
         await self._backend.connect()
-        self._listener = asyncio.create_task(self._listen(), name="synapse-realtime-fanout")
+        self._connected = True
 
     async def disconnect(self) -> None:
         """Stop for good; open subscriptions end after their buffered messages."""
         if self._closed:
             return
         self._closed = True
-        if self._listener is not None:
-            self._listener.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._listener
+        self._backend.receiver = None
         await self._backend.disconnect()
         for local in self._channels.values():
             for subscription in local.subscribers:
@@ -128,7 +127,7 @@ class Broadcaster:
 
     async def ping(self) -> bool:
         """Readiness: True when connected and the transport answers."""
-        if self._listener is None or self._closed:
+        if not self._connected or self._closed:
             return False
         return await self._backend.ping()
 
@@ -198,18 +197,22 @@ class Broadcaster:
             if not local.users and not local.subscribers and self._channels.get(channel) is local:
                 del self._channels[channel]
 
-    async def _listen(self) -> None:
-        """Read the backend forever and fan each message out."""
-        while True:
-            event = await self._backend.next_published()
-            self._fan_out(event.channel, event.message)
+    def _receive(self, channel: str, message: str) -> None:
+        """The backend's receiver: fan out, never raising into the transport."""
+        if self._closed:
+            return
+        try:
+            self._fan_out(channel, message)
+        except Exception:
+            log.exception("realtime: delivering a message of %r failed", channel)
 
     def _fan_out(self, channel: str, message: str) -> None:
         """Offer ``message`` to every local subscriber of ``channel`` without waiting."""
         local = self._channels.get(channel)
         if local is None:
             return
-        for subscription in tuple(local.subscribers):
+        # ``offer`` never changes the set (subscribers leave from their own tasks).
+        for subscription in local.subscribers:
             if subscription.active and not subscription.offer(message):
                 log.warning(
                     "realtime: dropped a subscriber of %r: %d messages unread",
@@ -218,7 +221,7 @@ class Broadcaster:
                 )
 
     def _require_open(self) -> None:
-        if self._listener is None or self._closed:
+        if not self._connected or self._closed:
             raise BroadcasterClosedError("connect() the broadcaster first")
 
 

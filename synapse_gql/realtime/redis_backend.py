@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
-from synapse_gql.realtime.backends import BroadcasterClosedError, ConnectionState
+from synapse_gql.realtime.backends import BroadcasterClosedError, ConnectionState, Receiver
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class RedisPubSubBackend:
             url, client_name=client_name or DEFAULT_CLIENT_NAME, **options
         )
         self.state = ConnectionState()
+        self.receiver: Receiver | None = None
         self._wanted: set[str] = set()
         self._waiters: dict[_Key, asyncio.Future[None]] = {}
         self._conn: AbstractConnection | None = None
@@ -233,7 +234,10 @@ class RedisPubSubBackend:
             return None
         kind, channel = _text(reply[0]), _text(reply[1])
         if kind == "message" and len(reply) >= 3:
-            self._received.put_nowait(Event(channel=channel, message=_text(reply[2])))
+            if self.receiver is not None:
+                self.receiver(channel, _text(reply[2]))
+            else:
+                self._received.put_nowait(Event(channel=channel, message=_text(reply[2])))
         elif kind in ("subscribe", "unsubscribe"):
             waiter = self._waiters.pop((kind, channel), None)
             if waiter is not None and not waiter.done():

@@ -6,7 +6,10 @@ Close codes (both protocols):
   address (``max_sockets_per_address``); the reason says which;
 * ``4403`` the credentials were withdrawn: the API token was revoked, or the account was
   disabled or deleted (reconnecting with the same token fails);
-* ``4401`` the token expired (log in again, then reconnect).
+* ``4401`` the token expired (log in again, then reconnect);
+* ``4408`` slow consumer: the socket's outgoing queue stayed full (``subscription_send_queue``
+  frames for ``slow_consumer_seconds``); reconnect and resume each answer with
+  ``afterSequence`` (see ``realtime.fanout.writer``).
 
 A socket is counted from its handshake (per address) and from its connection-init (per
 user). Once authenticated it listens on the user's access channel: on news it
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 TOO_MANY = 4429
 REVOKED = 4403
 EXPIRED = 4401
+SLOW_CONSUMER = 4408
 
 T = TypeVar("T")
 
@@ -82,7 +86,7 @@ class ClosingSafeAdapter(ASGIWebSocketAdapter):
     """The WebSocket adapter of the GraphQL view, for sockets this module may close first:
     a second close is a no-op and a send after the close reads as a disconnect."""
 
-    async def send_json(self, message):  # type: ignore[no-untyped-def]
+    async def send_json(self, message: Mapping[str, object]) -> None:
         if self.ws.application_state is WebSocketState.DISCONNECTED:
             raise WebSocketDisconnected
         try:

@@ -12,19 +12,25 @@ reach it live; it drops duplicates by sequence number.
 * :class:`RedisStreamLog`: a Redis list per message (``synapse:stream:<id>``); ``RPUSH``,
   ``EXPIRE`` and the ``PUBLISH`` calls of a delta go in one pipelined round trip, in order.
 
-Logs are kept ``retention`` seconds after the last delta (Redis: a sliding ``EXPIRE``).
+:meth:`StreamLog.append_batch` takes the next delta of any number of answers at once (the
+delta pumps of every answer streaming in the process hand theirs over together): in Redis one
+pipeline, one round trip, for all of them; in memory no await at all.
+
+Logs are kept ``retention`` seconds after the last delta (Redis: a sliding ``EXPIRE``; in
+memory one timer per log, moved forward only when it fires early).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import orjson
 from redis.asyncio import Redis
 
 from synapse_gql.realtime.broadcaster import Broadcaster
@@ -40,6 +46,8 @@ READ_MARGIN = 64
 def utf16_length(text: str) -> int:
     """The length of ``text`` in UTF-16 code units, the unit of every stream offset:
     JavaScript, Swift and Kotlin index strings in them (an emoji outside the BMP counts 2)."""
+    if text.isascii():
+        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 
@@ -67,13 +75,17 @@ class Delta:
 
     def to_json(self) -> str:
         """The compact form kept in the log."""
-        return json.dumps([self.sequence, self.offset, self.text], ensure_ascii=False)
+        return orjson.dumps([self.sequence, self.offset, self.text]).decode()
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Delta:
         """Read back :meth:`to_json`."""
-        sequence, offset, text = json.loads(raw)
+        sequence, offset, text = orjson.loads(raw)
         return cls(int(sequence), int(offset), str(text))
+
+
+# The next delta of one answer and where to publish it.
+Entry = tuple[uuid.UUID, Delta, Sequence[Publication]]
 
 
 class StreamLog(Protocol):
@@ -90,6 +102,10 @@ class StreamLog(Protocol):
     ) -> None:
         """Log ``delta`` (its sequence must follow the last one), then publish each
         ``(channel, payload)``."""
+
+    async def append_batch(self, entries: Sequence[Entry]) -> None:
+        """:meth:`append` of every entry, in order, at once (at most one entry per
+        message: its next delta)."""
 
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
         """The logged deltas with a sequence above ``after``, in order."""
@@ -114,6 +130,8 @@ class MemoryStreamLog:
         self._retention = retention
         self._journal = journal
         self._logs: dict[uuid.UUID, list[Delta]] = {}
+        # When each log was last appended to, and its expiry timer (set once per log).
+        self._touched: dict[uuid.UUID, float] = {}
         self._expiry: dict[uuid.UUID, asyncio.TimerHandle] = {}
 
     async def connect(self) -> None:
@@ -124,6 +142,7 @@ class MemoryStreamLog:
         for handle in self._expiry.values():
             handle.cancel()
         self._expiry.clear()
+        self._touched.clear()
         self._logs.clear()
         if self._journal is not None:
             self._journal.close()
@@ -133,12 +152,24 @@ class MemoryStreamLog:
     ) -> None:
         """Journal, log, refresh the expiry, publish: nothing is published that a
         process started after a crash would not find."""
-        if self._journal is not None:
-            self._journal.append(message_id, delta)
-        self._logs.setdefault(message_id, []).append(delta)
-        self._expire_later(message_id)
-        for channel, payload in publications:
-            await self._broadcaster.publish(channel, payload)
+        await self.append_batch([(message_id, delta, publications)])
+
+    async def append_batch(self, entries: Sequence[Entry]) -> None:
+        """Journal and log every entry, then publish them in order (the in-process
+        broadcaster hands each to its subscribers at once: nothing waits)."""
+        now = time.monotonic()
+        for message_id, delta, _ in entries:
+            if self._journal is not None:
+                self._journal.append(message_id, delta)
+            deltas = self._logs.get(message_id)
+            if deltas is None:
+                deltas = self._logs[message_id] = []
+                self._expire_later(message_id, self._retention)
+            deltas.append(delta)
+            self._touched[message_id] = now
+        for _, _, publications in entries:
+            for channel, payload in publications:
+                await self._broadcaster.publish(channel, payload)
 
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
         """Deltas numbered above ``after``; from the journal when this process has no log
@@ -153,15 +184,18 @@ class MemoryStreamLog:
         if self._journal is not None:
             self._journal.discard(message_id)
 
-    def _expire_later(self, message_id: uuid.UUID) -> None:
-        previous = self._expiry.pop(message_id, None)
-        if previous is not None:
-            previous.cancel()
+    def _expire_later(self, message_id: uuid.UUID, delay: float) -> None:
         loop = asyncio.get_running_loop()
-        self._expiry[message_id] = loop.call_later(self._retention, self._forget, message_id)
+        self._expiry[message_id] = loop.call_later(delay, self._expire, message_id)
 
-    def _forget(self, message_id: uuid.UUID) -> None:
+    def _expire(self, message_id: uuid.UUID) -> None:
+        """Forget the log once ``retention`` passed since its last delta (else wait more)."""
+        left = self._touched.get(message_id, 0.0) + self._retention - time.monotonic()
+        if left > 0:
+            self._expire_later(message_id, left)
+            return
         self._logs.pop(message_id, None)
+        self._touched.pop(message_id, None)
         self._expiry.pop(message_id, None)
         if self._journal is not None:
             self._journal.release(message_id)
@@ -185,12 +219,20 @@ class RedisStreamLog:
         self, message_id: uuid.UUID, delta: Delta, publications: Sequence[Publication]
     ) -> None:
         """``RPUSH`` + ``EXPIRE`` + each ``PUBLISH``, pipelined in one round trip."""
-        key = log_key(message_id)
+        await self.append_batch([(message_id, delta, publications)])
+
+    async def append_batch(self, entries: Sequence[Entry]) -> None:
+        """Every entry's ``RPUSH`` + ``EXPIRE`` + ``PUBLISH`` calls in one pipeline (one
+        round trip for all the answers), each delta logged before it is published."""
+        if not entries:
+            return
         async with self._client.pipeline(transaction=False) as pipe:
-            pipe.rpush(key, delta.to_json())
-            pipe.expire(key, self._retention)
-            for channel, payload in publications:
-                pipe.publish(channel, payload)
+            for message_id, delta, publications in entries:
+                key = log_key(message_id)
+                pipe.rpush(key, delta.to_json())
+                pipe.expire(key, self._retention)
+                for channel, payload in publications:
+                    pipe.publish(channel, payload)
             await pipe.execute()
 
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:

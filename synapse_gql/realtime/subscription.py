@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
@@ -50,6 +50,9 @@ class Subscription:
         self._wakeup = asyncio.Event()
         self._error: SubscriberOverflowError | None = None
         self._closed = False
+        # Called (without arguments) whenever a message arrives or the subscription ends,
+        # for a reader that waits on several sources at once.
+        self.listener: Callable[[], None] | None = None
 
     @property
     def active(self) -> bool:
@@ -71,16 +74,32 @@ class Subscription:
             return False
         if len(self._buffer) >= self.maxsize:
             self._error = SubscriberOverflowError(self.channel, self.maxsize)
-            self._wakeup.set()
+            self._notify()
             return False
         self._buffer.append(message)
-        self._wakeup.set()
+        self._notify()
         return True
 
     def close(self) -> None:
         """End the iteration once the buffered messages are read."""
         self._closed = True
+        self._notify()
+
+    def take_buffered(self) -> list[str]:
+        """The messages buffered now, removed, without waiting (for a ``listener``)."""
+        taken = list(self._buffer)
+        self._buffer.clear()
+        return taken
+
+    @property
+    def error(self) -> SubscriberOverflowError | None:
+        """Why the subscription was dropped, if it was."""
+        return self._error
+
+    def _notify(self) -> None:
         self._wakeup.set()
+        if self.listener is not None:
+            self.listener()
 
     def __aiter__(self) -> Subscription:
         return self

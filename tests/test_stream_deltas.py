@@ -1,0 +1,103 @@
+"""Every token its own delta: the pumps of answers streaming at once hand their deltas over
+together (one Redis round trip for all), and each delta still reaches its subscriber as a
+message of its own, in memory and on Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+import pytest
+
+from synapse_gql.chat.pump import DeltaPump
+from synapse_gql.realtime import Delta
+from synapse_gql.realtime.events import DeltaEvent, decode
+from synapse_gql.realtime.stream_log import Entry
+from tests.chat_helpers import new_conversation, send, served
+from tests.helpers import db_id
+from tests.test_chat_stream import contiguous_text
+from tests.ws_client import connect
+
+ANSWERS = 4
+TOKENS = 6
+
+
+class SlowLog:
+    """A stream log whose every batch takes a round trip; it keeps the batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[uuid.UUID, Delta]]] = []
+
+    async def append_batch(self, entries: Sequence[Entry]) -> None:
+        self.batches.append([(message_id, delta) for message_id, delta, _ in entries])
+        await asyncio.sleep(0.01)
+
+
+async def test_pumps_of_several_answers_send_in_one_batch() -> None:
+    log = SlowLog()
+    pumps = [DeltaPump(log, uuid.uuid4(), uuid.uuid4()) for _ in range(3)]  # type: ignore[arg-type]
+    first, second, third = pumps
+    for pump, token in ((first, "a"), (second, "b"), (third, "c")):
+        pump.push(token)
+    await asyncio.sleep(0)  # the batch is in flight: the first pump's next tokens gather
+    first.push(" d")
+    first.push(" e")
+    assert [await pump.close() for pump in pumps] == [2, 1, 1]
+
+    assert [[d.text for _, d in batch] for batch in log.batches] == [["a", "b", "c"], [" d e"]]
+    [(message_id, delta)] = log.batches[1]
+    assert (message_id, delta.sequence, delta.offset) == (first._message_id, 2, 1)
+    assert first.text == "a d e"
+
+
+async def test_a_delta_is_published_as_the_event_encode_writes() -> None:
+    message_id = uuid.uuid4()
+
+    class Keep(SlowLog):
+        payloads: list[str] = []
+
+        async def append_batch(self, entries: Sequence[Entry]) -> None:
+            self.payloads += [payload for _, _, pubs in entries for _, payload in pubs]
+
+    log = Keep()
+    pump = DeltaPump(log, message_id, uuid.uuid4())  # type: ignore[arg-type]
+    pump.push('é "q" 🙂')
+    await pump.close()
+    events = [decode(payload) for payload in log.payloads]
+    assert events == [DeltaEvent(message_id=message_id, sequence=1, offset=0, text='é "q" 🙂')] * 2
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_answers_at_once_reach_subscribers_one_delta_per_token(
+    settings, make_user, make_workspace, backend, request
+) -> None:
+    # A token every 100 ms: far slower than a batch, so no two tokens share a delta.
+    changes: dict[str, object] = {"mock_tokens_per_second": 10}
+    if backend == "redis":
+        changes["redis_url"] = request.getfixturevalue("redis_url")
+    async with served(settings, **changes) as server:
+        owner = await make_user("owner")
+        workspace = await make_workspace(owner)
+        conversations = [
+            await new_conversation(server.gql, owner, workspace) for _ in range(ANSWERS)
+        ]
+        turns = await asyncio.gather(
+            *(
+                send(server.gql, owner, conversation, f"Question {index}", maxTokens=TOKENS)
+                for index, conversation in enumerate(conversations)
+            )
+        )
+        async with connect(server.ws_url, owner.token) as socket:
+            operations = [
+                await socket.start("MessageStream", messageId=turn["assistantMessage"]["id"])
+                for turn in turns
+            ]
+            streams = await asyncio.gather(*(op.until_end("messageStream") for op in operations))
+        log = server.app.state.synapse.stream_log
+        for turn, events in zip(turns, streams, strict=True):
+            deltas, end = events[:-1], events[-1]
+            assert end["__typename"] == "MessageCompleted", end
+            assert len(deltas) == TOKENS
+            assert contiguous_text(deltas) == end["message"]["content"]
+            assert len(await log.read(db_id(turn["assistantMessage"]["id"]))) == TOKENS
