@@ -1,4 +1,5 @@
-"""Engine and session factory. Requests hold the factory, never a shared session."""
+"""Engine and session factory. Requests hold the factory or their own read connection
+(``gql.read_connection``), never a shared session."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+RECYCLE_SECONDS = 1800
 
 
 def async_url(url: str) -> str:
@@ -32,9 +35,15 @@ class Database:
             self.url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No pre-ping (a round trip per checkout): a connection broken by a restart
+            # fails its statement, SQLAlchemy then invalidates the pool's older connections,
+            # and reads are sent once more (``gql.read_connection``). Connections are
+            # replaced after half an hour, before servers or proxies drop idle ones.
+            pool_recycle=RECYCLE_SECONDS,
             echo=echo,
         )
+        # The same pool in autocommit: reads without BEGIN/ROLLBACK around them.
+        self.read_engine: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
         )

@@ -19,7 +19,7 @@ from tests.ledger import (
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member):
     """Workspace A with an owner, a member and a viewer; an outsider owning workspace B."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner, "A")
@@ -31,7 +31,7 @@ async def team(make_user, make_workspace, add_member):  # type: ignore[no-untype
     return workspace, owner, member, viewer, outsider, other
 
 
-async def workspace_usage(gql, actor, workspace: dict, **variables) -> dict | None:  # type: ignore[no-untyped-def]
+async def workspace_usage(gql, actor, workspace: dict, **variables) -> dict | None:
     data = await gql.op("WorkspaceUsage", actor.token, workspaceId=workspace["id"], **variables)
     return None if data["workspace"] is None else data["workspace"]["usageLogs"]
 
@@ -40,11 +40,11 @@ def ids(page: dict) -> list[str]:
     return [edge["node"]["id"] for edge in page["edges"]]
 
 
-def gid(row_id) -> str:  # type: ignore[no-untyped-def]
+def gid(row_id) -> str:
     return to_global_id("UsageLog", row_id)
 
 
-async def test_member_reads_every_field(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_member_reads_every_field(gql, team, db_engine) -> None:
     """Given a failed call recorded in a conversation, when a member lists the workspace's
     usage, then every field is returned as stored, with its related objects."""
     workspace, owner, member, _, _, _ = team
@@ -94,7 +94,7 @@ async def test_member_reads_every_field(gql, team, db_engine) -> None:  # type: 
     assert node["message"] == {"id": to_global_id("Message", message)}
 
 
-async def test_viewers_and_outsiders_see_no_usage(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_viewers_and_outsiders_see_no_usage(gql, team, db_engine) -> None:
     """Given usage in workspace A, when a viewer lists it, then the connection is empty;
     an outsider does not even see the workspace, by ID or as a node."""
     workspace, owner, _, viewer, outsider, _ = team
@@ -107,7 +107,7 @@ async def test_viewers_and_outsiders_see_no_usage(gql, team, db_engine) -> None:
     assert body["data"]["node"] is None
 
 
-async def test_owner_sees_usage_newest_first(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_owner_sees_usage_newest_first(gql, team, db_engine) -> None:
     """Given three calls, when the owner lists them, then they come newest first, counted."""
     workspace, owner, member, _, _, _ = team
     rows = [await insert_usage(db_engine, workspace["id"], member.id, h) for h in (2, 0, 1)]
@@ -125,7 +125,7 @@ async def test_owner_sees_usage_newest_first(gql, team, db_engine) -> None:  # t
         (None, None, [4, 3, 2, 1, 0]),
     ],
 )
-async def test_time_range(gql, team, db_engine, since, until, expected) -> None:  # type: ignore[no-untyped-def]
+async def test_time_range(gql, team, db_engine, since, until, expected) -> None:
     """Given a call each hour, when filtered, then since is inclusive and until exclusive,
     and totalCount follows the filter."""
     workspace, owner, _, _, _, _ = team
@@ -140,7 +140,7 @@ async def test_time_range(gql, team, db_engine, since, until, expected) -> None:
 
 
 @pytest.mark.parametrize("until", [0, -1])
-async def test_until_must_follow_since(gql, team, until) -> None:  # type: ignore[no-untyped-def]
+async def test_until_must_follow_since(gql, team, until) -> None:
     """Given until at or before since, when listing, then INVALID_INPUT on `until`."""
     workspace, owner, _, _, _, _ = team
     query = """query ($id: ID!, $since: DateTime, $until: DateTime) {
@@ -151,7 +151,7 @@ async def test_until_must_follow_since(gql, team, until) -> None:  # type: ignor
     assert body["errors"][0]["extensions"]["path"] == ["until"]
 
 
-async def test_pagination_both_ways(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_pagination_both_ways(gql, team, db_engine) -> None:
     """Given five calls, when paging two at a time forwards then backwards, then the pages
     follow each other without gaps or repeats."""
     workspace, owner, _, _, _, _ = team
@@ -175,7 +175,7 @@ async def test_pagination_both_ways(gql, team, db_engine) -> None:  # type: igno
     assert ids(before) == newest[1:3]
 
 
-async def test_my_usage_is_only_mine(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_my_usage_is_only_mine(gql, team, db_engine) -> None:
     """Given calls by the owner and a member, when each reads me.usageLogs, then each sees
     their own; the member's usage read through node(User) by the owner is empty."""
     workspace, owner, member, _, _, _ = team
@@ -190,7 +190,7 @@ async def test_my_usage_is_only_mine(gql, team, db_engine) -> None:  # type: ign
     assert ranged["me"]["usageLogs"]["edges"] == []
 
 
-async def test_llm_usage_is_limited_to_my_workspaces(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_llm_usage_is_limited_to_my_workspaces(gql, team, db_engine) -> None:
     """Given calls of one model in workspaces A and B, when each side reads LLM.usageLogs,
     then each sees only its own workspace's calls; A's viewer sees none."""
     workspace, owner, _, viewer, outsider, other = team
@@ -204,7 +204,7 @@ async def test_llm_usage_is_limited_to_my_workspaces(gql, team, db_engine) -> No
     assert ranged["node"]["usageLogs"]["edges"] == []
 
 
-async def test_usage_node_is_for_members(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_usage_node_is_for_members(gql, team, db_engine) -> None:
     """Given a call in A, when fetched by ID, then members and owners get it; the viewer,
     the outsider and anonymous callers get null."""
     workspace, owner, member, viewer, outsider, _ = team
@@ -221,7 +221,7 @@ async def test_usage_node_is_for_members(gql, team, db_engine) -> None:  # type:
     assert (await gql.op("UsageNode", id=row))["node"] is None
 
 
-async def test_other_tenant_sees_nothing_of_a(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_other_tenant_sees_nothing_of_a(gql, team, db_engine) -> None:
     """Given a call in A attributed to B's owner (who is not a member of A), when B's owner
     looks through every field, then none of A's usage shows."""
     workspace, _, _, _, outsider, other = team
@@ -243,7 +243,7 @@ BATCHED = """{ workspaces { edges { node { id
 
 async def test_usage_of_many_workspaces_is_batched(
     gql, make_user, make_workspace, db_engine, sql_log
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a user in several workspaces with usage, when listing each workspace's usage
     in one query, then each gets its own rows, and the statements do not grow with the
     number of workspaces."""
@@ -266,7 +266,7 @@ async def test_usage_of_many_workspaces_is_batched(
     assert bigger.count == log.count
 
 
-async def test_message_usage_is_the_latest_call(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_message_usage_is_the_latest_call(gql, team, db_engine) -> None:
     """Given a message with a failed then a successful call, when a member reads its
     usage, then it is the latest one; a viewer of the workspace gets none."""
     workspace, owner, member, viewer, _, _ = team
@@ -282,7 +282,7 @@ async def test_message_usage_is_the_latest_call(gql, team, db_engine) -> None:  
     assert body["data"]["node"] in (None, {"usage": None})
 
 
-async def test_conversation_usage(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_conversation_usage(gql, team, db_engine) -> None:
     """Given calls in two conversations, when a member reads one conversation's usage,
     then only its calls show, newest first and filtered by time; a viewer gets none and
     an outsider does not see the conversation."""
@@ -306,3 +306,36 @@ async def test_conversation_usage(gql, team, db_engine) -> None:  # type: ignore
     assert (await gql.op("ConversationUsage", outsider.token, conversationId=target))[
         "node"
     ] is None
+
+
+PAGE = """query Page($id: ID!, $after: String) { workspace(id: $id) {
+  usageLogs(first: 2, after: $after) { pageInfo { endCursor hasNextPage } edges { node { id } } }
+} }"""
+
+
+async def test_pages_are_cut_by_keyset_at_any_depth(gql, team, db_engine, sql_log) -> None:
+    """Given seven calls, two of them at the same time, when paging two at a time, then the
+    pages cover every row once, newest first (ties by id), and the fourth page runs the same
+    statement as the first: ``ORDER BY created_at DESC, id DESC LIMIT 3`` from the cursor,
+    with no row numbering and no count (``totalCount`` is not selected)."""
+    workspace, owner, member, _, _, _ = team
+    hours = (0, 1, 2, 3, 3, 4, 5)
+    rows = [(h, await insert_usage(db_engine, workspace["id"], member.id, h)) for h in hours]
+    expected = [gid(row_id) for _, row_id in sorted(rows, reverse=True)]
+    seen, after, usage_statements = [], None, []
+    while True:
+        with sql_log() as log:
+            body = await gql.query(PAGE, {"id": workspace["id"], "after": after}, owner.token)
+        page = body["data"]["workspace"]["usageLogs"]
+        seen += ids(page)
+        usage_statements.append([s for s in log.statements if "FROM usage_logs" in s])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == expected
+    assert [len(statements) for statements in usage_statements] == [1, 1, 1, 1]
+    for [statement] in usage_statements:
+        assert "ORDER BY usage_logs.created_at DESC, usage_logs.id DESC" in statement
+        assert "LIMIT" in statement
+        assert "row_number" not in statement
+        assert "count(" not in statement

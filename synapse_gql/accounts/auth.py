@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from synapse_gql.accounts import repository
 from synapse_gql.budgets.caller import REQUEST_API_TOKEN
 from synapse_gql.context import Viewer
 from synapse_gql.errors import Unauthenticated
+from synapse_gql.gql.read_connection import ReadConnection
+from synapse_gql.models import User
 from synapse_gql.security.keys import API_TOKEN_PREFIX, digest
 from synapse_gql.state import AppState
 
@@ -27,8 +30,11 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate(state: AppState, token: str | None) -> Viewer | None:
-    """The viewer for ``token``; None without a token; ``Unauthenticated`` when invalid."""
+async def authenticate(
+    state: AppState, token: str | None, reads: ReadConnection | None = None
+) -> Viewer | None:
+    """The viewer for ``token``; None without a token; ``Unauthenticated`` when invalid.
+    The user is read over ``reads`` when given (the request's own read connection)."""
     REQUEST_API_TOKEN.set(None)  # API-token budgets: set again below for an API token
     if token is None:
         return None
@@ -37,11 +43,17 @@ async def authenticate(state: AppState, token: str | None) -> Viewer | None:
     claims = state.keyring.read_access_token(token)
     if claims is None:
         raise Unauthenticated("The access token is invalid or has expired: log in again.")
-    async with state.db.sessions() as session:
-        user = await repository.user_by_id(session, claims.user_id)
+    user = await _user(state, claims.user_id, reads)
     if user is None or not user.is_active:
         raise Unauthenticated("The account of this token no longer exists or is disabled.")
     return Viewer(user=user, via="access_token")
+
+
+async def _user(state: AppState, user_id: uuid.UUID, reads: ReadConnection | None) -> User | None:
+    if reads is not None:
+        return await reads.in_session(lambda session: repository.user_by_id(session, user_id))
+    async with state.db.sessions() as session:
+        return await repository.user_by_id(session, user_id)
 
 
 async def _from_api_token(state: AppState, token: str) -> Viewer:

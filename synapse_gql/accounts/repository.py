@@ -33,7 +33,7 @@ async def touch_api_token(session: AsyncSession, token_id: uuid.UUID, now: datet
     await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
-def api_tokens_of(user_id: uuid.UUID, include_revoked: bool) -> Select[tuple[ApiToken]]:
+def api_tokens_of(user_id: uuid.UUID, include_revoked: bool) -> Select[ApiToken]:
     stmt = select(ApiToken).where(ApiToken.user_id == user_id)
     if not include_revoked:
         stmt = stmt.where(ApiToken.revoked_at.is_(None))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.accounts import repository
 from synapse_gql.errors import DomainError, ErrorCode, InvalidInput, NotFound
@@ -72,7 +74,7 @@ async def register(session: AsyncSession, registration: Registration) -> User:
 
 
 async def check_credentials(
-    sessions: async_sessionmaker[AsyncSession], email: str, password: str
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]], email: str, password: str
 ) -> User:
     """The user whose credentials match; one vague error for a wrong email or password.
 

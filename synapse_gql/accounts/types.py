@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from synapse_gql.accounts.guard import TooManyAttempts
+from synapse_gql.accounts.loaders import UserLoader
+from synapse_gql.analytics.fields import usage_summary_field
 from synapse_gql.context import Info
 from synapse_gql.gql.errors import ErrorCodeType
 from synapse_gql.gql.refs import UserVariableRef
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 class UserType(Node):
     usage_logs = usage_logs_field("user")
     billing_events = billing_events_field("user")
+    usage_summary = usage_summary_field("user")
     db_id: strawberry.Private[uuid.UUID]
     email: str
     name: str
@@ -46,9 +49,15 @@ class UserType(Node):
 
     @strawberry.field(description="Your variables by key (secrets masked); empty for others.")
     async def variables(self, info: Info) -> list[UserVariableRef]:
-        from synapse_gql.variables.queries import user_variables
+        from synapse_gql.variables.types import user_variables
 
         return await user_variables(info, self.db_id)
+
+
+async def load_user(info: Info, user_id: uuid.UUID | None) -> UserType | None:
+    """A user by database id (batched), None for None or a missing id."""
+    row = await UserLoader(info).one(user_id)
+    return None if row is None else UserType.from_row(row)
 
 
 @strawberry.type(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import strawberry
 
@@ -13,7 +13,7 @@ from synapse_gql.gql.refs import AgentRef
 from synapse_gql.models import AgentStatus
 
 
-def agents_field(scope: str, description: str) -> Any:
+def agents_field(scope: Literal["workspace", "project"], description: str) -> Any:
     """``agents(status, first, after, last, before)`` of the ``scope`` object (batched)."""
 
     async def agents(

@@ -5,29 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.scalars import JSON
 
-from synapse_gql.accounts.types import UserType
+from synapse_gql.accounts.types import UserType, load_user
+from synapse_gql.agents.loaders import AgentLoader
 from synapse_gql.catalog.types import LLMType
+from synapse_gql.catalog.types import load_llm as load_llm
 from synapse_gql.context import Info
-from synapse_gql.gql.refs import ProjectRef, WorkspaceRef, load_object
+from synapse_gql.gql.refs import ProjectRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
-from synapse_gql.models import LLM, Agent, AgentStatus
+from synapse_gql.models import Agent, AgentStatus
 
-if TYPE_CHECKING:
-    pass
-
-AgentStatusType = strawberry.enum(AgentStatus, name="AgentStatus")
-
-
-async def load_llm(info: Info, llm_id: uuid.UUID | None) -> LLMType | None:
-    """A catalog model by database id (batched), None for None."""
-    if llm_id is None:
-        return None
-    return await load_object(info, LLM, llm_id, LLMType.from_row)
+strawberry.enum(AgentStatus, name="AgentStatus")
+AgentStatusType = AgentStatus
 
 
 @strawberry.type(
@@ -67,7 +59,7 @@ class AgentType(Node):
             temperature=row.temperature,
             max_tokens=row.max_tokens,
             top_p=row.top_p,
-            parameters=row.parameters,
+            parameters=JSON(row.parameters),
             status=row.status,
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -75,19 +67,15 @@ class AgentType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceRef | None:
-        from synapse_gql.models import Workspace
-        from synapse_gql.workspaces.types import WorkspaceType
+        from synapse_gql.workspaces.types import load_workspace
 
-        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
 
     @strawberry.field
     async def project(self, info: Info) -> ProjectRef | None:
-        from synapse_gql.models import Project
-        from synapse_gql.projects.types import ProjectType
+        from synapse_gql.projects.types import load_project
 
-        if self.project_id is None:
-            return None
-        return await load_object(info, Project, self.project_id, ProjectType.from_row)
+        return await load_project(info, self.project_id)
 
     @strawberry.field(description="The model the agent calls.")
     async def llm(self, info: Info) -> LLMType | None:
@@ -99,9 +87,13 @@ class AgentType(Node):
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
-        from synapse_gql.workspaces.types import load_user
-
         return await load_user(info, self.created_by_id)
+
+
+async def load_agent(info: Info, agent_id: uuid.UUID | None) -> AgentType | None:
+    """An agent by database id (batched), None for None or a missing id."""
+    row = await AgentLoader(info).one(agent_id)
+    return None if row is None else AgentType.from_row(row)
 
 
 @strawberry.input(description="A new agent; unset sampling parameters use the model's defaults.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import false, true
+from sqlalchemy import ColumnElement, false, true
 
 from synapse_gql.alerts.types import AlertType
 from synapse_gql.context import Info
@@ -25,7 +25,7 @@ async def alert_connection(
     Batched across workspaces (one statement for pages, one for counts)."""
     role = await viewer_role(info, workspace_id)
     allowed = role is not None and role.rank >= READ_ROLE.rank
-    where = [true() if allowed else false()]
+    where: list[ColumnElement[bool]] = [true() if allowed else false()]
     if status is not None:
         where.append(AlertEvent.status == status)
     spec = ChildList(

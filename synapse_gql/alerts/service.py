@@ -25,7 +25,7 @@ ACT_ROLE = MemberRole.ADMIN
 
 async def acknowledge(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.UUID) -> AlertEvent:
     """Mark an open alert as seen by ``user_id``; it stays active until resolved."""
-    values = {"acknowledged_at": func.now(), "acknowledged_by": user_id}
+    values: dict[str, object] = {"acknowledged_at": func.now(), "acknowledged_by": user_id}
     return await _move(
         session, user_id, alert_id, [AlertStatus.OPEN], AlertStatus.ACKNOWLEDGED, values
     )
@@ -34,7 +34,7 @@ async def acknowledge(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.
 async def resolve(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.UUID) -> AlertEvent:
     """Close an open or acknowledged alert. A provider episode resolved by hand is raised
     anew by the next call that still breaches its rule."""
-    values = {"resolved_at": func.now()}
+    values: dict[str, object] = {"resolved_at": func.now()}
     return await _move(session, user_id, alert_id, repository.ACTIVE, AlertStatus.RESOLVED, values)
 
 

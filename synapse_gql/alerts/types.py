@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from synapse_gql.accounts.types import UserType
+from synapse_gql.accounts.types import UserType, load_user
+from synapse_gql.budgets.loaders import budget_view
 from synapse_gql.context import Info
-from synapse_gql.gql.refs import load_object
 from synapse_gql.gql.relay import Node, to_global_id
-from synapse_gql.models import AlertEvent, AlertKind, AlertStatus, User
+from synapse_gql.models import AlertEvent, AlertKind, AlertStatus
 from synapse_gql.models.budgets import AlertSeverity
 
 if TYPE_CHECKING:
     from synapse_gql.budgets.types import BudgetType
 
-AlertKindType = strawberry.enum(
+strawberry.enum(
     AlertKind,
     name="AlertKind",
     description="SPEND_THRESHOLD and SPEND_LIMIT: a budget reached a threshold or its limit"
@@ -27,14 +27,17 @@ AlertKindType = strawberry.enum(
     " provider's calls in this workspace fail too often or answer too slowly over the"
     " recent window (one episode at a time per provider, resolved when the rule clears).",
 )
-AlertStatusType = strawberry.enum(
+AlertKindType = AlertKind
+strawberry.enum(
     AlertStatus, name="AlertStatus", description="OPEN, then ACKNOWLEDGED and/or RESOLVED."
 )
-AlertSeverityType = strawberry.enum(
+AlertStatusType = AlertStatus
+strawberry.enum(
     AlertSeverity,
     name="AlertSeverity",
     description="CRITICAL: a budget's limit reached or a provider failing; else WARNING.",
 )
+AlertSeverityType = AlertSeverity
 
 
 @strawberry.type(name="Alert", description="Something in the workspace that needs attention.")
@@ -70,7 +73,7 @@ class AlertType(Node):
             status=row.status,
             severity=row.severity,
             message=row.message,
-            details=row.details,
+            details=JSON(row.details),
             provider=row.provider,
             threshold_percent=row.threshold_percent,
             period_start=row.period_start,
@@ -83,15 +86,16 @@ class AlertType(Node):
     async def budget(
         self, info: Info
     ) -> Annotated[BudgetType, strawberry.lazy("synapse_gql.budgets.types")] | None:
-        from synapse_gql.budgets.queries import budget_by_id
+        from synapse_gql.budgets.types import BudgetType
 
         if self.budget_db_id is None:
             return None
-        return await budget_by_id(info, self.budget_db_id)  # type: ignore[return-value]
+        view = await budget_view(info, self.budget_db_id)
+        return None if view is None else BudgetType.from_view(view)
 
     @strawberry.field(description="Who acknowledged the alert.")
     async def acknowledged_by(self, info: Info) -> UserType | None:
-        return await load_object(info, User, self.acknowledged_by_id, UserType.from_row)
+        return await load_user(info, self.acknowledged_by_id)
 
 
 @strawberry.input(description="The alert to acknowledge.")

@@ -8,14 +8,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, false
 
 from synapse_gql.billing.types import BillingEventType
 from synapse_gql.context import Info
 from synapse_gql.gql.batched import ChildList, child_connection
-from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
+from synapse_gql.gql.pagination import ColumnExpr, Connection, PageArgs, SortKey
 from synapse_gql.gql.relay import register_node
 from synapse_gql.models import BillingEvent, MemberRole, Message, UsageLog
 from synapse_gql.usage.filters import as_utc, time_range, viewer_workspaces
@@ -23,7 +22,7 @@ from synapse_gql.workspaces.access import visible_rows
 
 BILLING_ROLE = MemberRole.ADMIN
 # scope -> (the parent column, the join terms that reach it from a billing event)
-SCOPES: dict[str, tuple[ColumnElement[Any], list[ColumnElement[bool]]]] = {
+SCOPES: dict[str, tuple[ColumnExpr, list[ColumnElement[bool]]]] = {
     "workspace": (BillingEvent.workspace_id, []),
     "user": (BillingEvent.user_id, []),
     "message": (BillingEvent.message_id, []),
@@ -37,7 +36,9 @@ def billing_visibility(info: Info, scope: str) -> list[ColumnElement[bool]]:
     viewer = info.context.viewer
     if viewer is None:
         return [false()]
-    terms = [BillingEvent.workspace_id.in_(viewer_workspaces(viewer.id, BILLING_ROLE))]
+    terms: list[ColumnElement[bool]] = [
+        BillingEvent.workspace_id.in_(viewer_workspaces(viewer.id, BILLING_ROLE))
+    ]
     if scope == "user":
         terms.append(BillingEvent.user_id == viewer.id)
     return terms

@@ -5,23 +5,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import strawberry
 
-from synapse_gql.accounts.types import UserType
+from synapse_gql.accounts.types import UserType, load_user
 from synapse_gql.context import Info
+from synapse_gql.conversations.loaders import MessageLoader
 from synapse_gql.gql.refs import MessageRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import BillingEvent, BillingStatus
 from synapse_gql.models import BillingEventType as BillingEventKind
-from synapse_gql.usage.types import UsageLogType, load_one
+from synapse_gql.usage.types import UsageLogType, load_usage_log
 
-if TYPE_CHECKING:
-    pass
-
-BillingEventKindType = strawberry.enum(BillingEventKind, name="BillingEventType")
-BillingStatusType = strawberry.enum(BillingStatus, name="BillingStatus")
+strawberry.enum(BillingEventKind, name="BillingEventType")
+BillingEventKindType = BillingEventKind
+strawberry.enum(BillingStatus, name="BillingStatus")
+BillingStatusType = BillingStatus
 
 
 @strawberry.type(
@@ -60,26 +59,23 @@ class BillingEventType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceRef | None:
-        from synapse_gql.models import Workspace
-        from synapse_gql.workspaces.types import WorkspaceType
+        from synapse_gql.workspaces.types import load_workspace
 
-        return await load_one(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
 
     @strawberry.field(description="Whose call was charged, if any.")
     async def user(self, info: Info) -> UserType | None:
-        from synapse_gql.models import User
-
-        return await load_one(info, User, self.user_id, UserType.from_row)
+        return await load_user(info, self.user_id)
 
     @strawberry.field(description="The LLM call charged, if any.")
     async def usage_log(self, info: Info) -> UsageLogType | None:
-        from synapse_gql.models import UsageLog
-
-        return await load_one(info, UsageLog, self.usage_log_id, UsageLogType.from_row)
+        return await load_usage_log(info, self.usage_log_id)
 
     @strawberry.field(description="The message whose call was charged, if any.")
     async def message(self, info: Info) -> MessageRef | None:
         from synapse_gql.conversations.types import MessageType
-        from synapse_gql.models import Message
 
-        return await load_one(info, Message, self.message_id, MessageType.from_row)
+        if self.message_id is None:
+            return None
+        row = await MessageLoader(info).one(self.message_id)
+        return None if row is None else MessageType.of_row(row)

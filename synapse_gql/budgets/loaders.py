@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, select, true
 
 from synapse_gql.budgets.repository import month_start
 from synapse_gql.context import Info
@@ -32,7 +32,7 @@ class BudgetView:
     trailing: Decimal | None
 
 
-def _covers() -> object:
+def _covers() -> ColumnElement[bool]:
     """SQL: the usage log belongs to the budget's scope."""
     return case(
         (Budget.scope == BudgetScope.WORKSPACE.value, true()),
@@ -43,7 +43,9 @@ def _covers() -> object:
     )
 
 
-def _statement(workspace_ids: Sequence[uuid.UUID]):  # type: ignore[no-untyped-def]
+def _statement(
+    workspace_ids: Sequence[uuid.UUID],
+) -> Select[Budget, BudgetUsage, datetime, datetime, Decimal]:
     start = month_start()
     since = func.greatest(start, func.now() - BURN_WINDOW)
     trailing = (
@@ -87,3 +89,13 @@ async def budgets_of(info: Info, workspace_id: uuid.UUID) -> list[BudgetView]:
         return [grouped.get(i, []) for i in ids]
 
     return await info.context.loaders.get(("budgets", "of_workspace"), batch).load(workspace_id)
+
+
+async def budget_view(info: Info, budget_id: uuid.UUID) -> BudgetView | None:
+    """One budget as read, for a caller already allowed to see it (batched with the
+    other budgets of its workspace)."""
+    budget = await info.context.loaders.by_id(Budget).load(budget_id)
+    if budget is None:
+        return None
+    views = await budgets_of(info, budget.workspace_id)
+    return next((view for view in views if view.budget.id == budget_id), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from synapse_gql.budgets.loaders import budgets_of
+from synapse_gql.budgets.loaders import budget_view, budgets_of
 from synapse_gql.budgets.types import BudgetType
 from synapse_gql.context import Info
 from synapse_gql.gql.relay import register_node
@@ -23,11 +23,8 @@ async def workspace_budgets(info: Info, workspace_id: uuid.UUID) -> list[BudgetT
 
 async def budget_by_id(info: Info, budget_id: uuid.UUID) -> BudgetType | None:
     """One budget as ``setBudget`` returns it (the caller's rights already checked)."""
-    budget = await info.context.loaders.by_id(Budget).load(budget_id)
-    if budget is None:
-        return None
-    views = await budgets_of(info, budget.workspace_id)
-    return next((BudgetType.from_view(v) for v in views if v.budget.id == budget_id), None)
+    view = await budget_view(info, budget_id)
+    return None if view is None else BudgetType.from_view(view)
 
 
 async def _budgets(info: Info, ids: Sequence[uuid.UUID]) -> list[BudgetType | None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,7 +87,7 @@ async def settle(session: AsyncSession, reservation_id: uuid.UUID | None) -> boo
     return True
 
 
-def reservation_of(info: dict | None) -> uuid.UUID | None:  # type: ignore[type-arg]
+def reservation_of(info: dict[str, Any] | None) -> uuid.UUID | None:
     """The reservation id an answer's generation info keeps, if any."""
     value = (info or {}).get(RESERVATION_KEY)
     return uuid.UUID(str(value)) if value else None

@@ -12,11 +12,12 @@ from synapse_gql.budgets.loaders import BURN_WINDOW, BudgetView
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import BudgetScope
 
-BudgetScopeType = strawberry.enum(
+strawberry.enum(
     BudgetScope,
     name="BudgetScope",
     description="What a budget covers: the workspace, a project, a member or an API token.",
 )
+BudgetScopeType = BudgetScope
 TARGET_TYPES = {
     BudgetScope.PROJECT: "Project",
     BudgetScope.MEMBER: "User",
@@ -38,19 +39,28 @@ def period_end(start: datetime) -> datetime:
     return start.replace(month=start.month + 1)
 
 
+def projected_spend(
+    spent: Decimal, trailing: Decimal | None, period_start: datetime, now: datetime
+) -> Decimal:
+    """``spent`` projected to the end of the period (see FORECAST_NOTE); ``trailing`` is the
+    spend since ``burn_since(period_start, now)``, None: burn at the period's average."""
+    since = period_start if trailing is None else burn_since(period_start, now)
+    window = Decimal(str((now - since).total_seconds()))
+    left = Decimal(str(max((period_end(period_start) - now).total_seconds(), 0)))
+    burned = spent if trailing is None else trailing
+    if window <= 0:
+        return spent
+    return (spent + burned / window * left).quantize(MONEY_PLACES)
+
+
+def burn_since(period_start: datetime, now: datetime) -> datetime:
+    """Start of the trailing burn window: the last 7 days, or the period if shorter."""
+    return max(period_start, now - BURN_WINDOW)
+
+
 def forecast(view: BudgetView) -> Decimal:
     """See FORECAST_NOTE."""
-    since = (
-        view.period_start
-        if view.trailing is None
-        else max(view.period_start, view.now - BURN_WINDOW)
-    )
-    window = Decimal(str((view.now - since).total_seconds()))
-    left = Decimal(str(max((period_end(view.period_start) - view.now).total_seconds(), 0)))
-    burned = view.spent if view.trailing is None else view.trailing
-    if window <= 0:
-        return view.spent
-    return (view.spent + burned / window * left).quantize(MONEY_PLACES)
+    return projected_spend(view.spent, view.trailing, view.period_start, view.now)
 
 
 @strawberry.type(

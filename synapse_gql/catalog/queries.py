@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy import case, func, select
 
 from synapse_gql.catalog import repository
+from synapse_gql.catalog.loaders import LLMLoader
 from synapse_gql.catalog.types import LLMType, Provider
 from synapse_gql.context import Info
 from synapse_gql.gql.pagination import Connection, PageArgs, SortKey, paginate
@@ -56,7 +57,7 @@ class CatalogQuery:
 async def _llms(info: Info, ids: Sequence[uuid.UUID]) -> list[LLMType | None]:
     if info.context.viewer is None:
         return [None] * len(ids)
-    rows = await info.context.loaders.by_id(LLM).load_many(ids)
+    rows = await LLMLoader(info).many(ids)
     return [None if r is None else LLMType.from_row(r) for r in rows]
 
 

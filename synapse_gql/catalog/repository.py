@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from synapse_gql.models import LLM, LLMPrice
 
 
-def llms(provider: str | None, active: bool | None) -> Select[tuple[LLM]]:
+def llms(provider: str | None, active: bool | None) -> Select[LLM]:
     stmt = select(LLM)
     if provider is not None:
         stmt = stmt.where(LLM.provider == provider)

@@ -139,7 +139,9 @@ def _reprice(llm: LLM, changes: dict[str, Any]) -> bool:
 
     A cache price given as null removes it (cached tokens are then priced as input).
     """
-    checked = {key: _price(changes[key], field) for key, field in PRICES if key in changes}
+    checked: dict[str, Decimal | None] = {
+        key: _price(changes[key], field) for key, field in PRICES if key in changes
+    }
     for key, field in CACHE_PRICES:
         if key in changes:
             checked[key] = _cache_price(changes[key], field)

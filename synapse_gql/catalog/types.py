@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
+from synapse_gql.analytics.fields import usage_summary_field
+from synapse_gql.catalog.loaders import LLMLoader
+from synapse_gql.context import Info
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import LLM
 from synapse_gql.usage.fields import billing_events_field, usage_logs_field
@@ -41,6 +44,7 @@ def _price_field(description: str, **default: object) -> Any:
 class LLMType(Node):
     usage_logs = usage_logs_field("llm")
     billing_events = billing_events_field("llm")
+    usage_summary = usage_summary_field("llm")
     db_id: strawberry.Private[uuid.UUID]
     provider: str
     model_id: str = strawberry.field(description="The model's name as its provider calls it.")
@@ -79,6 +83,12 @@ class LLMType(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+async def load_llm(info: Info, llm_id: uuid.UUID | None) -> LLMType | None:
+    """A catalog model by database id (batched), None for None or a missing id."""
+    row = await LLMLoader(info).one(llm_id)
+    return None if row is None else LLMType.from_row(row)
 
 
 @strawberry.type(description="A provider and how many active models it has in the catalog.")

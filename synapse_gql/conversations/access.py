@@ -11,19 +11,33 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.context import Info
 from synapse_gql.conversations import repository
 from synapse_gql.errors import NotFound
-from synapse_gql.models import Conversation, ConversationLLM, MemberRole, Message
-from synapse_gql.workspaces.access import require_role, viewer_role, visible_rows
+from synapse_gql.models import (
+    Conversation,
+    ConversationLLM,
+    MemberRole,
+    Message,
+    WorkspaceMember,
+)
+from synapse_gql.workspaces.access import require_role, viewer_role
 
 
-async def visible_conversations(info: Info, ids: Sequence[uuid.UUID]) -> list[Conversation | None]:
-    """Conversations by id, None where missing or outside the viewer's workspaces."""
-    return await visible_rows(info, Conversation, ids)
+def readable_workspaces(user_id: uuid.UUID) -> Select[Any]:
+    """The workspaces ``user_id`` may read (any role): the membership predicate of every
+    read by id of a conversation or a message."""
+    return select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == user_id)
+
+
+def readable_conversation_ids(user_id: uuid.UUID) -> Select[Any]:
+    """Ids of the conversations ``user_id`` may read."""
+    return select(Conversation.id).where(
+        Conversation.workspace_id.in_(readable_workspaces(user_id))
+    )
 
 
 async def readable_conversation(info: Info, conversation_id: uuid.UUID) -> bool:
@@ -34,16 +48,11 @@ async def readable_conversation(info: Info, conversation_id: uuid.UUID) -> bool:
     return await viewer_role(info, conversation.workspace_id) is not None
 
 
-async def _visible_children(info: Info, model: type, ids: Sequence[uuid.UUID]) -> list[Any]:
+async def _visible_children(info: Info, model: type[Any], ids: Sequence[uuid.UUID]) -> list[Any]:
     rows = await info.context.loaders.rows(select(model).where(model.id.in_(ids)))
     readable = await asyncio.gather(*(readable_conversation(info, r.conversation_id) for r in rows))
     found = {row.id: row for row, ok in zip(rows, readable, strict=True) if ok}
     return [found.get(i) for i in ids]
-
-
-async def visible_messages(info: Info, ids: Sequence[uuid.UUID]) -> list[Message | None]:
-    """Messages by id, None where missing or in a conversation the viewer may not read."""
-    return await _visible_children(info, Message, ids)
 
 
 async def visible_conversation_llms(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import strawberry
 
@@ -16,7 +16,7 @@ from synapse_gql.gql.pagination import Connection, PageArgs
 from synapse_gql.gql.refs import ConversationRef
 
 
-def conversations_field(scope: str, description: str) -> Any:
+def conversations_field(scope: Literal["workspace", "project"], description: str) -> Any:
     """``conversations(filter, orderBy, first, after, last, before)`` of ``scope`` (batched)."""
 
     async def conversations(

@@ -10,13 +10,16 @@ from strawberry.scalars import JSON
 from synapse_gql.conversations.repository import ConversationOrder, TagMatch
 from synapse_gql.models import ConversationStatus
 
-ConversationStatusType = strawberry.enum(ConversationStatus, name="ConversationStatus")
-ConversationOrderType = strawberry.enum(
+strawberry.enum(ConversationStatus, name="ConversationStatus")
+ConversationStatusType = ConversationStatus
+strawberry.enum(
     ConversationOrder, name="ConversationOrder", description="How conversation lists are sorted."
 )
-TagMatchType = strawberry.enum(
+ConversationOrderType = ConversationOrder
+strawberry.enum(
     TagMatch, name="TagMatch", description="Whether any or all of the given tags must be applied."
 )
+TagMatchType = TagMatch
 
 
 @strawberry.input(description="Filters of a conversation list; all given filters must hold.")

@@ -1,4 +1,4 @@
-"""Conversation and message lists, and ``node`` resolution of their types."""
+"""Conversation lists, and ``node`` resolution of conversations, messages and their usage."""
 
 from __future__ import annotations
 
@@ -11,20 +11,12 @@ import strawberry
 from synapse_gql.context import Info
 from synapse_gql.conversations import access
 from synapse_gql.conversations.inputs import ConversationFilter
-from synapse_gql.conversations.repository import ConversationOrder, Criteria, conditions, sort_key
+from synapse_gql.conversations.loaders import ConversationLoader, MessageLoader
+from synapse_gql.conversations.repository import ConversationOrder, Criteria
 from synapse_gql.conversations.types import ConversationLLMType, ConversationType, MessageType
-from synapse_gql.gql.batched import ChildList, child_connection
-from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
+from synapse_gql.gql.pagination import Connection, PageArgs
 from synapse_gql.gql.relay import decode_id, register_node
-from synapse_gql.models import Conversation, Message
-
-PARENTS = {"workspace": Conversation.workspace_id, "project": Conversation.project_id}
-MESSAGES = ChildList(
-    name="messages",
-    model=Message,
-    parent=Message.conversation_id,
-    key=SortKey(Message.created_at, Message.id, descending=False),
-)
+from synapse_gql.gql.selection import connection_selection
 
 
 def _id(value: strawberry.ID | None, type_name: str, name: str) -> uuid.UUID | None:
@@ -58,32 +50,33 @@ async def conversation_connection(
     args: PageArgs,
 ) -> Connection[ConversationType]:
     """Conversations of a workspace or project the caller may read (batched by parent)."""
-    wanted = criteria(filter)
-    spec = ChildList(
-        name=("conversations", scope, wanted, order),
-        model=Conversation,
-        parent=PARENTS[scope],
-        key=sort_key(order),
-        where=conditions(wanted),
+    return await ConversationLoader(info).page(
+        scope,
+        parent_id,
+        criteria(filter),
+        order,
+        args,
+        connection_selection(info),
+        ConversationType.of_values,
     )
-    return await child_connection(info, spec, parent_id, args, ConversationType.from_row)
-
-
-async def message_connection(
-    info: Info, conversation_id: uuid.UUID, args: PageArgs
-) -> Connection[MessageType]:
-    """A conversation's messages, oldest first (batched across conversations)."""
-    return await child_connection(info, MESSAGES, conversation_id, args, MessageType.from_row)
 
 
 async def _conversations(info: Info, ids: Sequence[uuid.UUID]) -> list[ConversationType | None]:
-    rows = await access.visible_conversations(info, ids)
-    return [None if r is None else ConversationType.from_row(r) for r in rows]
+    viewer = info.context.viewer
+    if viewer is None:
+        return [None] * len(ids)
+    readable = access.readable_workspaces(viewer.id)
+    rows = await ConversationLoader(info).visible(ids, readable)
+    return [None if r is None else ConversationType.of_row(r) for r in rows]
 
 
 async def _messages(info: Info, ids: Sequence[uuid.UUID]) -> list[MessageType | None]:
-    rows = await access.visible_messages(info, ids)
-    return [None if r is None else MessageType.from_row(r) for r in rows]
+    viewer = info.context.viewer
+    if viewer is None:
+        return [None] * len(ids)
+    readable = access.readable_conversation_ids(viewer.id)
+    rows = await MessageLoader(info).visible(ids, readable)
+    return [None if r is None else MessageType.of_row(r) for r in rows]
 
 
 async def _conversation_llms(

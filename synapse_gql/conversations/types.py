@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any, cast
 
 import strawberry
+from sqlalchemy import Row
 from strawberry.scalars import JSON
 
-from synapse_gql.accounts.types import UserType
-from synapse_gql.agents.types import AgentType, load_llm
-from synapse_gql.catalog.types import LLMType
+from synapse_gql.accounts.types import UserType, load_user
+from synapse_gql.agents.types import AgentType, load_agent
+from synapse_gql.catalog.types import LLMType, load_llm
 from synapse_gql.context import Info
 from synapse_gql.conversations.inputs import ConversationStatusType
+from synapse_gql.conversations.loaders import (
+    CONVERSATION_COLUMNS,
+    MESSAGE_COLUMNS,
+    ConversationLoader,
+    MessageLoader,
+)
 from synapse_gql.errors import stored_error_code
 from synapse_gql.gql.errors import ErrorCodeType
 from synapse_gql.gql.pagination import Connection, PageArgs
@@ -24,39 +32,54 @@ from synapse_gql.gql.refs import (
     TagRef,
     UsageLogRef,
     WorkspaceRef,
-    load_object,
 )
-from synapse_gql.gql.relay import Node, to_global_id
+from synapse_gql.gql.relay import Node, from_values, lazy_global_id, orm_values, to_global_id
+from synapse_gql.gql.selection import connection_selection
 from synapse_gql.models import (
-    Agent,
     Conversation,
     ConversationLLM,
     Message,
     MessageRole,
     MessageStatus,
-    Project,
-    Workspace,
 )
 from synapse_gql.usage.fields import billing_events_field, usage_logs_field
-from synapse_gql.workspaces.types import load_user, page_args
+from synapse_gql.workspaces.types import load_workspace
 
-if TYPE_CHECKING:
-    pass
-
-MessageRoleType = strawberry.enum(MessageRole, name="MessageRole")
-MessageStatusType = strawberry.enum(MessageStatus, name="MessageStatus")
-
-
-async def _workspace(info: Info, workspace_id: uuid.UUID) -> WorkspaceRef | None:
-    from synapse_gql.workspaces.types import WorkspaceType
-
-    return await load_object(info, Workspace, workspace_id, WorkspaceType.from_row)
+strawberry.enum(MessageRole, name="MessageRole")
+MessageRoleType = MessageRole
+strawberry.enum(MessageStatus, name="MessageStatus")
+MessageStatusType = MessageStatus
 
 
-async def _conversation(info: Info, conversation_id: uuid.UUID) -> ConversationType | None:
-    return await load_object(info, Conversation, conversation_id, ConversationType.from_row)
+async def load_conversation(
+    info: Info, conversation_id: uuid.UUID | None
+) -> ConversationType | None:
+    """A conversation by database id (batched), for a child row the caller may read;
+    None for None or a missing id."""
+    if conversation_id is None:
+        return None
+    row = await ConversationLoader(info).one(conversation_id)
+    return None if row is None else ConversationType.of_row(row)
 
 
+async def load_message(info: Info, message_id: uuid.UUID | None) -> MessageType | None:
+    """A message by database id (batched), for a child row the caller may read; None for
+    None or a missing id."""
+    if message_id is None:
+        return None
+    row = await MessageLoader(info).one(message_id)
+    return None if row is None else MessageType.of_row(row)
+
+
+def _decoded(message: MessageType) -> MessageType:
+    """``message`` with its stored error code read as an ``ErrorCode``."""
+    if message.error_code is not None:
+        # Built from a row, the field still holds the stored string.
+        message.error_code = stored_error_code(cast(str, message.error_code))
+    return message
+
+
+@lazy_global_id("Conversation")
 @strawberry.type(
     name="Conversation",
     description="A thread of messages, with running totals of its LLM calls.",
@@ -82,42 +105,32 @@ class ConversationType(Node):
 
     @classmethod
     def from_row(cls, row: Conversation) -> ConversationType:
-        return cls(
-            id=to_global_id("Conversation", row.id),
-            db_id=row.id,
-            workspace_id=row.workspace_id,
-            project_id=row.project_id,
-            agent_id=row.agent_id,
-            created_by_id=row.created_by_id,
-            title=row.title,
-            status=row.status,
-            metadata=row.metadata_,
-            message_count=row.message_count,
-            total_input_tokens=row.total_input_tokens,
-            total_output_tokens=row.total_output_tokens,
-            total_cost=row.total_cost,
-            last_message_at=row.last_message_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        """The node of an ORM conversation (one just written)."""
+        return from_values(cls, orm_values(row, CONVERSATION_COLUMNS))
+
+    @classmethod
+    def of_row(cls, row: Row[Any]) -> ConversationType:
+        """The node of a Core row of ``ConversationLoader`` (only the columns it read)."""
+        return cls.of_values(row._fields, row)
+
+    @classmethod
+    def of_values(cls, names: Sequence[str], values: Sequence[Any]) -> ConversationType:
+        """The node of the leading ``values`` of a row, named by ``names``."""
+        return from_values(cls, zip(names, values, strict=False))
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceRef | None:
-        return await _workspace(info, self.workspace_id)
+        return await load_workspace(info, self.workspace_id)
 
     @strawberry.field
     async def project(self, info: Info) -> ProjectRef | None:
-        from synapse_gql.projects.types import ProjectType
+        from synapse_gql.projects.types import load_project
 
-        if self.project_id is None:
-            return None
-        return await load_object(info, Project, self.project_id, ProjectType.from_row)
+        return await load_project(info, self.project_id)
 
     @strawberry.field
     async def agent(self, info: Info) -> AgentType | None:
-        if self.agent_id is None:
-            return None
-        return await load_object(info, Agent, self.agent_id, AgentType.from_row)
+        return await load_agent(info, self.agent_id)
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
@@ -143,13 +156,13 @@ class ConversationType(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[MessageType]:
-        from synapse_gql.conversations.queries import message_connection
-
-        return await message_connection(info, self.db_id, page_args(first, after, last, before))
+        args = PageArgs(first, after, last, before)
+        selection = connection_selection(info)
+        return await MessageLoader(info).page(self.db_id, args, selection, MessageType.of_values)
 
     @strawberry.field
     async def tags(self, info: Info) -> list[TagRef]:
-        from synapse_gql.tags.queries import tags_of
+        from synapse_gql.tags.types import tags_of
 
         return await tags_of(info, "conversation", self.db_id)
 
@@ -191,9 +204,10 @@ class ConversationLLMType(Node):
 
     @strawberry.field
     async def conversation(self, info: Info) -> ConversationType | None:
-        return await _conversation(info, self.conversation_id)
+        return await load_conversation(info, self.conversation_id)
 
 
+@lazy_global_id("Message")
 @strawberry.type(name="Message", description="One turn of a conversation.")
 class MessageType(Node):
     usage_logs = usage_logs_field("message")
@@ -227,30 +241,18 @@ class MessageType(Node):
 
     @classmethod
     def from_row(cls, row: Message) -> MessageType:
-        return cls(
-            id=to_global_id("Message", row.id),
-            db_id=row.id,
-            conversation_id=row.conversation_id,
-            author_id=row.author_id,
-            llm_id=row.llm_id,
-            parent_id=row.parent_id,
-            reply_to_id=row.reply_to_id,
-            role=row.role,
-            content=row.content,
-            status=row.status,
-            input_tokens=row.input_tokens,
-            output_tokens=row.output_tokens,
-            cost=row.cost,
-            latency_ms=row.latency_ms,
-            time_to_first_token_ms=row.time_to_first_token_ms,
-            finish_reason=row.finish_reason,
-            error_code=stored_error_code(row.error_code),
-            error_message=row.error_message,
-            stream_sequence=row.stream_sequence,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            completed_at=row.completed_at,
-        )
+        """The node of an ORM message (one just written, or an event's)."""
+        return _decoded(from_values(cls, orm_values(row, MESSAGE_COLUMNS)))
+
+    @classmethod
+    def of_row(cls, row: Row[Any]) -> MessageType:
+        """The node of a Core row of ``MessageLoader`` (only the columns it read)."""
+        return cls.of_values(row._fields, row)
+
+    @classmethod
+    def of_values(cls, names: Sequence[str], values: Sequence[Any]) -> MessageType:
+        """The node of the leading ``values`` of a row, named by ``names``."""
+        return _decoded(from_values(cls, zip(names, values, strict=False)))
 
     @strawberry.field(description="The user who wrote it; null for assistant messages.")
     async def author(self, info: Info) -> UserType | None:
@@ -262,19 +264,15 @@ class MessageType(Node):
 
     @strawberry.field(description="The message this one edits or regenerates.")
     async def parent(self, info: Info) -> MessageType | None:
-        if self.parent_id is None:
-            return None
-        return await load_object(info, Message, self.parent_id, MessageType.from_row)
+        return await load_message(info, self.parent_id)
 
     @strawberry.field(description="The question this answer replies to (assistant messages).")
     async def reply_to(self, info: Info) -> MessageType | None:
-        if self.reply_to_id is None:
-            return None
-        return await load_object(info, Message, self.reply_to_id, MessageType.from_row)
+        return await load_message(info, self.reply_to_id)
 
     @strawberry.field
     async def conversation(self, info: Info) -> ConversationType | None:
-        return await _conversation(info, self.conversation_id)
+        return await load_conversation(info, self.conversation_id)
 
     @strawberry.field(description="Ratings and comments on this message.")
     async def feedback(
@@ -285,14 +283,14 @@ class MessageType(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[FeedbackRef]:
-        from synapse_gql.feedback.queries import feedback_connection
+        from synapse_gql.feedback.types import feedback_connection
 
-        args: PageArgs = page_args(first, after, last, before)
+        args = PageArgs(first, after, last, before)
         return await feedback_connection(info, self.db_id, args)
 
     @strawberry.field(description="Your own feedback on this message, if any.")
     async def viewer_feedback(self, info: Info) -> FeedbackRef | None:
-        from synapse_gql.feedback.queries import viewer_feedback
+        from synapse_gql.feedback.types import viewer_feedback
 
         return await viewer_feedback(info, self.db_id)
 
@@ -304,6 +302,6 @@ class MessageType(Node):
 
     @strawberry.field
     async def tags(self, info: Info) -> list[TagRef]:
-        from synapse_gql.tags.queries import tags_of
+        from synapse_gql.tags.types import tags_of
 
         return await tags_of(info, "message", self.db_id)

@@ -34,11 +34,11 @@ async def upsert(
         id=uuid.uuid4(), message_id=message_id, user_id=user_id, **values
     )
     changes = {name: stmt.excluded[name] for name in RATED_FIELDS}
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[table.c.message_id, table.c.user_id],
         set_={**changes, "updated_at": func.now()},
     ).returning(MessageFeedback)
-    result = await session.execute(stmt, execution_options={"populate_existing": True})
+    result = await session.execute(upsert, execution_options={"populate_existing": True})
     return result.scalar_one()
 
 
@@ -54,7 +54,7 @@ async def delete_own(
     return await session.scalar(stmt)
 
 
-def with_workspace(ids: Sequence[uuid.UUID]) -> Select[tuple[MessageFeedback, uuid.UUID]]:
+def with_workspace(ids: Sequence[uuid.UUID]) -> Select[MessageFeedback, uuid.UUID]:
     """Feedback rows by id with the workspace of their message's conversation."""
     return (
         select(MessageFeedback, Conversation.workspace_id)
@@ -67,7 +67,7 @@ def with_workspace(ids: Sequence[uuid.UUID]) -> Select[tuple[MessageFeedback, uu
 def _scope(
     workspace_ids: Sequence[uuid.UUID], since: datetime | None, until: datetime | None
 ) -> list[ColumnElement[bool]]:
-    conditions = [Conversation.workspace_id.in_(workspace_ids)]
+    conditions: list[ColumnElement[bool]] = [Conversation.workspace_id.in_(workspace_ids)]
     if since is not None:
         conditions.append(MessageFeedback.created_at >= since)
     if until is not None:

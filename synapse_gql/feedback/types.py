@@ -5,23 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import strawberry
 
-from synapse_gql.accounts.types import UserType
+from synapse_gql.accounts.types import UserType, load_user
 from synapse_gql.context import Info
-from synapse_gql.gql.refs import MessageRef, load_object
+from synapse_gql.conversations.loaders import MessageLoader
+from synapse_gql.errors import InvalidInput
+from synapse_gql.feedback.loaders import CategoryCounts, FeedbackLoader, TypeTotals
+from synapse_gql.gql.pagination import Connection, PageArgs
+from synapse_gql.gql.refs import MessageRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import FeedbackCategory, MessageFeedback, RatingType
 
-if TYPE_CHECKING:
-    pass
-
-RatingTypeType = strawberry.enum(
+strawberry.enum(
     RatingType, name="RatingType", description="THUMBS 0/1, STARS 1-5, CUSTOM 0-scaleMax."
 )
-FeedbackCategoryType = strawberry.enum(FeedbackCategory, name="FeedbackCategory")
+RatingTypeType = RatingType
+strawberry.enum(FeedbackCategory, name="FeedbackCategory")
+FeedbackCategoryType = FeedbackCategory
 
 
 @strawberry.type(name="MessageFeedback", description="One user's rating of one message.")
@@ -62,15 +64,26 @@ class FeedbackType(Node):
     @strawberry.field(description="The rated message.")
     async def message(self, info: Info) -> MessageRef | None:
         from synapse_gql.conversations.types import MessageType
-        from synapse_gql.models import Message
 
-        return await load_object(info, Message, self.message_id, MessageType.from_row)
+        row = await MessageLoader(info).one(self.message_id)
+        return None if row is None else MessageType.of_row(row)
 
     @strawberry.field(description="Who rated.")
     async def user(self, info: Info) -> UserType | None:
-        from synapse_gql.workspaces.types import load_user
-
         return await load_user(info, self.user_id)
+
+
+async def feedback_connection(
+    info: Info, message_id: uuid.UUID, args: PageArgs
+) -> Connection[FeedbackType]:
+    """Ratings of a message the caller may read, newest first (batched across messages)."""
+    return await FeedbackLoader(info).page(message_id, args, FeedbackType.from_row)
+
+
+async def viewer_feedback(info: Info, message_id: uuid.UUID) -> FeedbackType | None:
+    """The caller's own rating of a message they may read; one query for all messages."""
+    row = await FeedbackLoader(info).viewer_rating(message_id)
+    return None if row is None else FeedbackType.from_row(row)
 
 
 @strawberry.type(description="Ratings of one type.")
@@ -102,6 +115,40 @@ class FeedbackSummary:
     by_category: list[CategoryCount] = strawberry.field(
         description="Every category in declaration order, zero counts included."
     )
+
+
+def _summary(types: TypeTotals, categories: CategoryCounts) -> FeedbackSummary:
+    thumbs = types.get(RatingType.THUMBS, (0, 0, 0, None))
+    stars = types.get(RatingType.STARS, (0, 0, 0, None))
+    return FeedbackSummary(
+        total_count=sum(t[0] for t in types.values()),
+        thumbs_up=thumbs[1],
+        thumbs_down=thumbs[2],
+        average_stars=stars[3],
+        by_rating_type=[
+            RatingTypeSummary(
+                rating_type=kind,
+                count=types.get(kind, (0,))[0],
+                average_value=types.get(kind, (0, 0, 0, None))[3],
+            )
+            for kind in RatingType
+        ],
+        by_category=[
+            CategoryCount(category=category, count=categories.get(category, 0))
+            for category in FeedbackCategory
+        ],
+    )
+
+
+async def feedback_summary(
+    info: Info, workspace_id: uuid.UUID, since: datetime | None, until: datetime | None
+) -> FeedbackSummary:
+    """Feedback on the messages of a workspace the caller may read, rated in
+    ``[since, until)``: two aggregate statements for all workspaces of the request."""
+    if since is not None and until is not None and since > until:
+        raise InvalidInput("`since` must not be after `until`.", field="until")
+    types, categories = await FeedbackLoader(info).summary(workspace_id, since, until)
+    return _summary(types, categories)
 
 
 @strawberry.input

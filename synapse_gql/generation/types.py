@@ -11,9 +11,8 @@ from synapse_gql.context import Info
 from synapse_gql.conversations.types import MessageRoleType
 from synapse_gql.generation.counting import TokenTally
 from synapse_gql.generation.service import Generation
-from synapse_gql.gql.refs import UsageLogRef, load_object
+from synapse_gql.gql.refs import UsageLogRef
 from synapse_gql.llm import ChatMessage
-from synapse_gql.models import UsageLog
 
 
 @strawberry.input(description="One turn of a chat.")
@@ -78,9 +77,9 @@ class GenerationType:
 
     @strawberry.field(description="The usage log metering this call.")
     async def usage_log(self, info: Info) -> UsageLogRef | None:
-        from synapse_gql.usage.types import UsageLogType
+        from synapse_gql.usage.types import load_usage_log
 
-        return await load_object(info, UsageLog, self.usage_log_id, UsageLogType.from_row)
+        return await load_usage_log(info, self.usage_log_id)
 
 
 @strawberry.type(description="How many tokens a text or a chat is for a model.")

@@ -9,7 +9,8 @@ costs more than the maximum is refused without running.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -34,8 +35,13 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 PAGE_ARGUMENTS = ("first", "last")
+CACHED_COSTS = 512
+CACHED_QUERY_CHARS = 8192
 # Fields that resolve one object per element of their ``ids`` list argument.
 ID_LIST_FIELDS = frozenset({"nodes"})
+
+
+Readings = dict[str, tuple[Callable[[Any], "int | None"], "int | None"]]
 
 
 class CostCalculator:
@@ -59,6 +65,8 @@ class CostCalculator:
         self.default_page_size = default_page_size
         self._fragment_costs: dict[tuple[str, str], int] = {}
         self._open: set[str] = set()
+        # How the cost read each variable: the same readings give the same cost.
+        self.readings: Readings = {}
 
     def operation(self, node: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(node.operation)
@@ -118,8 +126,8 @@ class CostCalculator:
             if isinstance(value, IntValueNode):
                 return max(int(value.value), 0)
             if isinstance(value, VariableNode):
-                given = self.variables.get(value.name.value)
-                if isinstance(given, int):
+                given = self._read(value.name.value, page_reading)
+                if given is not None:
                     return max(given, 0)
         return self.default_page_size
 
@@ -132,9 +140,24 @@ class CostCalculator:
             if isinstance(value, ListValueNode):
                 return len(value.values)
             if isinstance(value, VariableNode):
-                given = self.variables.get(value.name.value)
-                return len(given) if isinstance(given, list) else 1
+                given = self._read(value.name.value, id_count_reading)
+                return 1 if given is None else given
         return 1
+
+    def _read(self, name: str, reading: Callable[[Any], int | None]) -> int | None:
+        value = reading(self.variables.get(name))
+        self.readings[name] = (reading, value)
+        return value
+
+
+def page_reading(value: Any) -> int | None:
+    """A page size variable as the cost reads it."""
+    return value if isinstance(value, int) else None
+
+
+def id_count_reading(value: Any) -> int | None:
+    """An id list variable as the cost reads it: its length."""
+    return len(value) if isinstance(value, list) else None
 
 
 def query_cost(
@@ -145,6 +168,17 @@ def query_cost(
     default_page_size: int,
 ) -> int:
     """The cost of the operation ``operation_name`` of ``document``."""
+    return measured_cost(schema, document, operation_name, variables, default_page_size)[0]
+
+
+def measured_cost(
+    schema: GraphQLSchema,
+    document: Any,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    default_page_size: int,
+) -> tuple[int, Readings]:
+    """The cost of the operation and how it read the variables."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -152,9 +186,36 @@ def query_cost(
     # operations: such a request is refused before execution, so it costs nothing.
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return 0
+        return 0, {}
     calculator = CostCalculator(schema, fragments, variables or {}, default_page_size)
-    return calculator.operation(operation)
+    return calculator.operation(operation), calculator.readings
+
+
+class CostCache:
+    """Costs by document text and operation name, each kept with the variable readings it
+    was computed from: a request whose variables read the same gets it without a walk."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._costs: OrderedDict[tuple[str, str | None], tuple[int, Readings]] = OrderedDict()
+
+    def get(self, key: tuple[str, str | None] | None, variables: Mapping[str, Any]) -> int | None:
+        entry = self._costs.get(key) if key is not None else None
+        if entry is None:
+            return None
+        cost, readings = entry
+        if any(read(variables.get(name)) != value for name, (read, value) in readings.items()):
+            return None
+        self._costs.move_to_end(key)  # type: ignore[arg-type]
+        return cost
+
+    def put(self, key: tuple[str, str | None] | None, cost: int, readings: Readings) -> None:
+        if key is None:
+            return
+        self._costs[key] = (cost, readings)
+        self._costs.move_to_end(key)
+        if len(self._costs) > self.size:
+            self._costs.popitem(last=False)
 
 
 def refuse_execution(context: ExecutionContext, error: GraphQLError) -> None:
@@ -174,22 +235,17 @@ def computed_cost(execution: Any) -> int | None:
 
 def cost_limiter(maximum: int, default_page_size: int) -> type[SchemaExtension]:
     """An extension class enforcing ``maximum`` and reporting the cost."""
+    costs = CostCache(CACHED_COSTS)
 
     class QueryCostLimiter(SchemaExtension):
         cost: int | None = None
 
-        def on_execute(self):  # type: ignore[no-untyped-def]
+        def on_execute(self) -> Iterator[None]:
             context = self.execution_context
             document = context.graphql_document
             if document is not None:
                 try:
-                    self.cost = query_cost(
-                        context.schema._schema,
-                        document,
-                        context.operation_name,
-                        context.variables,
-                        default_page_size,
-                    )
+                    self.cost = self._cost(context, document)
                 except RecursionError:  # fragments chained too long to walk: refuse
                     self._refuse("The document is nested too deeply to be costed.")
                 else:
@@ -201,6 +257,20 @@ def cost_limiter(maximum: int, default_page_size: int) -> type[SchemaExtension]:
                             "ask for smaller pages or fewer fields."
                         )
             yield
+
+        def _cost(self, context: ExecutionContext, document: Any) -> int:
+            query = context.query
+            key: tuple[str, str | None] | None = None
+            if query is not None and len(query) <= CACHED_QUERY_CHARS:
+                key = (query, context.operation_name)
+            variables = context.variables or {}
+            cost = costs.get(key, variables)
+            if cost is None:
+                schema = context.schema._schema
+                name = context.operation_name
+                cost, readings = measured_cost(schema, document, name, variables, default_page_size)
+                costs.put(key, cost, readings)
+            return cost
 
         def _refuse(self, message: str) -> None:
             error = GraphQLError(message, extensions={"code": "QUERY_TOO_COSTLY"})

@@ -9,6 +9,9 @@ fragment spread four times counts four times.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -51,7 +54,9 @@ class DocumentShape:
             elif isinstance(selection, InlineFragmentNode):
                 found = self.depth(selection.selection_set)
             else:
-                found = self._fragment(selection, self._depths, self.depth)
+                found = self._fragment(
+                    cast(FragmentSpreadNode, selection), self._depths, self.depth
+                )
             deepest = max(deepest, found)
         return deepest
 
@@ -66,10 +71,17 @@ class DocumentShape:
             elif isinstance(selection, InlineFragmentNode):
                 total += self.aliases(selection.selection_set)
             else:
-                total += self._fragment(selection, self._aliases, self.aliases)
+                total += self._fragment(
+                    cast(FragmentSpreadNode, selection), self._aliases, self.aliases
+                )
         return total
 
-    def _fragment(self, spread: FragmentSpreadNode, memo: dict[str, int], measure) -> int:  # type: ignore[no-untyped-def]
+    def _fragment(
+        self,
+        spread: FragmentSpreadNode,
+        memo: dict[str, int],
+        measure: Callable[[SelectionSetNode], int],
+    ) -> int:
         name = spread.name.value
         if name in memo:
             return memo[name]

@@ -4,11 +4,13 @@ A request is a JSON object (POST) or query parameters (GET) with a ``query`` str
 optional ``operationName`` (string), ``variables`` and ``extensions`` (objects). JSON is
 decoded by orjson, which refuses invalid UTF-8 and nesting over 1024 levels with a clean
 error instead of a ``RecursionError``; variable values nested deeper than
-``MAX_VARIABLE_DEPTH`` are refused before anything walks them.
+``MAX_VARIABLE_DEPTH`` are refused before anything walks them. Responses are encoded by
+orjson too.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -106,6 +108,16 @@ class GraphQLRequestParsing:
     def decode_json(self, data: str | bytes) -> object:
         # orjson.JSONDecodeError is a json.JSONDecodeError: Strawberry answers it with 400.
         return orjson.loads(data)
+
+    def encode_json(self, data: object) -> str:
+        """Responses, streamed results and WebSocket messages, by orjson (the stdlib's
+        encoder for what orjson refuses: integers beyond 64 bits in a ``JSON`` value). Text,
+        not bytes: the WebSocket adapter sends bytes as binary frames, which GraphQL
+        WebSocket clients do not read."""
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:
+            return json.dumps(data, separators=(",", ":"))
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData:
         content_type, _ = parse_content_type(request.content_type or "")

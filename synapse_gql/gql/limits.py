@@ -1,16 +1,13 @@
 """Query limits: depth, aliases, tokens and cost, read from the settings.
 
 Every check is linear in the document's size. The rules are built once per schema, and
-a document found valid is not validated again: the schema remembers the text of the last
-``CACHED_DOCUMENTS`` valid documents of at most ``CACHED_DOCUMENT_CHARS`` characters.
-(Strawberry's ``ValidationCache`` keys on the parsed document instead, which keeps every
-cached AST alive: about 2.4 MB for a document of 4000 tokens. Its ``ParserCache`` lets
-parse errors escape the extensions, so refusals would lose their codes.)
+a document text is parsed once and, once found valid, not validated again
+(``gql.document_cache``): documents of at most ``CACHED_DOCUMENT_CHARS`` characters, within
+``CACHED_TEXT_CHARS`` characters of text in all (at most about 50 MB of syntax trees).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,10 +18,11 @@ from strawberry.types import ExecutionContext
 from synapse_gql.config import Settings
 from synapse_gql.gql.cost import cost_limiter, refuse_execution
 from synapse_gql.gql.depth import QUERY_TOO_DEEP, document_limits_rule
+from synapse_gql.gql.document_cache import document_cache
 from synapse_gql.gql.http_request import MAX_VARIABLE_DEPTH, nested_deeper_than
 
-CACHED_DOCUMENTS = 512
 CACHED_DOCUMENT_CHARS = 8192
+CACHED_TEXT_CHARS = 256 * 1024
 
 
 def limit_extensions(settings: Settings) -> list:
@@ -32,31 +30,9 @@ def limit_extensions(settings: Settings) -> list:
     rules = (document_limits_rule(settings.max_query_depth, settings.max_aliases),)
     return [
         document_limiter(rules, settings.max_query_tokens),
-        valid_document_cache(CACHED_DOCUMENTS, CACHED_DOCUMENT_CHARS),
+        document_cache(CACHED_DOCUMENT_CHARS, CACHED_TEXT_CHARS),
         cost_limiter(settings.max_query_cost, settings.default_page_size),
     ]
-
-
-def valid_document_cache(size: int, max_chars: int) -> type[SchemaExtension]:
-    """An extension skipping validation of a document text already found valid (the
-    schema and its rules never change). Only texts are held: at most ``size`` of them,
-    least recently used first out; invalid documents are never remembered."""
-    valid: OrderedDict[str, None] = OrderedDict()
-
-    class ValidDocumentCache(SchemaExtension):
-        def on_validate(self) -> Iterator[None]:
-            context = self.execution_context
-            query = context.query if len(context.query or "") <= max_chars else None
-            if query is not None and query in valid:
-                valid.move_to_end(query)
-                context.pre_execution_errors = []  # Strawberry then skips validation
-            yield
-            if query is not None and context.pre_execution_errors == []:
-                valid[query] = None
-                if len(valid) > size:
-                    valid.popitem(last=False)
-
-    return ValidDocumentCache
 
 
 def document_limiter(
@@ -72,8 +48,9 @@ def document_limiter(
             context.validation_rules = context.validation_rules + rules
             yield
             result = context.result
-            if result is not None and getattr(result, "errors", None) and result.data is None:
-                result.errors = [typed_refusal(error) for error in result.errors]
+            errors = getattr(result, "errors", None)
+            if result is not None and errors and result.data is None:
+                result.errors = [typed_refusal(error) for error in errors]
 
         def on_execute(self) -> Iterator[None]:
             problem = request_problem(self.execution_context)

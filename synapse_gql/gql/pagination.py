@@ -10,19 +10,23 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import strawberry
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from synapse_gql.errors import InvalidInput
 
 NodeT = TypeVar("NodeT")
+# A Core column expression or a mapped attribute such as ``Message.created_at``.
+ColumnExpr: TypeAlias = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 @strawberry.type(description="Relay page information.")
@@ -37,6 +41,28 @@ class PageInfo:
 class Edge(Generic[NodeT]):
     cursor: str
     node: NodeT
+
+    @classmethod
+    def of(cls, node: NodeT, sort_value: Any, row_id: uuid.UUID) -> Edge[NodeT]:
+        """An edge whose cursor is encoded from ``(sort_value, row_id)`` only when read."""
+        edge = object.__new__(cls)
+        edge.__dict__.update(node=node, sort_key=(sort_value, row_id))
+        return edge
+
+
+class _LazyCursor:
+    """``Edge.cursor`` of an edge made by ``Edge.of``: encoded on first read. A non-data
+    descriptor, so a cursor passed to the constructor still wins."""
+
+    def __get__(self, edge: Any, owner: type | None = None) -> Any:
+        if edge is None:
+            return self
+        cursor = encode_cursor(*edge.sort_key)
+        edge.__dict__["cursor"] = cursor
+        return cursor
+
+
+Edge.cursor = _LazyCursor()  # type: ignore[assignment]
 
 
 @strawberry.type(description="A page of a list, with Relay cursors and the total count.")
@@ -68,15 +94,17 @@ class PageArgs:
 class SortKey:
     """A sort column (unique together with ``id``) and its direction."""
 
-    column: ColumnElement[Any]
-    id_column: ColumnElement[Any]
+    column: ColumnExpr
+    id_column: ColumnExpr
     descending: bool = True
 
 
 @dataclass
 class Page:
+    """A cut page: its rows and each row's ``(sort value, id)``, the stuff of its cursor."""
+
     rows: list[Any]
-    cursors: list[str]
+    keys: list[tuple[Any, Any]]
     has_next: bool
     has_previous: bool
 
@@ -94,7 +122,12 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict):
         kind, raw = next(iter(value.items()))
-        return {"t": datetime.fromisoformat, "d": Decimal, "u": uuid.UUID}[kind](raw)
+        decoders: dict[str, Callable[[str], Any]] = {
+            "t": datetime.fromisoformat,
+            "d": Decimal,
+            "u": uuid.UUID,
+        }
+        return decoders[kind](raw)
     return value
 
 
@@ -184,11 +217,31 @@ def finish_page(rows: list[Any], size: int, backwards: bool, args: PageArgs) -> 
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    cursors = [encode_cursor(row[-2], row[-1]) for row in rows]
+    keys = [(row[-2], row[-1]) for row in rows]
     entities = [row[0] for row in rows]
+    return cut_page(entities, keys, more, backwards, args)
+
+
+def cut_rows(
+    rows: list[Any], size: int, backwards: bool, args: PageArgs, *, sort_at: int = -2
+) -> Page:
+    """Turn ``size + 1`` scanned Core rows into a page; each row holds its sort value at
+    ``sort_at`` and its id right after (by default the last two columns)."""
+    more = len(rows) > size
+    rows = rows[:size]
     if backwards:
-        return Page(entities, cursors, has_next=args.before is not None, has_previous=more)
-    return Page(entities, cursors, has_next=more, has_previous=args.after is not None)
+        rows.reverse()
+    keys = [(row[sort_at], row[sort_at + 1]) for row in rows]
+    return cut_page(rows, keys, more, backwards, args)
+
+
+def cut_page(
+    rows: list[Any], keys: list[tuple[Any, Any]], more: bool, backwards: bool, args: PageArgs
+) -> Page:
+    """The page of ``rows`` (in display order); ``more``: a row beyond the page was scanned."""
+    if backwards:
+        return Page(rows, keys, has_next=args.before is not None, has_previous=more)
+    return Page(rows, keys, has_next=more, has_previous=args.after is not None)
 
 
 async def fetch_page(
@@ -207,16 +260,37 @@ async def fetch_page(
     return finish_page(rows, size, backwards, args)
 
 
+async def fetch_rows_page(
+    fetch: Callable[[Select[Any]], Awaitable[Sequence[Any]]],
+    stmt: Select[Any],
+    key: SortKey,
+    args: PageArgs,
+    *,
+    default_size: int,
+    max_size: int,
+) -> Page:
+    """One keyset page of the Core statement ``stmt`` run by ``fetch``; each row also
+    carries its sort value and id as ``_sort`` and ``_id``."""
+    size, backwards = page_size(args, default_size, max_size)
+    stmt = (
+        stmt.add_columns(key.column.label("_sort"), key.id_column.label("_id"))
+        .where(*cursor_conditions(key, args))
+        .order_by(*scan_order(key, backwards))
+        .limit(size + 1)
+    )
+    return cut_rows(list(await fetch(stmt)), size, backwards, args)
+
+
 def build_connection(
     page: Page, convert: Callable[[Any], NodeT], count: Callable[[], Awaitable[int]]
 ) -> Connection[NodeT]:
-    """Wrap a fetched page in the GraphQL connection type."""
-    edges = [Edge(cursor=c, node=convert(r)) for c, r in zip(page.cursors, page.rows, strict=True)]
+    """Wrap a fetched page in the GraphQL connection type (cursors encoded when read)."""
+    edges = [Edge.of(convert(r), *k) for r, k in zip(page.rows, page.keys, strict=True)]
     info = PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
+        start_cursor=encode_cursor(*page.keys[0]) if page.keys else None,
+        end_cursor=encode_cursor(*page.keys[-1]) if page.keys else None,
     )
     return Connection(edges=edges, page_info=info, count_total=count)
 
@@ -226,13 +300,13 @@ def with_sort_columns(stmt: Select[Any], key: SortKey) -> Select[Any]:
     return stmt.add_columns(key.column, key.id_column)
 
 
-def count_query(stmt: Select[Any]) -> Select[tuple[int]]:
+def count_query(stmt: Select[Any]) -> Select[int]:
     """``SELECT count(*)`` over a filtered statement."""
     return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
 async def paginate(
-    sessions: Callable[[], AsyncSession],
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
     stmt: Select[Any],
     key: SortKey,
     args: PageArgs,

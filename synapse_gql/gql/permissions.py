@@ -16,7 +16,6 @@ class IsAuthenticated(BasePermission):
     """The caller sent a valid access or API token."""
 
     message = "Authentication required: send a bearer token."
-    error_class = Unauthenticated
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.viewer is not None
@@ -47,7 +46,7 @@ class AllowAnyone(BasePermission):
         return True
 
 
-AUTHENTICATED = [IsAuthenticated]
+AUTHENTICATED: list[type[BasePermission]] = [IsAuthenticated]
 # IsAuthenticated first: an anonymous caller is told to log in, not that they lack a role.
-PLATFORM_ADMIN = [IsAuthenticated, IsPlatformAdmin]
-PUBLIC = [AllowAnyone]
+PLATFORM_ADMIN: list[type[BasePermission]] = [IsAuthenticated, IsPlatformAdmin]
+PUBLIC: list[type[BasePermission]] = [AllowAnyone]

@@ -1,4 +1,4 @@
-"""Lazy references between the features' GraphQL types, and loaders of single objects.
+"""Lazy references between the features' GraphQL types.
 
 Types refer to each other across packages (a Message has a Conversation, a Workspace
 lists Conversations); ``strawberry.lazy`` breaks the import cycles. Keeping every
@@ -7,13 +7,9 @@ reference here means each one is written once.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-
-from synapse_gql.context import Info
 
 if TYPE_CHECKING:
     from synapse_gql.accounts.types import UserType
@@ -43,15 +39,3 @@ WorkspaceSecretRef = Annotated[
     "WorkspaceSecretType", strawberry.lazy("synapse_gql.variables.types")
 ]
 ProjectTypeRef = ProjectRef
-
-T = TypeVar("T")
-
-
-async def load_object(
-    info: Info, model: type, db_id: uuid.UUID | None, convert: Callable[[Any], T]
-) -> T | None:
-    """``model`` row ``db_id`` through the request's batched loader, converted; None for None."""
-    if db_id is None:
-        return None
-    row = await info.context.loaders.by_id(model).load(db_id)
-    return None if row is None else convert(row)

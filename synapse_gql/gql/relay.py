@@ -9,14 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
 from synapse_gql.errors import DomainError, ErrorCode, InvalidInput
 
+T = TypeVar("T")
 NodeResolver = Callable[[Info, Sequence[uuid.UUID]], Awaitable[Sequence[Any]]]
 _RESOLVERS: dict[str, NodeResolver] = {}
 
@@ -47,9 +48,7 @@ def from_global_id(
     return type_name, db_id
 
 
-def decode_id(
-    value: strawberry.ID, expected: str, *, field: str | Sequence[str] = "id"
-) -> uuid.UUID:
+def decode_id(value: str, expected: str, *, field: str | Sequence[str] = "id") -> uuid.UUID:
     """The database id inside a global ID of type ``expected``."""
     return from_global_id(value, expected, field=field)[1]
 
@@ -57,6 +56,50 @@ def decode_id(
 @strawberry.interface(description="An object with a globally unique ID (Relay).")
 class Node:
     id: strawberry.ID
+
+
+class LazyGlobalId:
+    """The ``id`` of a node built by :func:`from_values` without one: encoded from its
+    ``db_id`` when first read, so rows whose ``id`` is not selected never pay for it.
+
+    A non-data descriptor: an ``id`` given to the constructor (stored on the instance)
+    takes precedence, so the dataclass ``__init__`` keeps working unchanged.
+    """
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __get__(self, node: Any, owner: type | None = None) -> Any:
+        if node is None:
+            return self
+        value = to_global_id(self.type_name, node.db_id)
+        node.__dict__["id"] = value
+        return value
+
+
+def lazy_global_id(type_name: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator (applied after ``@strawberry.type``): ``id`` is computed on read."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        cls.id = LazyGlobalId(type_name)  # type: ignore[attr-defined]
+        return cls
+
+    return decorate
+
+
+def orm_values(row: Any, columns: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """``(attribute, value)`` pairs of a node read off the ORM object ``row`` (a row just
+    written, an event's), for the node ``columns`` (attribute -> mapped column) describe."""
+    return [(name, getattr(row, column.key)) for name, column in columns.items()]
+
+
+def from_values(cls: type[T], values: Iterable[tuple[str, Any]]) -> T:
+    """An instance of the Strawberry type ``cls`` holding ``values`` (attribute, value), without
+    running its dataclass ``__init__``: the cheap way to turn a database row into a node.
+    Only the attributes the request reads need to be present."""
+    node = object.__new__(cls)
+    node.__dict__.update(values)
+    return node
 
 
 def register_node(type_name: str, resolver: NodeResolver) -> None:

@@ -141,7 +141,20 @@ async def covered_groups(session: AsyncSession, invoice: Invoice) -> list[UsageG
         .group_by(UsageLog.llm_id, UsageLog.project_id, late)
     )
     rows = (await session.execute(stmt)).all()
-    return [UsageGroup(*row[:3], *(int(v) for v in row[3:8]), row[8]) for row in rows]
+    return [
+        UsageGroup(
+            llm_id=row[0],
+            project_id=row[1],
+            late_period=row[2],
+            calls=int(row[3]),
+            input_tokens=int(row[4]),
+            output_tokens=int(row[5]),
+            cache_read_tokens=int(row[6]),
+            cache_write_tokens=int(row[7]),
+            amount=row[8],
+        )
+        for row in rows
+    ]
 
 
 async def names(

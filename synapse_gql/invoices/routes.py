@@ -66,7 +66,7 @@ async def _readable(context: Context, global_id: str) -> tuple[Invoice, list[Inv
         invoice_id = decode_id(global_id, "Invoice")
     except DomainError:
         raise HTTPException(status_code=404, detail="No such invoice.") from None
-    async with context.state.db.sessions() as session:
+    async with context.sessions() as session:  # the request's read connection
         invoice = await session.scalar(select(Invoice).where(Invoice.id == invoice_id))
         role = None
         if invoice is not None:

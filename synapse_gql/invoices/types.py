@@ -8,26 +8,28 @@ from decimal import Decimal
 
 import strawberry
 
-from synapse_gql.catalog.types import LLMType
+from synapse_gql.catalog.types import LLMType, load_llm
 from synapse_gql.context import Info
-from synapse_gql.gql.refs import ProjectRef, WorkspaceRef, load_object
+from synapse_gql.gql.refs import ProjectRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.invoices.periods import name_of
-from synapse_gql.models import LLM, Invoice, InvoiceLine, InvoiceLineKind, InvoiceStatus
+from synapse_gql.models import Invoice, InvoiceLine, InvoiceLineKind, InvoiceStatus
 
-InvoiceStatusType = strawberry.enum(
+strawberry.enum(
     InvoiceStatus,
     name="InvoiceStatus",
     description="DRAFT (regenerated from the usage log on demand) -> ISSUED (frozen) ->"
     " PAID or VOID.",
 )
-InvoiceLineKindType = strawberry.enum(
+InvoiceStatusType = InvoiceStatus
+strawberry.enum(
     InvoiceLineKind,
     name="InvoiceLineKind",
     description="MODEL: the period's usage of one model. PROJECT: the same usage split by"
     " project (not added to the total again). ADJUSTMENT: one model's usage of an earlier"
     " period metered after that period's invoice was issued.",
 )
+InvoiceLineKindType = InvoiceLineKind
 
 
 @strawberry.type(name="InvoiceLine", description="Calls, tokens and amount of one invoice line.")
@@ -65,14 +67,13 @@ class InvoiceLineType:
 
     @strawberry.field(description="The model of MODEL and ADJUSTMENT lines.")
     async def llm(self, info: Info) -> LLMType | None:
-        return await load_object(info, LLM, self.llm_id, LLMType.from_row)
+        return await load_llm(info, self.llm_id)
 
     @strawberry.field(description="The project of PROJECT lines; null for calls outside any.")
     async def project(self, info: Info) -> ProjectRef | None:
-        from synapse_gql.models import Project
-        from synapse_gql.projects.types import ProjectType
+        from synapse_gql.projects.types import load_project
 
-        return await load_object(info, Project, self.project_id, ProjectType.from_row)
+        return await load_project(info, self.project_id)
 
 
 @strawberry.type(
@@ -125,10 +126,9 @@ class InvoiceType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceRef | None:
-        from synapse_gql.models import Workspace
-        from synapse_gql.workspaces.types import WorkspaceType
+        from synapse_gql.workspaces.types import load_workspace
 
-        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
 
 
 @strawberry.input(description="The workspace and the calendar month (UTC) to invoice.")

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import strawberry
 
-from synapse_gql.accounts.types import UserType
+from synapse_gql.accounts.types import UserType, load_user
 from synapse_gql.agents.fields import agents_field
+from synapse_gql.analytics.fields import usage_summary_field
 from synapse_gql.context import Info
 from synapse_gql.conversations.fields import conversations_field
-from synapse_gql.gql.refs import TagRef, WorkspaceRef, load_object
+from synapse_gql.gql.batched import ChildList, child_connection
+from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
+from synapse_gql.gql.refs import TagRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import Project, ProjectStatus
+from synapse_gql.projects.loaders import ProjectLoader
+from synapse_gql.tags.types import tags_of
 
-if TYPE_CHECKING:
-    pass
-
-ProjectStatusType = strawberry.enum(ProjectStatus, name="ProjectStatus")
+strawberry.enum(ProjectStatus, name="ProjectStatus")
+ProjectStatusType = ProjectStatus
 
 
 @strawberry.type(name="Project", description="A grouping of agents and conversations.")
@@ -28,6 +30,7 @@ class ProjectType(Node):
     conversations = conversations_field(
         "project", "Conversations of the project, filtered like the workspace's."
     )
+    usage_summary = usage_summary_field("project")
     db_id: strawberry.Private[uuid.UUID]
     workspace_id: strawberry.Private[uuid.UUID]
     created_by_id: strawberry.Private[uuid.UUID | None]
@@ -53,22 +56,42 @@ class ProjectType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceRef | None:
-        from synapse_gql.models import Workspace
-        from synapse_gql.workspaces.types import WorkspaceType
+        from synapse_gql.workspaces.types import load_workspace
 
-        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
-        from synapse_gql.workspaces.types import load_user
-
         return await load_user(info, self.created_by_id)
 
     @strawberry.field(description="Tags on the project, by name.")
     async def tags(self, info: Info) -> list[TagRef]:
-        from synapse_gql.tags.queries import tags_of
-
         return await tags_of(info, "project", self.db_id)
+
+
+async def load_project(info: Info, project_id: uuid.UUID | None) -> ProjectType | None:
+    """A project by database id (batched), None for None or a missing id."""
+    row = await ProjectLoader(info).one(project_id)
+    return None if row is None else ProjectType.from_row(row)
+
+
+def _project_list(include_archived: bool) -> ChildList:
+    where = [] if include_archived else [Project.status == ProjectStatus.ACTIVE]
+    return ChildList(
+        name=("projects", include_archived),
+        model=Project,
+        parent=Project.workspace_id,
+        key=SortKey(Project.created_at, Project.id),
+        where=where,
+    )
+
+
+async def project_connection(
+    info: Info, workspace_id: uuid.UUID, include_archived: bool, args: PageArgs
+) -> Connection[ProjectType]:
+    """Projects of a workspace the caller already may read (batched across workspaces)."""
+    spec = _project_list(include_archived)
+    return await child_connection(info, spec, workspace_id, args, ProjectType.from_row)
 
 
 @strawberry.input

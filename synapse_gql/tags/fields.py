@@ -20,7 +20,7 @@ def tagged_field(kind: str, node_ref: Any, description: str) -> Any:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[node_ref]:  # type: ignore[valid-type]
+    ) -> Connection[node_ref]:
         from synapse_gql.tags.queries import tagged_connection
 
         args = PageArgs(first, after, last, before)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from synapse_gql.models import (
     Conversation,
@@ -28,7 +28,7 @@ class Taggable:
 
     kind: str
     link: type
-    entity: ColumnElement[Any]
+    entity: InstrumentedAttribute[uuid.UUID]
 
 
 TAGGABLE = {
@@ -56,7 +56,7 @@ async def name_taken(
     return await session.scalar(stmt.limit(1)) is not None
 
 
-def _workspace_of(kind: str, entity_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+def _workspace_of(kind: str, entity_id: uuid.UUID) -> Select[uuid.UUID]:
     if kind == "conversation":
         stmt = select(Conversation.workspace_id).where(Conversation.id == entity_id)
         return stmt.with_for_update(read=True)
@@ -95,7 +95,7 @@ async def remove(session: AsyncSession, kind: str, tag_id: uuid.UUID, entity_id:
     )
 
 
-def tags_of(kind: str, entity_ids: Sequence[uuid.UUID]) -> Select[Any]:
+def tags_of(kind: str, entity_ids: Sequence[uuid.UUID]) -> Select[uuid.UUID, Tag]:
     """``(entity id, Tag)`` pairs for the entities, by tag name."""
     taggable = TAGGABLE[kind]
     return (

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import strawberry
+from sqlalchemy import func
 
-from synapse_gql.accounts.types import UserType
+from synapse_gql.accounts.types import UserType, load_user
 from synapse_gql.context import Info
-from synapse_gql.gql.refs import ConversationRef, MessageRef, ProjectRef, WorkspaceRef, load_object
+from synapse_gql.gql.batched import ChildList, child_connection
+from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
+from synapse_gql.gql.refs import ConversationRef, MessageRef, ProjectRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import Tag, TagSource
 from synapse_gql.tags.fields import tagged_field
+from synapse_gql.tags.loaders import TagLoader
 
-if TYPE_CHECKING:
-    pass
-
-TagSourceType = strawberry.enum(TagSource, name="TagSource")
+strawberry.enum(TagSource, name="TagSource")
+TagSourceType = TagSource
 
 
 @strawberry.type(
@@ -52,15 +53,12 @@ class TagType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceRef | None:
-        from synapse_gql.models import Workspace
-        from synapse_gql.workspaces.types import WorkspaceType
+        from synapse_gql.workspaces.types import load_workspace
 
-        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
-        from synapse_gql.workspaces.types import load_user
-
         return await load_user(info, self.created_by_id)
 
     conversations = tagged_field(
@@ -68,6 +66,30 @@ class TagType(Node):
     )
     messages = tagged_field("message", MessageRef, "Messages with this tag, newest first.")
     projects = tagged_field("project", ProjectRef, "Projects with this tag, newest first.")
+
+
+async def tags_of(info: Info, kind: str, entity_id: uuid.UUID) -> list[TagType]:
+    """Tags of a conversation, message or project the caller may read, by name (one
+    statement for every entity of ``kind`` the request shows)."""
+    return [TagType.from_row(tag) for tag in await TagLoader(info).of(kind, entity_id)]
+
+
+def _tag_list(category: str | None) -> ChildList:
+    where = [] if category is None else [Tag.category == category]
+    return ChildList(
+        name=("tags", category),
+        model=Tag,
+        parent=Tag.workspace_id,
+        key=SortKey(func.lower(Tag.name), Tag.id, descending=False),
+        where=where,
+    )
+
+
+async def tag_connection(
+    info: Info, workspace_id: uuid.UUID, category: str | None, args: PageArgs
+) -> Connection[TagType]:
+    """Tags of a workspace the caller may read, by name (batched across workspaces)."""
+    return await child_connection(info, _tag_list(category), workspace_id, args, TagType.from_row)
 
 
 @strawberry.input

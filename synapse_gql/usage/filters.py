@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
 
 from synapse_gql.errors import InvalidInput
+from synapse_gql.gql.pagination import ColumnExpr
 from synapse_gql.models import MemberRole, WorkspaceMember
 
 
@@ -20,13 +20,13 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 
 def time_range(
-    column: ColumnElement[Any], since: datetime | None, until: datetime | None
+    column: ColumnExpr, since: datetime | None, until: datetime | None
 ) -> list[ColumnElement[bool]]:
     """``since <= column < until``, either bound optional; INVALID_INPUT when empty."""
     since, until = as_utc(since), as_utc(until)
     if since is not None and until is not None and until <= since:
         raise InvalidInput("`until` must be later than `since`.", field=["until"])
-    terms = []
+    terms: list[ColumnElement[bool]] = []
     if since is not None:
         terms.append(column >= since)
     if until is not None:
@@ -34,7 +34,7 @@ def time_range(
     return terms
 
 
-def viewer_workspaces(user_id: uuid.UUID, minimum: MemberRole) -> Select[tuple[uuid.UUID]]:
+def viewer_workspaces(user_id: uuid.UUID, minimum: MemberRole) -> Select[uuid.UUID]:
     """Ids of the workspaces where ``user_id`` has ``minimum`` or a higher role."""
     roles = [role for role in MemberRole if role.rank >= minimum.rank]
     return select(WorkspaceMember.workspace_id).where(

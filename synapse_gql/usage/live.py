@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synapse_gql.gql.read_connection import ReadConnection
 from synapse_gql.models import UsageLog
 from synapse_gql.realtime import subscribe, workspace_metrics_channel
 from synapse_gql.realtime.events import UsageEvent
@@ -19,9 +23,14 @@ from synapse_gql.state import AppState
 async def usage_events(state: AppState, workspace_id: uuid.UUID) -> AsyncIterator[UsageLog]:
     """Each usage log of the workspace committed from now on, as it is announced."""
     channel = workspace_metrics_channel(workspace_id)
+    # A connection per read, in autocommit: nothing is held between events.
+    reads = ReadConnection(state.db.read_engine, hold=False)
     async with subscribe(state.realtime, channel, UsageEvent) as events:
         async for event in events:
-            async with state.db.sessions() as session:
-                row = await session.get(UsageLog, event.usage_log_id)
+            row = await reads.in_session(partial(_usage_log, event.usage_log_id))
             if row is not None and row.workspace_id == workspace_id:
                 yield row
+
+
+async def _usage_log(usage_log_id: uuid.UUID, session: AsyncSession) -> UsageLog | None:
+    return await session.get(UsageLog, usage_log_id)

@@ -12,19 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from synapse_gql.context import Info
-from synapse_gql.gql.batched import ChildList, child_connection
-from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
+from synapse_gql.gql.batched import RowList, RowShape, row_connection
+from synapse_gql.gql.pagination import ColumnExpr, Connection, PageArgs, SortKey
 from synapse_gql.gql.relay import register_node
+from synapse_gql.gql.selection import connection_selection
 from synapse_gql.models import MemberRole, UsageLog
 from synapse_gql.usage.filters import as_utc, time_range, viewer_workspaces
 from synapse_gql.usage.types import UsageLogType
 from synapse_gql.workspaces.access import visible_rows
 
 USAGE_ROLE = MemberRole.MEMBER
-SCOPES: dict[str, ColumnElement[Any]] = {
+SCOPES: dict[str, ColumnExpr] = {
     "workspace": UsageLog.workspace_id,
     "user": UsageLog.user_id,
     "conversation": UsageLog.conversation_id,
@@ -38,10 +40,24 @@ def usage_visibility(info: Info, scope: str) -> list[ColumnElement[bool]]:
     viewer = info.context.viewer
     if viewer is None:
         return [false()]
-    terms = [UsageLog.workspace_id.in_(viewer_workspaces(viewer.id, USAGE_ROLE))]
+    terms: list[ColumnElement[bool]] = [
+        UsageLog.workspace_id.in_(viewer_workspaces(viewer.id, USAGE_ROLE))
+    ]
     if scope == "user":
         terms.append(UsageLog.user_id == viewer.id)
     return terms
+
+
+USAGE_COLUMNS: dict[str, ColumnExpr] = {
+    attribute.key: getattr(UsageLog, attribute.key)
+    for attribute in sa_inspect(UsageLog).column_attrs
+}
+USAGE_NAMES = tuple(USAGE_COLUMNS)
+USAGE_KEY = SortKey(UsageLog.created_at, UsageLog.id)
+
+
+def _usage_node(names: Sequence[str], row: Any) -> UsageLogType:
+    return UsageLogType.from_row(row)
 
 
 async def usage_connection(
@@ -52,20 +68,24 @@ async def usage_connection(
     until: datetime | None,
     args: PageArgs,
 ) -> Connection[UsageLogType]:
-    """Usage under ``scope_id`` newest first, batched across parents of the same scope.
+    """Usage under ``scope_id`` newest first: one parent's page is ``ORDER BY created_at
+    DESC, id DESC LIMIT n + 1`` on the scope's ``(scope, created_at)`` index from the
+    cursor on (the same cost at any depth of paging), many parents' pages one ``LATERAL``
+    statement; the count only when ``totalCount`` is selected, in the same statement.
 
     ``scope`` is one of workspace, user, conversation, message, llm; ``since``/``until``
     bound ``created_at`` (inclusive, exclusive).
     """
     since, until = as_utc(since), as_utc(until)
-    spec = ChildList(
+    spec = RowList(
         name=("usage", scope, since, until),
-        model=UsageLog,
+        columns=USAGE_COLUMNS,
         parent=SCOPES[scope],
-        key=SortKey(UsageLog.created_at, UsageLog.id),
+        key=USAGE_KEY,
         where=[*time_range(UsageLog.created_at, since, until), *usage_visibility(info, scope)],
     )
-    return await child_connection(info, spec, scope_id, args, UsageLogType.from_row)
+    shape = RowShape(USAGE_NAMES, connection_selection(info).total_count)
+    return await row_connection(info, spec, scope_id, args, shape, _usage_node)
 
 
 async def message_usage(info: Info, message_id: uuid.UUID) -> UsageLogType | None:

@@ -3,40 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.scalars import JSON
 
-from synapse_gql.accounts.types import UserType
-from synapse_gql.catalog.types import LLMType
+from synapse_gql.accounts.types import UserType, load_user
+from synapse_gql.catalog.types import LLMType, load_llm
 from synapse_gql.context import Info
 from synapse_gql.errors import stored_error_code
 from synapse_gql.gql.errors import ErrorCodeType
 from synapse_gql.gql.refs import ConversationRef, MessageRef, ProjectRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
-from synapse_gql.models import LLM, ApiKeySource, UsageLog, UsageStatus
+from synapse_gql.models import ApiKeySource, UsageLog, UsageStatus
+from synapse_gql.usage.loaders import UsageLogLoader
 
 if TYPE_CHECKING:
     pass
 
-UsageStatusType = strawberry.enum(UsageStatus, name="UsageStatus")
-ApiKeySourceType = strawberry.enum(
+strawberry.enum(UsageStatus, name="UsageStatus")
+UsageStatusType = UsageStatus
+strawberry.enum(
     ApiKeySource, name="ApiKeySource", description="Whose API key paid for an LLM call."
 )
-
-
-async def load_one(
-    info: Info, model: type, row_id: uuid.UUID | None, convert: Callable[[Any], Any]
-) -> Any:
-    """The row of ``model`` with ``row_id`` through its batched loader, converted; or None."""
-    if row_id is None:
-        return None
-    row = await info.context.loaders.by_id(model).load(row_id)
-    return None if row is None else convert(row)
+ApiKeySourceType = ApiKeySource
 
 
 @strawberry.type(name="UsageLog", description="One LLM call, priced when it happened.")
@@ -141,45 +133,45 @@ class UsageLogType(Node):
             status=row.status,
             error_code=stored_error_code(row.error_code),
             error_message=row.error_message,
-            parameters=row.parameters,
+            parameters=JSON(row.parameters),
             api_key_source=row.api_key_source,
             created_at=row.created_at,
         )
 
     @strawberry.field(description="Who made the call.")
     async def user(self, info: Info) -> UserType | None:
-        from synapse_gql.models import User
-
-        return await load_one(info, User, self.user_id, UserType.from_row)
+        return await load_user(info, self.user_id)
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceRef | None:
-        from synapse_gql.models import Workspace
-        from synapse_gql.workspaces.types import WorkspaceType
+        from synapse_gql.workspaces.types import load_workspace
 
-        return await load_one(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
 
     @strawberry.field
     async def project(self, info: Info) -> ProjectRef | None:
-        from synapse_gql.models import Project
-        from synapse_gql.projects.types import ProjectType
+        from synapse_gql.projects.types import load_project
 
-        return await load_one(info, Project, self.project_id, ProjectType.from_row)
+        return await load_project(info, self.project_id)
 
     @strawberry.field
     async def conversation(self, info: Info) -> ConversationRef | None:
-        from synapse_gql.conversations.types import ConversationType
-        from synapse_gql.models import Conversation
+        from synapse_gql.conversations.types import load_conversation
 
-        return await load_one(info, Conversation, self.conversation_id, ConversationType.from_row)
+        return await load_conversation(info, self.conversation_id)
 
     @strawberry.field(description="The assistant message the call wrote.")
     async def message(self, info: Info) -> MessageRef | None:
-        from synapse_gql.conversations.types import MessageType
-        from synapse_gql.models import Message
+        from synapse_gql.conversations.types import load_message
 
-        return await load_one(info, Message, self.message_id, MessageType.from_row)
+        return await load_message(info, self.message_id)
 
     @strawberry.field(description="The catalog model called.")
     async def llm(self, info: Info) -> LLMType | None:
-        return await load_one(info, LLM, self.llm_id, LLMType.from_row)
+        return await load_llm(info, self.llm_id)
+
+
+async def load_usage_log(info: Info, usage_log_id: uuid.UUID | None) -> UsageLogType | None:
+    """A usage log by database id (batched), None for None or a missing id."""
+    row = await UsageLogLoader(info).one(usage_log_id)
+    return None if row is None else UsageLogType.from_row(row)

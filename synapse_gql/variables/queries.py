@@ -12,30 +12,8 @@ from synapse_gql.context import Info
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import register_node
 from synapse_gql.models import MemberRole, UserVariable, WorkspaceSecret
-from synapse_gql.variables.types import UserVariableType, WorkspaceSecretType
-from synapse_gql.workspaces.access import viewer_role, visible_rows
-
-
-async def user_variables(info: Info, user_id: uuid.UUID) -> list[UserVariableType]:
-    """The variables of ``user_id`` by key when that is the viewer; empty for anyone else."""
-    viewer = info.context.viewer
-    if viewer is None or viewer.id != user_id:
-        return []
-    loader = info.context.loaders.children(
-        UserVariable, UserVariable.user_id, order_by=[UserVariable.key]
-    )
-    return [UserVariableType.from_row(row) for row in await loader.load(user_id)]
-
-
-async def workspace_secrets(info: Info, workspace_id: uuid.UUID) -> list[WorkspaceSecretType]:
-    """A workspace's secrets by key for its admins and owners; empty for anyone else."""
-    role = await viewer_role(info, workspace_id)
-    if role is None or role.rank < MemberRole.ADMIN.rank:
-        return []
-    loader = info.context.loaders.children(
-        WorkspaceSecret, WorkspaceSecret.workspace_id, order_by=[WorkspaceSecret.key]
-    )
-    return [WorkspaceSecretType.from_row(row) for row in await loader.load(workspace_id)]
+from synapse_gql.variables.types import UserVariableType, WorkspaceSecretType, user_variables
+from synapse_gql.workspaces.access import visible_rows
 
 
 @strawberry.type

@@ -22,12 +22,12 @@ async def upsert_variable(
     """Insert the user's variable, or replace its value when ``key`` already exists."""
     values = {"value_encrypted": ciphertext, "is_secret": is_secret, "last_four": last_four}
     stmt = insert(UserVariable).values(user_id=user_id, key=key, **values)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[UserVariable.user_id, UserVariable.key],
         set_={**values, "updated_at": func.now()},
     ).returning(UserVariable)
     options = {"populate_existing": True}
-    return (await session.scalars(stmt, execution_options=options)).one()
+    return (await session.scalars(upsert, execution_options=options)).one()
 
 
 async def upsert_secret(
@@ -41,12 +41,12 @@ async def upsert_secret(
     """Insert the workspace's secret, or replace its value (and author) when ``key`` exists."""
     values = {"value_encrypted": ciphertext, "last_four": last_four, "created_by_id": actor_id}
     stmt = insert(WorkspaceSecret).values(workspace_id=workspace_id, key=key, **values)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[WorkspaceSecret.workspace_id, WorkspaceSecret.key],
         set_={**values, "updated_at": func.now()},
     ).returning(WorkspaceSecret)
     options = {"populate_existing": True}
-    return (await session.scalars(stmt, execution_options=options)).one()
+    return (await session.scalars(upsert, execution_options=options)).one()
 
 
 async def delete_variable(session: AsyncSession, user_id: uuid.UUID, key: str) -> uuid.UUID | None:

@@ -8,8 +8,9 @@ an interruption simply re-encrypts again (rotating is idempotent).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.db import Database
@@ -17,7 +18,8 @@ from synapse_gql.errors import ConfigurationError
 from synapse_gql.models import UserVariable, WorkspaceSecret
 from synapse_gql.security.keys import InvalidToken, Keyring
 
-ENCRYPTED_MODELS = (UserVariable, WorkspaceSecret)
+EncryptedModel = type[UserVariable] | type[WorkspaceSecret]
+ENCRYPTED_MODELS: tuple[EncryptedModel, ...] = (UserVariable, WorkspaceSecret)
 
 
 async def rotate_secrets(db: Database, keyring: Keyring, batch_size: int = 500) -> int:
@@ -30,7 +32,9 @@ async def rotate_secrets(db: Database, keyring: Keyring, batch_size: int = 500) 
     return total
 
 
-async def _rotate_model(db: Database, keyring: Keyring, model: type, batch_size: int) -> int:
+async def _rotate_model(
+    db: Database, keyring: Keyring, model: EncryptedModel, batch_size: int
+) -> int:
     count, after = 0, None
     while True:
         async with db.transaction() as session:
@@ -44,7 +48,11 @@ async def _rotate_model(db: Database, keyring: Keyring, model: type, batch_size:
 
 
 async def _rotate_batch(
-    session: AsyncSession, keyring: Keyring, model: type, after: uuid.UUID | None, size: int
+    session: AsyncSession,
+    keyring: Keyring,
+    model: EncryptedModel,
+    after: uuid.UUID | None,
+    size: int,
 ) -> tuple[int, uuid.UUID] | None:
     """Rotate the next ``size`` rows by id; (rows done, last id), None when none are left."""
     stmt = select(model.id, model.value_encrypted, model.updated_at).order_by(model.id)
@@ -66,7 +74,7 @@ async def _rotate_batch(
     return len(rows), rows[-1].id
 
 
-def _rotate(keyring: Keyring, model: type, row) -> str:  # type: ignore[no-untyped-def]
+def _rotate(keyring: Keyring, model: EncryptedModel, row: Row[uuid.UUID, str, datetime]) -> str:
     try:
         return keyring.rotate(row.value_encrypted)
     except InvalidToken:

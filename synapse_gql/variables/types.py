@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import strawberry
 
-from synapse_gql.accounts.types import UserType
+from synapse_gql.accounts.types import UserType, load_user
 from synapse_gql.context import Info
-from synapse_gql.gql.refs import WorkspaceRef, load_object
+from synapse_gql.gql.refs import WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
-from synapse_gql.models import UserVariable, WorkspaceSecret
+from synapse_gql.models import MemberRole, UserVariable, WorkspaceSecret
+from synapse_gql.variables.loaders import VariableLoader
 from synapse_gql.variables.service import masked
-
-if TYPE_CHECKING:
-    pass
+from synapse_gql.workspaces.access import viewer_role
 
 
 @strawberry.type(
@@ -84,16 +82,31 @@ class WorkspaceSecretType(Node):
 
     @strawberry.field(description="Who last set the value.")
     async def created_by(self, info: Info) -> UserType | None:
-        from synapse_gql.workspaces.types import load_user
-
         return await load_user(info, self.created_by_id)
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceRef | None:
-        from synapse_gql.models import Workspace
-        from synapse_gql.workspaces.types import WorkspaceType
+        from synapse_gql.workspaces.types import load_workspace
 
-        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
+
+
+async def user_variables(info: Info, user_id: uuid.UUID) -> list[UserVariableType]:
+    """The variables of ``user_id`` by key when that is the viewer; empty for anyone else."""
+    viewer = info.context.viewer
+    if viewer is None or viewer.id != user_id:
+        return []
+    rows = await VariableLoader(info).of_user(user_id)
+    return [UserVariableType.from_row(row) for row in rows]
+
+
+async def workspace_secrets(info: Info, workspace_id: uuid.UUID) -> list[WorkspaceSecretType]:
+    """A workspace's secrets by key for its admins and owners; empty for anyone else."""
+    role = await viewer_role(info, workspace_id)
+    if role is None or role.rank < MemberRole.ADMIN.rank:
+        return []
+    rows = await VariableLoader(info).secrets_of(workspace_id)
+    return [WorkspaceSecretType.from_row(row) for row in rows]
 
 
 @strawberry.input

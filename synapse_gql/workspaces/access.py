@@ -75,7 +75,7 @@ async def require_role(
 
 async def visible_rows(
     info: Info,
-    model: type,
+    model: type[Any],
     ids: Sequence[uuid.UUID],
     minimum: MemberRole = MemberRole.VIEWER,
 ) -> list[Any]:

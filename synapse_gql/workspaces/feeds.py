@@ -15,6 +15,7 @@ from synapse_gql.errors import DomainError
 from synapse_gql.gql.errors import SubscriptionRefused
 from synapse_gql.gql.relay import decode_id
 from synapse_gql.models import MemberRole
+from synapse_gql.realtime.admission import subscribe_slot
 from synapse_gql.realtime.guard import watched
 from synapse_gql.workspaces.access import require_role
 
@@ -41,7 +42,8 @@ async def workspace_feed(
     (re-checked when access news for the viewer arrives)."""
     check = partial(_holder, info, workspace_id, role)
     try:
-        decoded = await check()
+        async with subscribe_slot(info.context.state):
+            decoded = await check()
     except DomainError as error:
         yield SubscriptionRefused.from_exception(error)
         return

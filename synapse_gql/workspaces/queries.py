@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import strawberry
 
 from synapse_gql.context import Info
-from synapse_gql.gql.pagination import Connection, PageArgs, SortKey, paginate
+from synapse_gql.gql.pagination import Connection, PageArgs
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import decode_id, register_node
-from synapse_gql.models import MemberRole, Workspace, WorkspaceInvitation, WorkspaceMember
-from synapse_gql.workspaces import repository
+from synapse_gql.models import MemberRole, WorkspaceInvitation, WorkspaceMember
 from synapse_gql.workspaces.access import visible_rows
+from synapse_gql.workspaces.loaders import WorkspaceLoader
 from synapse_gql.workspaces.types import InvitationType, MemberType, WorkspaceType
 
 
@@ -29,16 +29,8 @@ class WorkspaceQuery:
         before: str | None = None,
     ) -> Connection[WorkspaceType]:
         viewer = info.context.require_viewer()
-        settings = info.context.settings
-        return await paginate(
-            info.context.sessions,
-            repository.workspaces_of(viewer.id),
-            SortKey(Workspace.created_at, Workspace.id),
-            PageArgs(first, after, last, before),
-            WorkspaceType.from_row,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
-        )
+        args = PageArgs(first, after, last, before)
+        return await WorkspaceLoader(info).page(viewer.id, args, WorkspaceType.of_row)
 
     @strawberry.field(description="A workspace you belong to, by ID or slug.")
     async def workspace(
@@ -47,18 +39,17 @@ class WorkspaceQuery:
         viewer = info.context.viewer
         if viewer is None or (id is None and slug is None):
             return None
-        stmt = repository.workspaces_of(viewer.id)
-        if id is not None:
-            stmt = stmt.where(Workspace.id == decode_id(id, "Workspace"))
-        if slug is not None:
-            stmt = stmt.where(Workspace.slug == slug)
-        rows = await info.context.loaders.rows(stmt)
-        return WorkspaceType.from_row(rows[0]) if rows else None
+        workspace_id = None if id is None else decode_id(id, "Workspace")
+        row = await WorkspaceLoader(info).find(viewer.id, workspace_id, slug)
+        return None if row is None else WorkspaceType.of_row(row)
 
 
-async def _workspaces(info: Info, ids: Sequence[uuid.UUID]) -> list:
-    rows = await visible_rows(info, Workspace, ids, MemberRole.VIEWER)
-    return [None if r is None else WorkspaceType.from_row(r) for r in rows]
+async def _workspaces(info: Info, ids: Sequence[uuid.UUID]) -> list[WorkspaceType | None]:
+    viewer = info.context.viewer
+    if viewer is None:
+        return [None] * len(ids)
+    rows = await WorkspaceLoader(info).visible(ids, viewer.id)
+    return [None if r is None else WorkspaceType.of_row(r) for r in rows]
 
 
 async def _members(info: Info, ids: Sequence[uuid.UUID]) -> list:

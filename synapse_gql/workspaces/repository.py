@@ -17,7 +17,7 @@ from synapse_gql.models import (
 )
 
 
-def workspaces_of(user_id: uuid.UUID) -> Select[tuple[Workspace]]:
+def workspaces_of(user_id: uuid.UUID) -> Select[Workspace]:
     return (
         select(Workspace)
         .join(WorkspaceMember, WorkspaceMember.workspace_id == Workspace.id)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from synapse_gql.dashboards.defaults import create_default_dashboard
 from synapse_gql.errors import DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
 from synapse_gql.gql import validation
 from synapse_gql.models import LLM, MemberRole, Workspace, WorkspaceMember
@@ -41,7 +42,7 @@ def _check_settings(settings: Any) -> dict[str, Any]:
 async def create_workspace(
     session: AsyncSession, owner_id: uuid.UUID, name: str, slug: str | None, description: str
 ) -> Workspace:
-    """A new workspace whose creator is its owner."""
+    """A new workspace whose creator is its owner, with the default dashboard."""
     name = validation.text(name, ["input", "name"])
     if slug is None:
         slug = await _unique_slug(session, name)
@@ -62,6 +63,7 @@ async def create_workspace(
     await session.flush()
     session.add(WorkspaceMember(workspace_id=workspace.id, user_id=owner_id, role=MemberRole.OWNER))
     await session.flush()
+    await create_default_dashboard(session, workspace.id, owner_id)
     return workspace
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import false, true
+from sqlalchemy import Row, false, true
 from strawberry.scalars import JSON
 
-from synapse_gql.accounts.types import UserType
+from synapse_gql.accounts.types import UserType, load_user
 from synapse_gql.agents.fields import agents_field
 from synapse_gql.alerts.fields import alerts_field
-from synapse_gql.catalog.types import LLMType
+from synapse_gql.catalog.types import LLMType, load_llm
 from synapse_gql.context import Info
 from synapse_gql.conversations.fields import conversations_field
 from synapse_gql.gql.batched import ChildList, child_connection
@@ -23,14 +23,11 @@ from synapse_gql.gql.refs import (
     ProjectTypeRef,
     TagRef,
     WorkspaceSecretRef,
-    load_object,
 )
-from synapse_gql.gql.relay import Node, to_global_id
+from synapse_gql.gql.relay import Node, from_values, lazy_global_id, orm_values, to_global_id
 from synapse_gql.models import (
-    LLM,
     InvitationStatus,
     MemberRole,
-    User,
     Workspace,
     WorkspaceInvitation,
     WorkspaceMember,
@@ -39,17 +36,22 @@ from synapse_gql.models import (
 from synapse_gql.usage.fields import billing_events_field, usage_logs_field
 from synapse_gql.workspaces import repository
 from synapse_gql.workspaces.access import viewer_role
+from synapse_gql.workspaces.loaders import WORKSPACE_COLUMNS, WorkspaceLoader
 
 if TYPE_CHECKING:
     from synapse_gql.budgets.types import BudgetType
+    from synapse_gql.dashboards.types import DashboardType
     from synapse_gql.invoices.types import InvoiceStatusType, InvoiceType
 
 InvoiceRef = Annotated["InvoiceType", strawberry.lazy("synapse_gql.invoices.types")]
 InvoiceStatusRef = Annotated["InvoiceStatusType", strawberry.lazy("synapse_gql.invoices.types")]
 
-MemberRoleType = strawberry.enum(MemberRole, name="MemberRole")
-WorkspacePlanType = strawberry.enum(WorkspacePlan, name="WorkspacePlan")
-InvitationStatusType = strawberry.enum(InvitationStatus, name="InvitationStatus")
+strawberry.enum(MemberRole, name="MemberRole")
+MemberRoleType = MemberRole
+strawberry.enum(WorkspacePlan, name="WorkspacePlan")
+WorkspacePlanType = WorkspacePlan
+strawberry.enum(InvitationStatus, name="InvitationStatus")
+InvitationStatusType = InvitationStatus
 FALLBACK_LLM_DESCRIPTION = (
     "Model that answers when the resolved model fails before its first token"
     " (unavailable, timeout, rate limit)."
@@ -62,17 +64,19 @@ MEMBERS = ChildList(
 )
 
 
-async def load_user(info: Info, user_id: uuid.UUID | None) -> UserType | None:
-    """A user by database id (batched), None for None."""
-    return await load_object(info, User, user_id, UserType.from_row)
-
-
 def page_args(
     first: int | None, after: str | None, last: int | None, before: str | None
 ) -> PageArgs:
     return PageArgs(first=first, after=after, last=last, before=before)
 
 
+async def load_workspace(info: Info, workspace_id: uuid.UUID) -> WorkspaceType | None:
+    """A workspace by database id (batched), for a child row the caller may read."""
+    row = await WorkspaceLoader(info).one(workspace_id)
+    return None if row is None else WorkspaceType.of_row(row)
+
+
+@lazy_global_id("Workspace")
 @strawberry.type(name="Workspace", description="A team's tenant: members, projects, agents, usage.")
 class WorkspaceType(Node):
     agents = agents_field(
@@ -98,20 +102,13 @@ class WorkspaceType(Node):
 
     @classmethod
     def from_row(cls, row: Workspace) -> WorkspaceType:
-        return cls(
-            id=to_global_id("Workspace", row.id),
-            db_id=row.id,
-            owner_id=row.owner_id,
-            default_llm_db_id=row.default_llm_id,
-            fallback_llm_db_id=row.fallback_llm_id,
-            name=row.name,
-            slug=row.slug,
-            description=row.description,
-            plan=row.plan,
-            settings=row.settings,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        """The node of an ORM workspace (one just written)."""
+        return from_values(cls, orm_values(row, WORKSPACE_COLUMNS))
+
+    @classmethod
+    def of_row(cls, row: Row[Any]) -> WorkspaceType:
+        """The node of a Core row of ``WorkspaceLoader``."""
+        return from_values(cls, zip(row._fields, row, strict=True))
 
     @strawberry.field(description="The user who created the workspace.")
     async def owner(self, info: Info) -> UserType | None:
@@ -122,12 +119,12 @@ class WorkspaceType(Node):
     )
     async def default_llm(self, info: Info) -> LLMType | None:
         """The workspace's default model (batched per request), None when unset."""
-        return await load_object(info, LLM, self.default_llm_db_id, LLMType.from_row)
+        return await load_llm(info, self.default_llm_db_id)
 
     @strawberry.field(description=FALLBACK_LLM_DESCRIPTION)
     async def fallback_llm(self, info: Info) -> LLMType | None:
         """The workspace's fallback model (batched per request), None when unset."""
-        return await load_object(info, LLM, self.fallback_llm_db_id, LLMType.from_row)
+        return await load_llm(info, self.fallback_llm_db_id)
 
     @strawberry.field(
         description="Budgets of the workspace, its projects, members and API tokens, oldest"
@@ -138,7 +135,7 @@ class WorkspaceType(Node):
     ) -> list[Annotated[BudgetType, strawberry.lazy("synapse_gql.budgets.types")]]:
         from synapse_gql.budgets.queries import workspace_budgets
 
-        return await workspace_budgets(info, self.db_id)  # type: ignore[return-value]
+        return await workspace_budgets(info, self.db_id)
 
     @strawberry.field(
         description="Invoices, latest period first (admins and owners, as billing events;"
@@ -156,7 +153,15 @@ class WorkspaceType(Node):
         from synapse_gql.invoices.queries import invoice_connection
 
         args = page_args(first, after, last, before)
-        return await invoice_connection(info, self.db_id, status, args)  # type: ignore[return-value]
+        return await invoice_connection(info, self.db_id, status, args)
+
+    @strawberry.field(description="Your dashboards and the shared ones, oldest first.")
+    async def dashboards(
+        self, info: Info
+    ) -> list[Annotated[DashboardType, strawberry.lazy("synapse_gql.dashboards.types")]]:
+        from synapse_gql.dashboards.queries import workspace_dashboards
+
+        return await workspace_dashboards(info, self.db_id)
 
     @strawberry.field(description="Your role here.")
     async def viewer_role(self, info: Info) -> MemberRoleType | None:
@@ -209,7 +214,7 @@ class WorkspaceType(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[ProjectTypeRef]:
-        from synapse_gql.projects.queries import project_connection
+        from synapse_gql.projects.types import project_connection
 
         return await project_connection(
             info, self.db_id, include_archived, page_args(first, after, last, before)
@@ -217,7 +222,7 @@ class WorkspaceType(Node):
 
     @strawberry.field(description="Workspace secrets by key (admins and owners; empty for others).")
     async def secrets(self, info: Info) -> list[WorkspaceSecretRef]:
-        from synapse_gql.variables.queries import workspace_secrets
+        from synapse_gql.variables.types import workspace_secrets
 
         return await workspace_secrets(info, self.db_id)
 
@@ -231,7 +236,7 @@ class WorkspaceType(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[TagRef]:
-        from synapse_gql.tags.queries import tag_connection
+        from synapse_gql.tags.types import tag_connection
 
         args = page_args(first, after, last, before)
         return await tag_connection(info, self.db_id, category, args)
@@ -240,7 +245,7 @@ class WorkspaceType(Node):
     async def feedback_summary(
         self, info: Info, since: datetime | None = None, until: datetime | None = None
     ) -> FeedbackSummaryRef:
-        from synapse_gql.feedback.queries import feedback_summary
+        from synapse_gql.feedback.types import feedback_summary
 
         return await feedback_summary(info, self.db_id, since, until)
 
@@ -270,7 +275,7 @@ class MemberType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceType | None:
-        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
 
 
 @strawberry.type(name="WorkspaceInvitation", description="An invitation to join a workspace.")
@@ -309,7 +314,7 @@ class InvitationType(Node):
 
     @strawberry.field
     async def workspace(self, info: Info) -> WorkspaceType | None:
-        return await load_object(info, Workspace, self.workspace_id, WorkspaceType.from_row)
+        return await load_workspace(info, self.workspace_id)
 
 
 @strawberry.type(
