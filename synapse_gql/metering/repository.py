@@ -127,7 +127,7 @@ async def upsert_conversation_llm(
         total_cost=cost,
         total_latency_ms=latency_ms,
     )
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[table.c.conversation_id, table.c.llm_id],
         set_={
             "call_count": table.c.call_count + 1,
@@ -146,5 +146,5 @@ async def upsert_conversation_llm(
         table.c.total_latency_ms,
         table.c.last_used_at,
     )
-    values = dict((await session.execute(stmt)).one()._asdict())
+    values = dict((await session.execute(upsert)).one()._asdict())
     _refresh_cached(session, ConversationLLM, values.pop("id"), values)

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.alerts import announce_alerts, evaluate_after_call
+from synapse_gql.analytics.rollups import add_to_rollup
 from synapse_gql.metering import pricing, repository
 from synapse_gql.metering.budget import budget_allows, raise_spend_alerts
 from synapse_gql.models import (
@@ -20,6 +21,7 @@ from synapse_gql.models import (
     BillingEvent,
     BillingEventType,
     BillingStatus,
+    Conversation,
     LLMPrice,
     UsageLog,
     UsageStatus,
@@ -151,11 +153,12 @@ async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult
 
     Prices it at the price period in force when the call was sent (``llm_price_id``; the
     current one when the record has none; failed and cancelled calls pay for the tokens
-    they consumed, cached tokens at the period's cache prices), writes the usage log,
-    adds tokens and cost to the assistant message (accumulated, so retries of one message
-    add up; a call that consumed nothing leaves the message alone), to the conversation
-    totals and to the per-LLM aggregate (every call counts there, failed ones too), writes
-    a usage charge when the cost is positive and raises the budget thresholds it crossed.
+    they consumed, cached tokens at the period's cache prices), writes the usage log with
+    the conversation's agent and counts it in its hourly rollup, adds tokens and cost to
+    the assistant message (accumulated, so retries of one message add up; a call that
+    consumed nothing leaves the message alone), to the conversation totals and to the
+    per-LLM aggregate (every call counts there, failed ones too), writes a usage charge
+    when the cost is positive and raises the budget thresholds it crossed.
 
     The caller must not write the message's token, cost and latency columns itself. A
     charge locks the workspace's budget row until the transaction ends: commit promptly.
@@ -196,6 +199,7 @@ async def _insert_usage(
         conversation_id=record.conversation_id,
         message_id=record.message_id,
         api_token_id=record.api_token_id,
+        agent_id=_conversation_agent(record.conversation_id),
         llm_id=record.llm_id,
         llm_price_id=price.id,
         provider=record.provider,
@@ -227,7 +231,15 @@ async def _insert_usage(
     )
     session.add(usage)
     await session.flush()
+    await add_to_rollup(session, usage.id, record.latency_ms, record.time_to_first_token_ms)
     return usage
+
+
+def _conversation_agent(conversation_id: uuid.UUID | None) -> Any:
+    """The agent of the call's conversation, read by the INSERT itself."""
+    if conversation_id is None:
+        return None
+    return select(Conversation.agent_id).where(Conversation.id == conversation_id).scalar_subquery()
 
 
 async def _add_to_message(

@@ -2,6 +2,7 @@
 
 from synapse_gql.models.accounts import ApiToken, User
 from synapse_gql.models.agents import Agent, AgentStatus
+from synapse_gql.models.analytics import UsageRollup, UsageRollupDaily, UsageRollupMonthly
 from synapse_gql.models.base import Base
 from synapse_gql.models.billing import (
     BillingEvent,
@@ -26,6 +27,7 @@ from synapse_gql.models.conversations import (
     MessageRole,
     MessageStatus,
 )
+from synapse_gql.models.dashboards import ChartKind, Dashboard, DashboardWidget
 from synapse_gql.models.feedback import FeedbackCategory, MessageFeedback, RatingType
 from synapse_gql.models.invoices import (
     Invoice,
@@ -68,10 +70,13 @@ __all__ = [
     "BudgetReservation",
     "BudgetScope",
     "BudgetUsage",
+    "ChartKind",
     "Conversation",
     "ConversationLLM",
     "ConversationStatus",
     "ConversationTag",
+    "Dashboard",
+    "DashboardWidget",
     "FeedbackCategory",
     "GenerationWorker",
     "InvitationStatus",
@@ -94,6 +99,9 @@ __all__ = [
     "Tag",
     "TagSource",
     "UsageLog",
+    "UsageRollup",
+    "UsageRollupDaily",
+    "UsageRollupMonthly",
     "UsageStatus",
     "User",
     "UserVariable",

@@ -21,7 +21,8 @@ NAMING_CONVENTION = {
 }
 
 # Money: 18 digits with 10 after the point covers per-token prices and large invoices.
-Money = Numeric(20, 10)
+MONEY_SCALE = 10
+Money = Numeric(20, MONEY_SCALE)
 uuid_pk = Annotated[uuid.UUID, mapped_column(primary_key=True, default=uuid.uuid4)]
 timestamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]
 created_ts = Annotated[

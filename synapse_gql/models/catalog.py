@@ -8,11 +8,19 @@ from decimal import Decimal
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from synapse_gql.models.base import Base, Money, created_ts, timestamp, updated_ts, uuid_pk
+from synapse_gql.models.base import (
+    MONEY_SCALE,
+    Base,
+    Money,
+    created_ts,
+    timestamp,
+    updated_ts,
+    uuid_pk,
+)
 
 # Decimal places of every price column (``Money`` is NUMERIC(20, 10)): a price per million
 # tokens down to 1e-10 USD, i.e. 1e-16 USD per token.
-PRICE_SCALE = Money.scale
+PRICE_SCALE = MONEY_SCALE
 
 
 class LLM(Base):

@@ -54,6 +54,8 @@ class UsageLog(Base):
         Index(None, "message_id"),
         # What an API token spent (API-token budgets), and the SET NULL scan on revoke.
         Index(None, "api_token_id", "created_at"),
+        # Usage by agent, and the SET NULL scan when an agent is deleted.
+        Index(None, "agent_id", "created_at"),
         CheckConstraint(
             "input_tokens >= 0 AND output_tokens >= 0 AND total_tokens >= 0",
             name="tokens_non_negative",
@@ -87,6 +89,8 @@ class UsageLog(Base):
     api_token_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_tokens.id", ondelete="SET NULL")
     )
+    # The agent of the call's conversation when it was metered.
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     # RESTRICT: billed history must keep its model and price.
     llm_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("llms.id", ondelete="RESTRICT"))
     llm_price_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -8,6 +8,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -38,6 +39,14 @@ def new_invitation_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class InvalidLink(Exception):
+    """A signed link that is forged, malformed, for another purpose, or ``expired``."""
+
+    def __init__(self, expired: bool) -> None:
+        super().__init__("The link has expired." if expired else "The link is not valid.")
+        self.expired = expired
+
+
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: uuid.UUID
@@ -53,6 +62,7 @@ class Keyring:
 
     def __init__(self, secret: str, previous: list[str] | None = None) -> None:
         self._signing_key = _derive(secret, b"synapse-gql/access-token")
+        self._link_key = _derive(secret, b"synapse-gql/signed-link")
         fernets = [self._fernet(s) for s in [secret, *(previous or [])]]
         self._cipher = MultiFernet(fernets)
 
@@ -81,6 +91,30 @@ class Keyring:
         except (jwt.PyJWTError, KeyError, ValueError):
             return None
 
+    def issue_link_token(
+        self, purpose: str, claims: dict[str, Any], ttl: timedelta
+    ) -> tuple[str, datetime]:
+        """A signed token for a link that grants ``claims`` for ``purpose`` until it expires;
+        its key is derived apart from the access tokens', so neither passes for the other."""
+        expires = datetime.now(UTC) + ttl
+        payload = {**claims, "exp": expires, "aud": f"{ACCESS_TOKEN_AUDIENCE}/{purpose}"}
+        return jwt.encode(payload, self._link_key, algorithm=JWT_ALGORITHM), expires
+
+    def read_link_token(self, token: str, purpose: str) -> dict[str, Any]:
+        """The claims of a link token issued for ``purpose``; ``InvalidLink`` otherwise."""
+        try:
+            return jwt.decode(
+                token,
+                self._link_key,
+                algorithms=[JWT_ALGORITHM],
+                audience=f"{ACCESS_TOKEN_AUDIENCE}/{purpose}",
+                options={"require": ["exp", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidLink(expired=True) from None
+        except jwt.PyJWTError:
+            raise InvalidLink(expired=False) from None
+
     def encrypt(self, plaintext: str) -> str:
         return self._cipher.encrypt(plaintext.encode()).decode()
 
@@ -93,4 +127,4 @@ class Keyring:
         return self._cipher.rotate(ciphertext.encode()).decode()
 
 
-__all__ = ["AccessClaims", "InvalidToken", "Keyring", "digest", "new_api_token"]
+__all__ = ["AccessClaims", "InvalidLink", "InvalidToken", "Keyring", "digest", "new_api_token"]

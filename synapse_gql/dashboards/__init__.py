@@ -1,0 +1,1 @@
+"""Saved dashboards: widgets that run stored analytics queries through the schema."""
