@@ -11,9 +11,14 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from synapse_gql.config import Settings
 from synapse_gql.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from synapse_gql.demo import DemoLogin
+    from synapse_gql.security.keys import Keyring
 
 logger = logging.getLogger("synapse_gql")
 
@@ -45,7 +50,7 @@ async def _seed(url: str) -> int:
         await db.dispose()
 
 
-async def _demo(url: str):  # type: ignore[no-untyped-def]
+async def _demo(url: str) -> DemoLogin:
     from synapse_gql.db import Database
     from synapse_gql.demo import ensure_demo
 
@@ -93,7 +98,7 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _demo_banner(login, host: str, port: int) -> str:  # type: ignore[no-untyped-def]
+def _demo_banner(login: DemoLogin, host: str, port: int) -> str:
     return (
         f"\nDemo ready. Open http://{host}:{port}/graphql and run:\n\n"
         f'  mutation {{ login(input: {{email: "{login.email}", password: "{login.password}"}}) '
@@ -125,7 +130,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _set_admin(url: str, email: str, is_admin: bool) -> bool:
-    from sqlalchemy import update
+    from sqlalchemy import CursorResult, update
 
     from synapse_gql.db import Database
     from synapse_gql.models import User
@@ -135,7 +140,7 @@ async def _set_admin(url: str, email: str, is_admin: bool) -> bool:
         async with db.transaction() as session:
             stmt = update(User).where(User.email == email.strip().lower())
             result = await session.execute(stmt.values(is_platform_admin=is_admin))
-            return bool(result.rowcount)
+            return bool(cast(CursorResult[Any], result).rowcount)
     finally:
         await db.dispose()
 
@@ -181,7 +186,7 @@ def cmd_documents_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _rotate_secrets(url: str, keyring, batch_size: int) -> int:  # type: ignore[no-untyped-def]
+async def _rotate_secrets(url: str, keyring: Keyring, batch_size: int) -> int:
     from synapse_gql.db import Database
     from synapse_gql.variables.rotation import rotate_secrets
 

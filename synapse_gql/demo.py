@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -46,7 +47,9 @@ async def ensure_demo(db: Database) -> DemoLogin:
     return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, DEMO_SLUG)
 
 
-async def _ensure_project_and_agent(session: AsyncSession, user_id, workspace: Workspace) -> None:  # type: ignore[no-untyped-def]
+async def _ensure_project_and_agent(
+    session: AsyncSession, user_id: uuid.UUID, workspace: Workspace
+) -> None:
     project = await session.scalar(select(Project).where(Project.workspace_id == workspace.id))
     if project is None:
         project = await projects.create_project(

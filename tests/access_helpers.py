@@ -28,7 +28,7 @@ class Team:
     conversation: dict
 
 
-async def make_team(server: Served, make_user, make_workspace, add_member) -> Team:  # type: ignore[no-untyped-def]
+async def make_team(server: Served, make_user, make_workspace, add_member) -> Team:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     viewer, member, removed = [await make_user(n) for n in ("viewer", "member", "removed")]

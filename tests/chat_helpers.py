@@ -58,7 +58,7 @@ async def send(
     return (await gql.op("SendMessage", token, input=given))["sendMessage"]
 
 
-async def wait_for(condition, seconds: float = 30.0, interval: float = 0.05) -> Any:  # type: ignore[no-untyped-def]
+async def wait_for(condition, seconds: float = 30.0, interval: float = 0.05) -> Any:
     """Poll ``condition`` (async; it reads the database or the server) until it returns
     something truthy."""
     async with asyncio.timeout(seconds):

@@ -64,7 +64,7 @@ async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+def settings(database_url: str, tmp_path) -> Settings:
     return Settings(
         _env_file=None,
         database_url=database_url,
@@ -89,7 +89,7 @@ def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untype
 
 
 @pytest.fixture
-async def app(settings: Settings):  # type: ignore[no-untyped-def]
+async def app(settings: Settings):
     """The app between its startup and its shutdown (realtime, generations, providers)."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
@@ -97,7 +97,7 @@ async def app(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def http(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+async def http(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
@@ -116,7 +116,7 @@ class Account:
 
 
 @pytest.fixture
-def make_user(gql: GraphQLClient):  # type: ignore[no-untyped-def]
+def make_user(gql: GraphQLClient):
     """Register a user and return its id, email and access token."""
     counter = iter(range(1, 10_000))
 
@@ -131,7 +131,7 @@ def make_user(gql: GraphQLClient):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def make_workspace(gql: GraphQLClient):  # type: ignore[no-untyped-def]
+def make_workspace(gql: GraphQLClient):
     """Create a workspace owned by ``owner`` and return its payload."""
 
     async def make(owner: Account, name: str = "Team") -> dict:
@@ -144,7 +144,7 @@ def make_workspace(gql: GraphQLClient):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def add_member(gql: GraphQLClient):  # type: ignore[no-untyped-def]
+def add_member(gql: GraphQLClient):
     """Make ``user`` a member of ``workspace`` with ``role`` (invited by ``admin``)."""
 
     async def add(admin: Account, workspace: dict, user: Account, role: str = "MEMBER") -> dict:
@@ -176,7 +176,7 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def sql_log(app):  # type: ignore[no-untyped-def]
+def sql_log(app):
     """``with sql_log() as log:`` counts the statements the app runs in the block."""
     from tests.sqlcount import counting
 

@@ -33,7 +33,7 @@ class Team:
         return None if who == "anonymous" else getattr(self, who)
 
 
-async def make_team(make_user, make_workspace, add_member) -> Team:  # type: ignore[no-untyped-def]
+async def make_team(make_user, make_workspace, add_member) -> Team:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     member, viewer, outsider = [await make_user(n) for n in ("member", "viewer", "outsider")]
@@ -47,7 +47,7 @@ def token(actor: Account | None) -> str | None:
     return None if actor is None else actor.token
 
 
-async def start(gql, actor: Account | None, workspace: dict, **extra: Any) -> dict:  # type: ignore[no-untyped-def]
+async def start(gql, actor: Account | None, workspace: dict, **extra: Any) -> dict:
     """``createConversation`` in ``workspace``; returns the result payload."""
     given = {"workspaceId": workspace["id"], **extra}
     return (await gql.op("CreateConversation", token(actor), input=given))["createConversation"]

@@ -34,7 +34,7 @@ class Team:
     workspace: dict
 
 
-async def make_team(make_user, make_workspace) -> Team:  # type: ignore[no-untyped-def]
+async def make_team(make_user, make_workspace) -> Team:
     """An owner and their workspace, made over the API."""
     owner = await make_user("owner")
     return Team(owner, await make_workspace(owner))

@@ -53,7 +53,7 @@ class Scene:
         return CallRecord(**values)
 
 
-async def make_scene(make_user, make_workspace, engine: AsyncEngine) -> Scene:  # type: ignore[no-untyped-def]
+async def make_scene(make_user, make_workspace, engine: AsyncEngine) -> Scene:
     """A user and a workspace made over the API, and a conversation inserted with SQL."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)

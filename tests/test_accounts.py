@@ -20,14 +20,14 @@ def register_input(email: str, password: str = PASSWORD, name: str = "Ada") -> d
     return {"email": email, "name": name, "password": password}
 
 
-async def create_api_token(gql, token: str, name: str = "ci", **extra) -> dict:  # type: ignore[no-untyped-def]
+async def create_api_token(gql, token: str, name: str = "ci", **extra) -> dict:
     data = await gql.op("CreateApiToken", token, input={"name": name, **extra})
     payload = data["createApiToken"]
     assert payload["__typename"] == "CreatedApiToken", payload
     return payload
 
 
-def assert_401(response, fragment: str) -> None:  # type: ignore[no-untyped-def]
+def assert_401(response, fragment: str) -> None:
     assert response.status_code == 401, response.text
     assert fragment in response.json()["detail"]
     assert response.headers["www-authenticate"] == "Bearer"
@@ -36,7 +36,7 @@ def assert_401(response, fragment: str) -> None:  # type: ignore[no-untyped-def]
 # --- registration -----------------------------------------------------------------------
 
 
-async def test_register_returns_a_working_access_token(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_register_returns_a_working_access_token(gql) -> None:
     """Given a new email, when registering, then the returned token authenticates `me`."""
     data = await gql.op("Register", input=register_input("grace@example.com"))
     payload = data["register"]
@@ -50,7 +50,7 @@ async def test_register_returns_a_working_access_token(gql) -> None:  # type: ig
     assert me["isPlatformAdmin"] is False
 
 
-async def test_email_is_case_insensitive(gql, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_email_is_case_insensitive(gql, db_engine) -> None:
     """Given ada@x.com is registered, when registering Ada@X.com, then EMAIL_TAKEN."""
     await gql.op("Register", input=register_input("ada@x.com"))
 
@@ -60,7 +60,7 @@ async def test_email_is_case_insensitive(gql, db_engine) -> None:  # type: ignor
     assert await scalar(db_engine, "SELECT count(*) FROM users") == 1
 
 
-async def test_email_is_stored_lower_case(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_email_is_stored_lower_case(gql) -> None:
     """Given a mixed-case email, when registering, then it is stored and shown lower-cased."""
     data = await gql.op("Register", input=register_input("  Linus@Example.COM "))
 
@@ -75,7 +75,7 @@ async def test_email_is_stored_lower_case(gql) -> None:  # type: ignore[no-untyp
         ("short@example.com", "1234567", ["input", "password"]),
     ],
 )
-async def test_register_rejects_invalid_input(gql, db_engine, email, password, path) -> None:  # type: ignore[no-untyped-def]
+async def test_register_rejects_invalid_input(gql, db_engine, email, password, path) -> None:
     """Given a bad email or a short password, when registering, then INVALID_INPUT at path."""
     data = await gql.op("Register", input=register_input(email, password))
 
@@ -83,7 +83,7 @@ async def test_register_rejects_invalid_input(gql, db_engine, email, password, p
     assert await scalar(db_engine, "SELECT count(*) FROM users") == 0
 
 
-async def test_registration_can_be_disabled(settings, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_registration_can_be_disabled(settings, db_engine) -> None:
     """Given allow_registration=False, when registering, then REGISTRATION_DISABLED, no row."""
     async with client_with(settings, allow_registration=False) as gql:
         data = await gql.op("Register", input=register_input("eve@example.com"))
@@ -92,7 +92,7 @@ async def test_registration_can_be_disabled(settings, db_engine) -> None:  # typ
     assert await scalar(db_engine, "SELECT count(*) FROM users") == 0
 
 
-async def test_password_is_stored_as_an_argon2_hash(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_password_is_stored_as_an_argon2_hash(gql, make_user, db_engine) -> None:
     """Given a registered user, then the database holds an argon2id hash, not the password."""
     user = await make_user("hash", password=PASSWORD)
 
@@ -107,7 +107,7 @@ async def test_password_is_stored_as_an_argon2_hash(gql, make_user, db_engine) -
 # --- login ------------------------------------------------------------------------------
 
 
-async def test_login_with_the_right_password(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_login_with_the_right_password(gql, make_user) -> None:
     """Given a user who never logged in, when logging in, then a token and lastLoginAt."""
     user = await make_user("ada")
     assert (await gql.op("Me", user.token))["me"]["lastLoginAt"] is None
@@ -122,7 +122,7 @@ async def test_login_with_the_right_password(gql, make_user) -> None:  # type: i
     assert me["lastLoginAt"] is not None
 
 
-async def test_wrong_password_and_unknown_email_look_the_same(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_wrong_password_and_unknown_email_look_the_same(gql, make_user) -> None:
     """Given a user, when logging in wrongly or as nobody, then one identical error."""
     user = await make_user("ada")
 
@@ -138,14 +138,14 @@ async def test_wrong_password_and_unknown_email_look_the_same(gql, make_user) ->
 # --- bearer tokens ----------------------------------------------------------------------
 
 
-async def test_garbage_bearer_token_is_401(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_garbage_bearer_token_is_401(gql) -> None:
     """Given a token that is no JWT, when calling, then 401 with a clear message."""
     response = await gql.raw("{ me { id } }", token="not-a-token")
 
     assert_401(response, "invalid or has expired")
 
 
-async def test_forged_bearer_token_is_401(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_forged_bearer_token_is_401(gql, make_user) -> None:
     """Given a token signed with another secret, when calling, then 401."""
     user = await make_user("ada")
     forger = Keyring(secrets.token_urlsafe(48))
@@ -156,7 +156,7 @@ async def test_forged_bearer_token_is_401(gql, make_user) -> None:  # type: igno
     assert_401(response, "invalid or has expired")
 
 
-async def test_expired_bearer_token_is_401(gql, app, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_expired_bearer_token_is_401(gql, app, make_user) -> None:
     """Given a correctly signed token that expired, when calling, then 401."""
     user = await make_user("ada")
     keyring = app.state.synapse.keyring
@@ -167,7 +167,7 @@ async def test_expired_bearer_token_is_401(gql, app, make_user) -> None:  # type
     assert_401(response, "invalid or has expired")
 
 
-async def test_token_of_a_deleted_user_is_401(gql, app) -> None:  # type: ignore[no-untyped-def]
+async def test_token_of_a_deleted_user_is_401(gql, app) -> None:
     """Given a valid token for a user id that does not exist, when calling, then 401."""
     token, _ = app.state.synapse.keyring.issue_access_token(uuid.uuid4(), timedelta(hours=1))
 
@@ -176,7 +176,7 @@ async def test_token_of_a_deleted_user_is_401(gql, app) -> None:  # type: ignore
     assert_401(response, "no longer exists")
 
 
-async def test_other_authorization_scheme_is_401(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_other_authorization_scheme_is_401(gql) -> None:
     """Given `Authorization: Basic ...`, when calling, then 401 naming the Bearer scheme."""
     response = await gql.http.post(
         "/graphql", json={"query": "{ me { id } }"}, headers={"Authorization": "Basic YTpi"}
@@ -185,7 +185,7 @@ async def test_other_authorization_scheme_is_401(gql) -> None:  # type: ignore[n
     assert_401(response, "Bearer")
 
 
-async def test_anonymous_me_is_null_and_private_fields_fail(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_me_is_null_and_private_fields_fail(gql) -> None:
     """Given no token, then `me` is null and `apiTokens` is an UNAUTHENTICATED error."""
     assert (await gql.op("Me"))["me"] is None
 
@@ -198,7 +198,7 @@ async def test_anonymous_me_is_null_and_private_fields_fail(gql) -> None:  # typ
 # --- API tokens -------------------------------------------------------------------------
 
 
-async def test_api_token_is_shown_once_and_stored_as_sha256(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_api_token_is_shown_once_and_stored_as_sha256(gql, make_user, db_engine) -> None:
     """Given a user, when creating an API token, then `sgq_...` once, only its sha256 stored."""
     user = await make_user("ada")
 
@@ -213,7 +213,7 @@ async def test_api_token_is_shown_once_and_stored_as_sha256(gql, make_user, db_e
     assert token not in stored[0][0]
 
 
-async def test_api_token_authenticates_and_records_use(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_api_token_authenticates_and_records_use(gql, make_user) -> None:
     """Given an API token, when used, then it is the user and the list shows lastUsedAt."""
     user = await make_user("ada")
     created = await create_api_token(gql, user.token)
@@ -231,7 +231,7 @@ async def test_api_token_authenticates_and_records_use(gql, make_user) -> None: 
     assert edge["node"]["lastUsedAt"] is not None
 
 
-async def test_revoked_api_token_is_401(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_revoked_api_token_is_401(gql, make_user) -> None:
     """Given a used API token, when revoked, then it is refused and hidden by default."""
     user = await make_user("ada")
     created = await create_api_token(gql, user.token)
@@ -246,7 +246,7 @@ async def test_revoked_api_token_is_401(gql, make_user) -> None:  # type: ignore
     assert listed["apiTokens"]["edges"][0]["node"]["revokedAt"] is not None
 
 
-async def test_cannot_revoke_another_users_token(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_cannot_revoke_another_users_token(gql, make_user) -> None:
     """Given Bob's API token, when Ada revokes it, then NOT_FOUND and it still works."""
     ada, bob = await make_user("ada"), await make_user("bob")
     created = await create_api_token(gql, bob.token)
@@ -257,7 +257,7 @@ async def test_cannot_revoke_another_users_token(gql, make_user) -> None:  # typ
     assert (await gql.op("Me", created["token"]))["me"]["id"] == bob.id
 
 
-async def test_api_token_expiry_must_be_in_the_future(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_api_token_expiry_must_be_in_the_future(gql, make_user, db_engine) -> None:
     """Given an expiresAt in the past, when creating a token, then INVALID_INPUT, no row."""
     user = await make_user("ada")
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
@@ -268,7 +268,7 @@ async def test_api_token_expiry_must_be_in_the_future(gql, make_user, db_engine)
     assert await scalar(db_engine, "SELECT count(*) FROM api_tokens") == 0
 
 
-async def test_expired_api_token_is_401(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_expired_api_token_is_401(gql, make_user, db_engine) -> None:
     """Given an API token whose expiry has passed, when used, then 401."""
     user = await make_user("ada")
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
@@ -281,7 +281,7 @@ async def test_expired_api_token_is_401(gql, make_user, db_engine) -> None:  # t
     assert_401(response, "expired")
 
 
-async def test_unknown_api_token_is_401(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_api_token_is_401(gql) -> None:
     """Given an `sgq_` token that was never issued, when used, then 401."""
     response = await gql.raw("{ me { id } }", token="sgq_" + secrets.token_urlsafe(32))
 

@@ -13,37 +13,37 @@ from tests.helpers import execute, fetch, scalar, user_error
 MISSING_PROJECT = to_global_id("Project", uuid.uuid4())
 
 
-async def llm(db_engine, model_id: str = "gpt-4o") -> str:  # type: ignore[no-untyped-def]
+async def llm(db_engine, model_id: str = "gpt-4o") -> str:
     """The global ID of a seeded catalog model."""
     found = await scalar(db_engine, "SELECT id FROM llms WHERE model_id = :m", m=model_id)
     return to_global_id("LLM", found)
 
 
-async def create(gql, actor, workspace: dict, llm_id: str, **extra) -> dict:  # type: ignore[no-untyped-def]
+async def create(gql, actor, workspace: dict, llm_id: str, **extra) -> dict:
     given = {"workspaceId": workspace["id"], "name": "Helper", "llmId": llm_id, **extra}
     token = actor.token if actor else None
     return (await gql.op("CreateAgent", token, input=given))["createAgent"]
 
 
-async def update(gql, actor, agent: dict, **changes) -> dict:  # type: ignore[no-untyped-def]
+async def update(gql, actor, agent: dict, **changes) -> dict:
     token = actor.token if actor else None
     return (await gql.op("UpdateAgent", token, input={"id": agent["id"], **changes}))["updateAgent"]
 
 
-async def stored(db_engine, agent: dict):  # type: ignore[no-untyped-def]
+async def stored(db_engine, agent: dict):
     """The agent's row straight from the database."""
     sql = "SELECT name, temperature, top_p, max_tokens, status FROM agents WHERE id = :id"
     [row] = await fetch(db_engine, sql, id=decode_id(agent["id"], "Agent"))
     return row
 
 
-async def agent_names(gql, actor, workspace: dict, **variables) -> list[str]:  # type: ignore[no-untyped-def]
+async def agent_names(gql, actor, workspace: dict, **variables) -> list[str]:
     data = await gql.op("WorkspaceAgents", actor.token, workspaceId=workspace["id"], **variables)
     return [e["node"]["name"] for e in data["workspace"]["agents"]["edges"]]
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member):
     """A workspace with an owner, a member and a viewer; an outsider with their own."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
@@ -54,12 +54,12 @@ async def team(make_user, make_workspace, add_member):  # type: ignore[no-untype
     return workspace, owner, member, viewer, outsider
 
 
-async def project(gql, actor, workspace: dict, name: str = "P") -> dict:  # type: ignore[no-untyped-def]
+async def project(gql, actor, workspace: dict, name: str = "P") -> dict:
     given = {"workspaceId": workspace["id"], "name": name}
     return (await gql.op("CreateProject", actor.token, input=given))["createProject"]
 
 
-async def test_member_creates_agent(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_member_creates_agent(gql, team, db_engine) -> None:
     """Given a member, when they create an agent with every setting, then it is stored with
     Decimal sampling values and links to its model, fallback, project and creator."""
     workspace, _, member, _, _ = team
@@ -97,7 +97,7 @@ async def test_member_creates_agent(gql, team, db_engine) -> None:  # type: igno
     assert (row.temperature, row.top_p) == (Decimal("0.70"), Decimal("0.90"))
 
 
-async def test_minimal_agent_leaves_sampling_unset(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_minimal_agent_leaves_sampling_unset(gql, team, db_engine) -> None:
     """Given only a name and model, when created, then sampling and links are null."""
     workspace, owner, _, _, _ = team
     agent = await create(gql, owner, workspace, await llm(db_engine, "synapse-dev"))
@@ -105,7 +105,7 @@ async def test_minimal_agent_leaves_sampling_unset(gql, team, db_engine) -> None
     assert (agent["project"], agent["fallbackLlm"], agent["parameters"]) == (None, None, {})
 
 
-async def test_float_temperature_is_rounded_to_hundredths(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_float_temperature_is_rounded_to_hundredths(gql, team, db_engine) -> None:
     """Given a float with three decimals, when stored, then it is rounded to hundredths."""
     workspace, owner, _, _, _ = team
     agent = await create(gql, owner, workspace, await llm(db_engine), temperature=1.255)
@@ -133,7 +133,7 @@ BAD_SETTINGS = [
 
 
 @pytest.mark.parametrize(("given", "field"), BAD_SETTINGS)
-async def test_create_validates(gql, team, db_engine, given, field) -> None:  # type: ignore[no-untyped-def]
+async def test_create_validates(gql, team, db_engine, given, field) -> None:
     """Given a setting out of bounds, when creating, then INVALID_INPUT on it and no row."""
     workspace, _, member, _, _ = team
     result = await create(gql, member, workspace, await llm(db_engine), **given)
@@ -141,7 +141,7 @@ async def test_create_validates(gql, team, db_engine, given, field) -> None:  # 
     assert await scalar(db_engine, "SELECT count(*) FROM agents") == 0
 
 
-async def test_limits_are_inclusive(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_limits_are_inclusive(gql, team, db_engine) -> None:
     """Given values exactly at the limits, when creating, then the agent is accepted."""
     workspace, _, member, _, _ = team
     agent = await create(
@@ -157,7 +157,7 @@ async def test_limits_are_inclusive(gql, team, db_engine) -> None:  # type: igno
     assert (agent["temperature"], agent["topP"], agent["maxTokens"]) == ("2", "1", 16_384)
 
 
-async def test_model_must_exist_and_be_active(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_model_must_exist_and_be_active(gql, team, db_engine) -> None:
     """Given a retired model and an unknown one, when used as main or fallback, then
     MODEL_INACTIVE or NOT_FOUND on that field, and no row."""
     workspace, _, member, _, _ = team
@@ -174,7 +174,7 @@ async def test_model_must_exist_and_be_active(gql, team, db_engine) -> None:  # 
     assert await scalar(db_engine, "SELECT count(*) FROM agents") == 0
 
 
-async def test_project_must_be_in_the_workspace(gql, team, db_engine, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_project_must_be_in_the_workspace(gql, team, db_engine, make_workspace) -> None:
     """Given a project of another workspace of the same owner, when used, then NOT_FOUND."""
     workspace, owner, _, _, _ = team
     foreign = await project(gql, owner, await make_workspace(owner, "Second"))
@@ -187,7 +187,7 @@ async def test_project_must_be_in_the_workspace(gql, team, db_engine, make_works
     ("who", "code"),
     [("viewer", "FORBIDDEN"), ("outsider", "NOT_FOUND"), ("anonymous", "UNAUTHENTICATED")],
 )
-async def test_denied_callers_cannot_create(gql, team, db_engine, who, code) -> None:  # type: ignore[no-untyped-def]
+async def test_denied_callers_cannot_create(gql, team, db_engine, who, code) -> None:
     """Given a viewer, an outsider or no login, when creating an agent, then refused and
     no row is written."""
     workspace, _, _, viewer, outsider = team
@@ -198,7 +198,7 @@ async def test_denied_callers_cannot_create(gql, team, db_engine, who, code) -> 
     assert await scalar(db_engine, "SELECT count(*) FROM agents") == 0
 
 
-async def test_member_updates_agent(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_member_updates_agent(gql, team, db_engine) -> None:
     """Given an agent, when a member changes some settings and clears one, then only those
     change and the rest stays."""
     workspace, owner, member, _, _ = team
@@ -211,7 +211,7 @@ async def test_member_updates_agent(gql, team, db_engine) -> None:  # type: igno
     assert (row.name, row.temperature, row.max_tokens) == ("Renamed", None, 100)
 
 
-async def test_switching_model_rechecks_max_tokens(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_switching_model_rechecks_max_tokens(gql, team, db_engine) -> None:
     """Given an agent allowed 10 000 tokens, when switched to a model writing at most 4 096,
     then INVALID_INPUT on maxTokens and the model stays."""
     workspace, owner, _, _, _ = team
@@ -235,7 +235,7 @@ async def test_switching_model_rechecks_max_tokens(gql, team, db_engine) -> None
         ({"projectId": MISSING_PROJECT}, "NOT_FOUND", "projectId"),
     ],
 )
-async def test_update_validates(gql, team, db_engine, given, code, field) -> None:  # type: ignore[no-untyped-def]
+async def test_update_validates(gql, team, db_engine, given, code, field) -> None:
     """Given an agent, when an update is invalid, then an error on that field and no change."""
     workspace, owner, _, _, _ = team
     agent = await create(gql, owner, workspace, await llm(db_engine))
@@ -247,7 +247,7 @@ async def test_update_validates(gql, team, db_engine, given, code, field) -> Non
     ("who", "code"),
     [("viewer", "FORBIDDEN"), ("outsider", "NOT_FOUND"), ("anonymous", "UNAUTHENTICATED")],
 )
-async def test_denied_callers_cannot_update(gql, team, db_engine, who, code) -> None:  # type: ignore[no-untyped-def]
+async def test_denied_callers_cannot_update(gql, team, db_engine, who, code) -> None:
     """Given an agent, when a viewer, outsider or anonymous caller renames it, then refused
     and the name stays."""
     workspace, owner, _, viewer, outsider = team
@@ -258,12 +258,12 @@ async def test_denied_callers_cannot_update(gql, team, db_engine, who, code) -> 
     assert (await stored(db_engine, agent)).name == "Helper"
 
 
-async def set_status(gql, actor, agent: dict, operation: str) -> dict:  # type: ignore[no-untyped-def]
+async def set_status(gql, actor, agent: dict, operation: str) -> dict:
     data = await gql.op(operation, actor.token if actor else None, id=agent["id"])
     return data[operation[0].lower() + operation[1:]]
 
 
-async def test_archive_and_restore(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_archive_and_restore(gql, team, db_engine) -> None:
     """Given two agents, when one is archived, then the default list hides it and the
     ARCHIVED list shows it; when restored, then it is listed again."""
     workspace, _, member, viewer, _ = team
@@ -286,7 +286,7 @@ async def test_archive_and_restore(gql, team, db_engine) -> None:  # type: ignor
 )
 async def test_denied_callers_cannot_change_status(
     gql, team, db_engine, operation, who, code
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given an agent, when a denied caller archives or restores it, then the status stays."""
     workspace, owner, _, viewer, outsider = team
     agent = await create(gql, owner, workspace, await llm(db_engine))
@@ -296,7 +296,7 @@ async def test_denied_callers_cannot_change_status(
     assert (await stored(db_engine, agent)).status == "active"
 
 
-async def test_workspace_agents_page_forward(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_workspace_agents_page_forward(gql, team, db_engine) -> None:
     """Given three agents, when paging two at a time, then newest first across pages."""
     workspace, owner, _, _, _ = team
     for name in ("A", "B", "C"):
@@ -310,7 +310,7 @@ async def test_workspace_agents_page_forward(gql, team, db_engine) -> None:  # t
     assert rest == ["A"]
 
 
-async def test_project_agents(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_project_agents(gql, team, db_engine) -> None:
     """Given agents in and outside a project, when listing the project's, then only its own."""
     workspace, owner, _, viewer, _ = team
     folder = await project(gql, owner, workspace)
@@ -321,7 +321,7 @@ async def test_project_agents(gql, team, db_engine) -> None:  # type: ignore[no-
     assert ([e["node"]["name"] for e in agents["edges"]], agents["totalCount"]) == (["In"], 1)
 
 
-async def test_agent_node_is_visible_to_members_only(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_agent_node_is_visible_to_members_only(gql, team, db_engine) -> None:
     """Given an agent, when a viewer and an outsider refetch it, then only the viewer sees it."""
     workspace, owner, _, viewer, outsider = team
     agent = await create(gql, owner, workspace, await llm(db_engine))

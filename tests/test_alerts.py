@@ -28,7 +28,7 @@ from tests.ws_client import connect
 GLOBAL_KEY = SecretStr("sk-global-key-0000000004444")
 
 
-async def _team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def _team(make_user, make_workspace, add_member):
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     roles = {}
@@ -38,7 +38,7 @@ async def _team(make_user, make_workspace, add_member):  # type: ignore[no-untyp
     return owner, workspace, roles
 
 
-async def test_budget_thresholds_fire_once_per_period_and_members_see_them(  # type: ignore[no-untyped-def]
+async def test_budget_thresholds_fire_once_per_period_and_members_see_them(
     gql, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """Given a soft 0.4 USD budget with thresholds 50 and 100 and calls of 0.2 USD, when
@@ -72,7 +72,7 @@ async def test_budget_thresholds_fire_once_per_period_and_members_see_them(  # t
     assert node["node"] is None
 
 
-async def test_admins_acknowledge_then_resolve_and_wrong_states_are_refused(  # type: ignore[no-untyped-def]
+async def test_admins_acknowledge_then_resolve_and_wrong_states_are_refused(
     gql, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """Given an open alert, when a member or an outsider acts on it, then FORBIDDEN or
@@ -111,7 +111,7 @@ async def test_admins_acknowledge_then_resolve_and_wrong_states_are_refused(  # 
     user_error(await act(gql, owner, "ResolveAlert", missing), "NOT_FOUND", path)
 
 
-async def test_members_hear_alerts_live_viewers_are_refused_and_removal_ends_it(  # type: ignore[no-untyped-def]
+async def test_members_hear_alerts_live_viewers_are_refused_and_removal_ends_it(
     settings, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """Given a member subscribed to the workspace's alerts, when a threshold is crossed and
@@ -169,12 +169,12 @@ def _on_fake(host: FakeHost, **changes: object) -> dict[str, object]:
     }
 
 
-async def _calls(client, owner, workspace, model: str, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+async def _calls(client, owner, workspace, model: str, count: int) -> list[str]:
     results = [await generate(client, owner.token, workspace, model) for _ in range(count)]
     return [r["__typename"] for r in results]
 
 
-async def test_a_provider_error_rate_episode_is_raised_once_and_resolved_by_successes(  # type: ignore[no-untyped-def]
+async def test_a_provider_error_rate_episode_is_raised_once_and_resolved_by_successes(
     settings, make_user, make_workspace, openai_host, db_engine
 ) -> None:
     """Given rules of 3 calls and 50% errors, when OpenAI refuses 4 calls (401), then one
@@ -219,7 +219,7 @@ async def test_a_provider_error_rate_episode_is_raised_once_and_resolved_by_succ
         assert [(a["kind"], a["provider"]) for a in seen] == [("PROVIDER_ERROR_RATE", "openai")]
 
 
-async def test_a_latency_episode_is_raised_once_and_resolved_when_calls_are_fast_enough(  # type: ignore[no-untyped-def]
+async def test_a_latency_episode_is_raised_once_and_resolved_when_calls_are_fast_enough(
     settings, make_user, make_workspace, openai_host, db_engine
 ) -> None:
     """Given a p95 threshold of 5 ms over 2 calls and a host taking 20 ms to its first token,
@@ -249,7 +249,7 @@ async def test_a_latency_episode_is_raised_once_and_resolved_when_calls_are_fast
     assert (row.kind, row.status) == ("provider_latency", "resolved")
 
 
-async def test_health_costs_one_statement_per_call_and_one_episode_survives_a_race(  # type: ignore[no-untyped-def]
+async def test_health_costs_one_statement_per_call_and_one_episode_survives_a_race(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given a metered call, when its provider's health is judged with nothing to change,
@@ -287,6 +287,6 @@ async def test_health_costs_one_statement_per_call_and_one_episode_survives_a_ra
     assert [row.status for row in await alert_rows(db_engine)] == ["open"]
 
 
-async def _open_in(session, row: dict):  # type: ignore[no-untyped-def]
+async def _open_in(session, row: dict):
     async with session.begin():
         return await repository.open_episode(session, row)

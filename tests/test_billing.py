@@ -12,7 +12,7 @@ from tests.ledger import insert_billing, insert_conversation, insert_message, in
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member):
     """Workspace A with an owner, an admin, a member and a viewer; an outsider owning B."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner, "A")
@@ -25,7 +25,7 @@ async def team(make_user, make_workspace, add_member):  # type: ignore[no-untype
     return workspace, other, people
 
 
-async def billing(gql, actor, workspace: dict, **variables) -> dict | None:  # type: ignore[no-untyped-def]
+async def billing(gql, actor, workspace: dict, **variables) -> dict | None:
     data = await gql.op("WorkspaceBilling", actor.token, workspaceId=workspace["id"], **variables)
     return None if data["workspace"] is None else data["workspace"]["billingEvents"]
 
@@ -34,11 +34,11 @@ def ids(page: dict) -> list[str]:
     return [edge["node"]["id"] for edge in page["edges"]]
 
 
-def gid(row_id) -> str:  # type: ignore[no-untyped-def]
+def gid(row_id) -> str:
     return to_global_id("BillingEvent", row_id)
 
 
-async def test_admin_reads_every_field(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_reads_every_field(gql, team, db_engine) -> None:
     """Given a charge for a call of a message, when an admin lists the ledger, then every
     field is returned with its related user, usage log and message."""
     workspace, _, people = team
@@ -69,7 +69,7 @@ async def test_admin_reads_every_field(gql, team, db_engine) -> None:  # type: i
     assert node["message"] == {"id": to_global_id("Message", message)}
 
 
-async def test_only_admins_and_owners_see_the_ledger(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_only_admins_and_owners_see_the_ledger(gql, team, db_engine) -> None:
     """Given two events, when each role lists them, then the owner and admin see both;
     member and viewer an empty connection; the outsider not even the workspace."""
     workspace, _, people = team
@@ -87,7 +87,7 @@ async def test_only_admins_and_owners_see_the_ledger(gql, team, db_engine) -> No
     ("since", "until", "expected"),
     [(1, 3, [2, 1]), (2, None, [3, 2]), (None, 2, [1, 0]), (None, None, [3, 2, 1, 0])],
 )
-async def test_time_range(gql, team, db_engine, since, until, expected) -> None:  # type: ignore[no-untyped-def]
+async def test_time_range(gql, team, db_engine, since, until, expected) -> None:
     """Given an event each hour, when filtered, then since is inclusive, until exclusive."""
     workspace, _, people = team
     rows = [await insert_billing(db_engine, workspace["id"], None, h) for h in range(4)]
@@ -99,7 +99,7 @@ async def test_time_range(gql, team, db_engine, since, until, expected) -> None:
     assert (ids(page), page["totalCount"]) == ([gid(rows[h]) for h in expected], len(expected))
 
 
-async def test_until_must_follow_since(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_until_must_follow_since(gql, team) -> None:
     """Given until before since, when listing the ledger, then INVALID_INPUT on `until`."""
     workspace, _, people = team
     query = """query ($id: ID!, $since: DateTime, $until: DateTime) {
@@ -110,7 +110,7 @@ async def test_until_must_follow_since(gql, team) -> None:  # type: ignore[no-un
     assert body["errors"][0]["extensions"]["path"] == ["until"]
 
 
-async def test_pagination(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_pagination(gql, team, db_engine) -> None:
     """Given five events, when paging by two, then pages are contiguous, newest first."""
     workspace, _, people = team
     rows = [await insert_billing(db_engine, workspace["id"], None, h) for h in range(5)]
@@ -124,7 +124,7 @@ async def test_pagination(gql, team, db_engine) -> None:  # type: ignore[no-unty
     assert page["pageInfo"]["hasNextPage"] is False
 
 
-async def test_billing_node_is_for_admins(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_billing_node_is_for_admins(gql, team, db_engine) -> None:
     """Given an event of A, when fetched by ID, then owner and admin get it; member,
     viewer, outsider and anonymous callers get null."""
     workspace, _, people = team
@@ -137,7 +137,7 @@ async def test_billing_node_is_for_admins(gql, team, db_engine) -> None:  # type
     assert (await gql.op("BillingNode", id=row))["node"] is None
 
 
-async def test_other_workspace_ledgers_stay_apart(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_other_workspace_ledgers_stay_apart(gql, team, db_engine) -> None:
     """Given events in A and B, when B's owner reads B's ledger, then only B's show, and
     A's event is null by ID."""
     workspace, other, people = team

@@ -7,7 +7,7 @@ from synapse_gql.gql.relay import to_global_id
 from tests.ledger import dev_llm, insert_billing, insert_conversation, insert_message, insert_usage
 
 
-async def _charged_message(engine, workspace: dict, user) -> dict:  # type: ignore[no-untyped-def]
+async def _charged_message(engine, workspace: dict, user) -> dict:
     """A conversation with one message, one usage row and its charge; plus a stray charge."""
     conversation = await insert_conversation(engine, workspace["id"])
     message = await insert_message(engine, conversation)
@@ -31,7 +31,7 @@ def _ids(connection: dict) -> list[str]:
 
 async def test_owner_sees_the_charge_under_every_scope(
     gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     rows = await _charged_message(db_engine, workspace, owner)
@@ -48,7 +48,7 @@ async def test_owner_sees_the_charge_under_every_scope(
 
 async def test_member_sees_usage_but_no_billing(
     gql, make_user, make_workspace, add_member, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner, member = await make_user("owner"), await make_user("member")
     workspace = await make_workspace(owner)
     await add_member(owner, workspace, member, "MEMBER")
@@ -65,7 +65,7 @@ async def test_member_sees_usage_but_no_billing(
 
 async def test_other_workspace_sees_nothing_of_the_model(
     gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner, outsider = await make_user("owner"), await make_user("outsider")
     workspace = await make_workspace(owner)
     await make_workspace(outsider, "Theirs")

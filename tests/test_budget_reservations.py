@@ -59,7 +59,7 @@ async def _send_all(
 
 async def _assert_exactly(
     results: list[dict], k: int, gql: GraphQLClient, owner: Account, workspace: dict, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Exactly k answered, the rest refused by the budget; once all answers ended, spend is
     k calls (within the limit), nothing is reserved, every reservation settled."""
     kinds = [r["__typename"] for r in results]
@@ -78,14 +78,14 @@ async def _assert_exactly(
     assert await scalar(db_engine, completed) == k
 
 
-async def _none_streaming(db_engine) -> bool:  # type: ignore[no-untyped-def]
+async def _none_streaming(db_engine) -> bool:
     return await streaming(db_engine) == 0
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, 5])
 async def test_concurrent_sends_answer_exactly_the_calls_the_budget_has_room_for(
     k, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a hard-stop budget with room for exactly k answers of the priced mock, when 50
     questions are sent at once, then exactly k are answered and the rest BUDGET_EXCEEDED;
     spend is k answers, nothing stays reserved."""
@@ -125,7 +125,7 @@ class Pair:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def pair(pg_server, template_db, redis_url, tmp_path_factory) -> AsyncIterator[Pair]:  # type: ignore[no-untyped-def]
+async def pair(pg_server, template_db, redis_url, tmp_path_factory) -> AsyncIterator[Pair]:
     """The two processes (each case makes its own workspace and budget on them)."""
     name = await pg_server.clone(template_db)
     data_dir = tmp_path_factory.mktemp("pair")
@@ -201,7 +201,7 @@ async def test_two_processes_share_the_budget_exactly(k, pair: Pair) -> None:
 
 async def test_alert_only_budget_never_refuses_and_settles(
     gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given an alert-only budget with room for one answer, when 3 questions are sent at
     once, then all 3 are answered, spend is 3 answers (over the limit, alerts raised once
     per threshold) and nothing stays reserved."""

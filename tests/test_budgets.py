@@ -27,7 +27,7 @@ from tests.helpers import db_id, execute, fetch, scalar, user_error
 from tests.test_chat_recovery import has_status, insert_streaming_answer
 
 
-async def _team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def _team(make_user, make_workspace, add_member):
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     roles = {}
@@ -37,13 +37,13 @@ async def _team(make_user, make_workspace, add_member):  # type: ignore[no-untyp
     return owner, workspace, roles
 
 
-async def _done(db_engine) -> bool:  # type: ignore[no-untyped-def]
+async def _done(db_engine) -> bool:
     return await streaming(db_engine) == 0
 
 
 async def test_admins_set_and_update_members_read_others_are_refused(
     gql, make_user, make_workspace, add_member
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a team, when the admin sets a budget, then members read it, viewers see none,
     a member cannot set or delete it, an outsider gets NOT_FOUND; setting it again updates
     the same budget (thresholds deduplicated and sorted)."""
@@ -75,7 +75,7 @@ async def test_admins_set_and_update_members_read_others_are_refused(
     assert await budgets(gql, owner, workspace) == []
 
 
-async def test_bad_input_gets_typed_errors_naming_the_field(gql, make_user, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_input_gets_typed_errors_naming_the_field(gql, make_user, make_workspace) -> None:
     """Given an owner, when a budget is set with a bad limit, threshold or target, then
     INVALID_INPUT / NOT_FOUND at that field, and no budget is saved."""
     owner = await make_user("owner")
@@ -111,7 +111,7 @@ async def test_bad_input_gets_typed_errors_naming_the_field(gql, make_user, make
 
 async def test_project_and_member_budgets_stop_only_their_calls(
     gql, make_user, make_workspace, add_member, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a zero hard-stop budget on a project and one on a member, then calls in the
     project and calls by that member are refused, and the others are answered."""
     owner, workspace, roles = await _team(make_user, make_workspace, add_member)
@@ -127,7 +127,7 @@ async def test_project_and_member_budgets_stop_only_their_calls(
         made = await set_budget(gql, owner, workspace, scope=scope, targetId=target, limit="0")
         assert (made["scope"], made["targetId"]) == (scope, target), made
 
-    def ask(actor, conversation):  # type: ignore[no-untyped-def]
+    def ask(actor, conversation):
         return send(gql, actor, conversation, "Hi", model=mock, maxTokens=MAX_TOKENS)
 
     user_error(await ask(owner, inside), "BUDGET_EXCEEDED", ["input", "conversationId"])
@@ -140,7 +140,7 @@ async def test_project_and_member_budgets_stop_only_their_calls(
 
 async def test_api_token_budget_stops_calls_made_with_that_token(
     gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a zero budget on one of the owner's API tokens, then generating with that token
     is refused, while the same owner with a login token is answered."""
     owner = await make_user("owner")
@@ -160,7 +160,7 @@ async def test_api_token_budget_stops_calls_made_with_that_token(
 
 async def test_generate_reserves_and_settles_and_the_budget_reads_its_spend(
     gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given room for one generation, then the first is answered and the second refused;
     the budget reads the call's spend, nothing reserved, the rest remaining, and a forecast
     of at least the spend."""
@@ -186,7 +186,7 @@ async def test_generate_reserves_and_settles_and_the_budget_reads_its_spend(
 
 async def test_the_sweep_releases_the_reservation_of_a_dead_generation(
     settings, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given an answer left streaming by a dead process with 5 USD reserved on a budget,
     when a server starts and sweeps it, then its reservation is gone and released, and
     its metered cost is charged."""
@@ -229,19 +229,19 @@ async def test_the_sweep_releases_the_reservation_of_a_dead_generation(
 # --- a budget set mid-month starts at what its scope already spent --------------------------
 
 
-async def _issue_token(gql, owner) -> dict:  # type: ignore[no-untyped-def]
+async def _issue_token(gql, owner) -> dict:
     issued = (await gql.op("CreateApiToken", owner.token, input={"name": "ci"}))["createApiToken"]
     assert issued["apiToken"]["id"], issued
     return issued
 
 
-async def _spent_by_scope(gql, owner, workspace) -> dict[str, Decimal]:  # type: ignore[no-untyped-def]
+async def _spent_by_scope(gql, owner, workspace) -> dict[str, Decimal]:
     return {b["scope"]: Decimal(b["spent"]) for b in await budgets(gql, owner, workspace)}
 
 
 async def test_budgets_set_mid_month_start_at_what_their_scope_already_spent(
     gql, make_user, make_workspace, add_member, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given two calls with a login token, one with an API token and one by another member,
     when workspace, member and API-token budgets are set, then each starts at its scope's
     spend this month: 4, 3 and 1 calls."""
@@ -268,7 +268,7 @@ async def test_budgets_set_mid_month_start_at_what_their_scope_already_spent(
 
 async def test_calls_metered_while_budgets_are_set_are_counted_exactly_once(
     gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given calls already spent, when 12 calls with an API token run while the workspace
     and API-token budgets are being set, then each budget's spend is exactly the usage of
     its scope (no call lost, none counted twice)."""
@@ -298,7 +298,7 @@ async def test_calls_metered_while_budgets_are_set_are_counted_exactly_once(
 
 async def test_the_sweep_charges_the_api_token_budget_of_a_dead_generation(
     settings, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given an answer asked with an API token left streaming by a dead process, when a
     server sweeps it, then its usage row names the token and the token's budget is
     charged its cost."""

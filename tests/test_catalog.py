@@ -34,24 +34,24 @@ NEW_MODEL = {
 
 
 @pytest.fixture
-async def admin(make_user, db_engine):  # type: ignore[no-untyped-def]
+async def admin(make_user, db_engine):
     user = await make_user("admin")
     await make_admin(db_engine, user.email)
     return user
 
 
-async def all_llms(gql, token: str, **filters) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+async def all_llms(gql, token: str, **filters) -> dict[str, dict]:
     """modelId -> node of every model matching ``filters`` (one page of up to 100)."""
     data = await gql.op("Llms", token, first=100, **filters)
     return {edge["node"]["modelId"]: edge["node"] for edge in data["llms"]["edges"]}
 
 
-async def create_model(gql, token: str, **changes) -> dict:  # type: ignore[no-untyped-def]
+async def create_model(gql, token: str, **changes) -> dict:
     data = await gql.op("CreateLlm", token, input={**NEW_MODEL, **changes})
     return data["createLlm"]
 
 
-async def price_rows(db_engine, model_id: str) -> list:  # type: ignore[no-untyped-def]
+async def price_rows(db_engine, model_id: str) -> list:
     """(input, output, closed?) of a model's price periods, oldest first."""
     return await fetch(
         db_engine,
@@ -75,7 +75,7 @@ async def price_rows(db_engine, model_id: str) -> list:  # type: ignore[no-untyp
         ("synapse-dev", "mock", "0", "0"),
     ],
 )
-async def test_seeded_prices_are_exact(  # type: ignore[no-untyped-def]
+async def test_seeded_prices_are_exact(
     gql, make_user, model_id, provider, input_price, output_price
 ) -> None:
     """Given the seeded catalog, then documented prices come back as exact decimal strings."""
@@ -90,7 +90,7 @@ async def test_seeded_prices_are_exact(  # type: ignore[no-untyped-def]
     assert node["isActive"] is True
 
 
-async def test_seed_has_thirteen_models_each_with_an_open_price(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_seed_has_thirteen_models_each_with_an_open_price(gql, make_user, db_engine) -> None:
     """Given the seed, then 13 models (12 products plus mock) each with one open price."""
     user = await make_user()
 
@@ -101,7 +101,7 @@ async def test_seed_has_thirteen_models_each_with_an_open_price(gql, make_user, 
     assert await scalar(db_engine, "SELECT count(*) FROM llm_prices WHERE valid_to IS NULL") == 13
 
 
-async def test_filters_by_provider_and_active(gql, make_user, admin) -> None:  # type: ignore[no-untyped-def]
+async def test_filters_by_provider_and_active(gql, make_user, admin) -> None:
     """Given one deactivated model, when filtering, then provider and active narrow the list."""
     user = await make_user()
     gpt4o = (await all_llms(gql, user.token))["gpt-4o"]
@@ -116,7 +116,7 @@ async def test_filters_by_provider_and_active(gql, make_user, admin) -> None:  #
     assert set(active_openai) == set(openai) - {"gpt-4o"}
 
 
-async def test_providers_count_models(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_providers_count_models(gql, make_user) -> None:
     """Given the seed, then providers lists each provider with its model counts."""
     user = await make_user()
 
@@ -126,7 +126,7 @@ async def test_providers_count_models(gql, make_user) -> None:  # type: ignore[n
     assert all(p["activeModelCount"] == p["modelCount"] for p in providers)
 
 
-async def test_seeding_again_adds_nothing(database_url, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_seeding_again_adds_nothing(database_url, db_engine) -> None:
     """Given a seeded database, when seeding again, then nothing is added."""
     db = Database(database_url, pool_size=1)
     try:
@@ -140,7 +140,7 @@ async def test_seeding_again_adds_nothing(database_url, db_engine) -> None:  # t
     assert await scalar(db_engine, "SELECT count(*) FROM llm_prices") == 13
 
 
-async def test_anonymous_callers_cannot_list_models(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_callers_cannot_list_models(gql) -> None:
     """Given no token, when listing llms, then an UNAUTHENTICATED error."""
     body = await gql.query("{ llms { totalCount } }")
 
@@ -150,7 +150,7 @@ async def test_anonymous_callers_cannot_list_models(gql) -> None:  # type: ignor
 # --- administration ---------------------------------------------------------------------
 
 
-async def test_admin_creates_a_model(gql, admin, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_creates_a_model(gql, admin, db_engine) -> None:
     """Given an admin, when creating a model, then it is listed with its first price."""
     created = await create_model(gql, admin.token, provider="Acme")
 
@@ -161,7 +161,7 @@ async def test_admin_creates_a_model(gql, admin, db_engine) -> None:  # type: ig
     assert await price_rows(db_engine, "acme-1") == [(Decimal("1.25"), Decimal("2.5"), False)]
 
 
-async def test_price_change_keeps_history(gql, admin, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_price_change_keeps_history(gql, admin, db_engine) -> None:
     """Given gpt-4o at 5/15, when repriced, then the old period is closed and a new one open."""
     gpt4o = (await all_llms(gql, admin.token))["gpt-4o"]
 
@@ -178,7 +178,7 @@ async def test_price_change_keeps_history(gql, admin, db_engine) -> None:  # typ
     ]
 
 
-async def test_update_without_price_change_opens_no_period(gql, admin, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_update_without_price_change_opens_no_period(gql, admin, db_engine) -> None:
     """Given gpt-4o, when renamed with the same price, then its price history is unchanged."""
     gpt4o = (await all_llms(gql, admin.token))["gpt-4o"]
 
@@ -192,7 +192,7 @@ async def test_update_without_price_change_opens_no_period(gql, admin, db_engine
     assert await price_rows(db_engine, "gpt-4o") == [(Decimal("5"), Decimal("15"), False)]
 
 
-async def test_admin_deactivates_a_model(gql, admin) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_deactivates_a_model(gql, admin) -> None:
     """Given an active model, when deactivated, then it is inactive and counted so."""
     grok = (await all_llms(gql, admin.token))["grok-2"]
 
@@ -205,7 +205,7 @@ async def test_admin_deactivates_a_model(gql, admin) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize("operation", ["CreateLlm", "UpdateLlm", "DeactivateLlm"])
-async def test_non_admin_is_forbidden(gql, make_user, db_engine, operation) -> None:  # type: ignore[no-untyped-def]
+async def test_non_admin_is_forbidden(gql, make_user, db_engine, operation) -> None:
     """Given a signed-in non-admin, when changing the catalog, then FORBIDDEN, nothing written."""
     user = await make_user()
     gpt4o = (await all_llms(gql, user.token))["gpt-4o"]
@@ -223,7 +223,7 @@ async def test_non_admin_is_forbidden(gql, make_user, db_engine, operation) -> N
     assert await scalar(db_engine, "SELECT count(*) FROM llm_prices") == 13
 
 
-async def test_duplicate_model_is_rejected(gql, admin) -> None:  # type: ignore[no-untyped-def]
+async def test_duplicate_model_is_rejected(gql, admin) -> None:
     """Given gpt-4o exists, when adding OpenAI/gpt-4o again, then ALREADY_EXISTS."""
     data = await create_model(gql, admin.token, provider="OpenAI", modelId="gpt-4o")
 
@@ -239,7 +239,7 @@ async def test_duplicate_model_is_rejected(gql, admin) -> None:  # type: ignore[
         ({"contextWindow": 0}, ["input", "contextWindow"]),
     ],
 )
-async def test_invalid_new_model_is_rejected(gql, admin, db_engine, changes, path) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_new_model_is_rejected(gql, admin, db_engine, changes, path) -> None:
     """Given bad prices or sizes, when creating a model, then INVALID_INPUT and no row."""
     data = await create_model(gql, admin.token, **changes)
 
@@ -254,7 +254,7 @@ async def test_invalid_new_model_is_rejected(gql, admin, db_engine, changes, pat
         ({"maxOutputTokens": 200_000}, ["input", "maxOutputTokens"]),
     ],
 )
-async def test_invalid_update_changes_nothing(gql, admin, db_engine, changes, path) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_update_changes_nothing(gql, admin, db_engine, changes, path) -> None:
     """Given gpt-4o, when updated with bad values, then INVALID_INPUT and it is unchanged."""
     gpt4o = (await all_llms(gql, admin.token))["gpt-4o"]
 
@@ -265,7 +265,7 @@ async def test_invalid_update_changes_nothing(gql, admin, db_engine, changes, pa
     assert await price_rows(db_engine, "gpt-4o") == [(Decimal("5"), Decimal("15"), False)]
 
 
-async def test_update_with_malformed_id_names_the_field(gql, admin) -> None:  # type: ignore[no-untyped-def]
+async def test_update_with_malformed_id_names_the_field(gql, admin) -> None:
     """Given a malformed id, when updating a model, then INVALID_ID at ['input', 'id']."""
     data = await gql.op("UpdateLlm", admin.token, input={"id": "nope", "displayName": "X"})
 
@@ -275,7 +275,7 @@ async def test_update_with_malformed_id_names_the_field(gql, admin) -> None:  # 
 # --- pagination -------------------------------------------------------------------------
 
 
-async def test_pages_of_five_visit_every_model_once(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_pages_of_five_visit_every_model_once(gql, make_user) -> None:
     """Given 13 models, when paging with first: 5 and after, then 5+5+3, each seen once."""
     user = await make_user()
     seen: list[str] = []
@@ -307,9 +307,9 @@ async def test_pages_of_five_visit_every_model_once(gql, make_user) -> None:  # 
         ("cacheWritePricePerMillion", "1.00000000005"),
     ],
 )
-async def test_a_price_the_scale_cannot_hold_is_refused(  # type: ignore[no-untyped-def]
+async def test_a_price_the_scale_cannot_hold_is_refused(
     gql, admin, db_engine, field, value
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a price with more than 10 decimal places or a negative one, when
     updating gpt-4o or creating a model, then INVALID_INPUT naming the field; nothing
     changes (no rounding to a stored value, no new model or price period)."""
@@ -329,7 +329,7 @@ async def test_a_price_the_scale_cannot_hold_is_refused(  # type: ignore[no-unty
 @pytest.mark.parametrize("operation", ["CreateLlm", "UpdateLlm"])
 async def test_a_price_that_is_not_a_number_is_refused(
     gql, admin, db_engine, operation, value
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given NaN or an infinite price, then VALIDATION_FAILED naming the field; no change."""
     gpt4o = (await all_llms(gql, admin.token))["gpt-4o"]
     given = {"id": gpt4o["id"]} if operation == "UpdateLlm" else dict(NEW_MODEL)
@@ -344,7 +344,7 @@ async def test_a_price_that_is_not_a_number_is_refused(
     assert await scalar(db_engine, "SELECT count(*) FROM llm_prices") == 13
 
 
-async def test_prices_at_the_full_scale_are_stored_exactly(gql, admin, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_prices_at_the_full_scale_are_stored_exactly(gql, admin, db_engine) -> None:
     """Given prices with 10 decimal places (and trailing zeros past them), when creating a
     model, then the mutation returns the values the database holds, equal to those given."""
     data = await create_model(
@@ -384,7 +384,7 @@ async def test_prices_at_the_full_scale_are_stored_exactly(gql, admin, db_engine
         ("gemini-1.5-pro", None, None),
     ],
 )
-async def test_seeded_cache_prices(gql, make_user, model_id, read, write) -> None:  # type: ignore[no-untyped-def]
+async def test_seeded_cache_prices(gql, make_user, model_id, read, write) -> None:
     """Given the seed, then models with prompt caching have their cache prices, others none."""
     user = await make_user()
 
@@ -397,7 +397,7 @@ async def test_seeded_cache_prices(gql, make_user, model_id, read, write) -> Non
     )
 
 
-async def test_cache_price_changes_open_price_periods(gql, admin, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_cache_price_changes_open_price_periods(gql, admin, db_engine) -> None:
     """Given gpt-4-turbo without cache prices, when a cache read price is set, then a new
     period carries it; when it is set to null, another period drops it; an update giving
     the same price again opens none."""

@@ -49,12 +49,12 @@ def settings(settings: Settings, openai_host: FakeHost, anthropic_host: FakeHost
 
 
 @pytest.fixture
-async def owner(make_user) -> Account:  # type: ignore[no-untyped-def]
+async def owner(make_user) -> Account:
     return await make_user("owner")
 
 
 @pytest.fixture
-async def workspace(make_workspace, owner: Account) -> dict:  # type: ignore[no-untyped-def]
+async def workspace(make_workspace, owner: Account) -> dict:
     return await make_workspace(owner)
 
 
@@ -66,7 +66,7 @@ async def llm_gid(db_engine: AsyncEngine, model_id: str) -> str:
     return to_global_id("LLM", found)
 
 
-async def agent_conversation(  # type: ignore[no-untyped-def]
+async def agent_conversation(
     gql, db_engine: AsyncEngine, owner: Account, workspace: dict, model_id: str, **agent: Any
 ) -> dict:
     """A conversation with a new agent on ``model_id`` (``agent``: CreateAgentInput fields)."""
@@ -97,7 +97,7 @@ async def answer_row(db_engine: AsyncEngine, answer_gid: str) -> Any:
     return await wait_for(ended)
 
 
-async def ask(gql, owner: Account, conversation: dict, content: str, **options: Any) -> dict:  # type: ignore[no-untyped-def]
+async def ask(gql, owner: Account, conversation: dict, content: str, **options: Any) -> dict:
     """``sendMessage``; the ChatTurn."""
     turn = await send(gql, owner, conversation, content, **options)
     assert turn["__typename"] == "ChatTurn", turn
@@ -160,7 +160,7 @@ async def usage_of(db_engine: AsyncEngine, answer_gid: str) -> dict[str, Any]:
 # --- the request: system prompt, turns, parameters ---------------------------------------------
 
 
-async def test_openai_request_holds_system_prompt_turns_and_agent_parameters(  # type: ignore[no-untyped-def]
+async def test_openai_request_holds_system_prompt_turns_and_agent_parameters(
     gql, db_engine, owner, workspace, openai_host
 ) -> None:
     """Given an agent on gpt-4o with a system prompt, temperature 0.3, maxTokens 50 and
@@ -214,7 +214,7 @@ async def test_openai_request_holds_system_prompt_turns_and_agent_parameters(  #
     assert sent_key(two) == "sk-test"
 
 
-async def test_anthropic_request_puts_system_prompt_on_top(  # type: ignore[no-untyped-def]
+async def test_anthropic_request_puts_system_prompt_on_top(
     gql, db_engine, owner, workspace, anthropic_host
 ) -> None:
     """Given an agent on Claude with a system prompt and parameters, when two messages are
@@ -256,7 +256,7 @@ async def test_anthropic_request_puts_system_prompt_on_top(  # type: ignore[no-u
     assert sent_key(request) == "sk-ant-test"
 
 
-async def test_agent_parameters_cannot_replace_what_the_server_sets(  # type: ignore[no-untyped-def]
+async def test_agent_parameters_cannot_replace_what_the_server_sets(
     gql, db_engine, owner, workspace, openai_host
 ) -> None:
     """Given an agent on gpt-4o-mini whose stored parameters also name the model, the
@@ -313,7 +313,7 @@ async def test_agent_parameters_cannot_replace_what_the_server_sets(  # type: ig
 WINDOW_MODEL = "gpt-4o-window-test"  # counted exactly (o200k_base) like gpt-4o
 
 
-async def small_window_model(gql, db_engine: AsyncEngine, admin: Account) -> str:  # type: ignore[no-untyped-def]
+async def small_window_model(gql, db_engine: AsyncEngine, admin: Account) -> str:
     """A catalog OpenAI model with a 300-token window and 50 output tokens."""
     await make_admin(db_engine, admin.email)
     given = {
@@ -334,7 +334,7 @@ def tokens(*messages: ChatMessage) -> int:
     return count_tokens(WINDOW_MODEL, "openai", list(messages))[0]
 
 
-async def test_window_keeps_newest_turns_starting_with_a_user_turn(  # type: ignore[no-untyped-def]
+async def test_window_keeps_newest_turns_starting_with_a_user_turn(
     gql, db_engine, owner, workspace, openai_host
 ) -> None:
     """Given a model with a 300-token window (50 kept for the answer) and 10 earlier long
@@ -377,7 +377,7 @@ async def test_window_keeps_newest_turns_starting_with_a_user_turn(  # type: ign
     assert "max_completion_tokens" not in request.body
 
 
-async def test_question_larger_than_the_window_fails_without_a_call(  # type: ignore[no-untyped-def]
+async def test_question_larger_than_the_window_fails_without_a_call(
     gql, db_engine, owner, workspace, openai_host
 ) -> None:
     """Given the 300-token model, when a question alone takes more than the window less the
@@ -400,7 +400,7 @@ async def test_question_larger_than_the_window_fails_without_a_call(  # type: ig
 # --- edited, regenerated, failed and streaming messages ---------------------------------------
 
 
-async def test_edited_question_sees_the_conversation_before_the_original(  # type: ignore[no-untyped-def]
+async def test_edited_question_sees_the_conversation_before_the_original(
     gql, db_engine, owner, workspace, openai_host
 ) -> None:
     """Given U1 A1 U2 A2, when U2 is edited, then the request is [system, U1, A1, U2'] and a
@@ -452,7 +452,7 @@ async def test_edited_question_sees_the_conversation_before_the_original(  # typ
     assert openai_host.calls == 5
 
 
-async def test_regenerated_answer_replaces_the_old_one_in_history(  # type: ignore[no-untyped-def]
+async def test_regenerated_answer_replaces_the_old_one_in_history(
     gql, db_engine, owner, workspace, openai_host
 ) -> None:
     """Given U1 A1, when A1 is regenerated, then the request is [U1] (A1 left out); a later
@@ -480,7 +480,7 @@ async def test_regenerated_answer_replaces_the_old_one_in_history(  # type: igno
     ]
 
 
-async def test_failed_and_streaming_answers_are_left_out(  # type: ignore[no-untyped-def]
+async def test_failed_and_streaming_answers_are_left_out(
     gql, db_engine, owner, workspace, openai_host
 ) -> None:
     """Given an answer that failed after some text, an empty failed one, one still
@@ -527,7 +527,7 @@ async def test_failed_and_streaming_answers_are_left_out(  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("configured_on", ["workspace", "agent"])
-async def test_unavailable_model_falls_back_to_anthropic(  # type: ignore[no-untyped-def]
+async def test_unavailable_model_falls_back_to_anthropic(
     gql, db_engine, owner, workspace, openai_host, anthropic_host, configured_on
 ) -> None:
     """Given a fallback on Claude (workspace's or agent's) and OpenAI answering 503, when a
@@ -590,7 +590,7 @@ async def test_unavailable_model_falls_back_to_anthropic(  # type: ignore[no-unt
     )
 
 
-async def test_rejected_key_does_not_fall_back(  # type: ignore[no-untyped-def]
+async def test_rejected_key_does_not_fall_back(
     gql, db_engine, owner, workspace, openai_host, anthropic_host
 ) -> None:
     """Given a workspace fallback on Claude, when OpenAI answers 401, then the answer fails

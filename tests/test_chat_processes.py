@@ -48,7 +48,7 @@ async def conversation_until_end(op: Operation, answer_id: str) -> list[dict[str
     raise AssertionError(f"the subscription completed before the answer ended: {received}")
 
 
-async def usage_logs(db_engine, message_id: str) -> list[Any]:  # type: ignore[no-untyped-def]
+async def usage_logs(db_engine, message_id: str) -> list[Any]:
     return await fetch(
         db_engine,
         "SELECT status, input_tokens, output_tokens, tokens_estimated, cost, error_code"
@@ -57,7 +57,7 @@ async def usage_logs(db_engine, message_id: str) -> list[Any]:  # type: ignore[n
     )
 
 
-async def assert_totals_match_usage(db_engine, conversation_id: str) -> None:  # type: ignore[no-untyped-def]
+async def assert_totals_match_usage(db_engine, conversation_id: str) -> None:
     [totals] = await fetch(
         db_engine,
         "SELECT c.total_input_tokens, c.total_output_tokens, c.total_cost,"
@@ -74,7 +74,7 @@ async def assert_totals_match_usage(db_engine, conversation_id: str) -> None:  #
 
 async def test_answer_generated_on_one_process_streams_on_the_other(
     settings, redis_url, tmp_path, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -138,7 +138,7 @@ async def _subscribed(redis_url: str, channel: str) -> bool:
 
 async def test_stop_sent_to_the_other_process_stops_the_generation(
     settings, redis_url, tmp_path, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -203,7 +203,7 @@ async def test_stop_sent_to_the_other_process_stops_the_generation(
 
 async def test_late_join_on_the_other_process(
     settings, redis_url, tmp_path, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)

@@ -111,7 +111,7 @@ async def assert_totals_match_usage(engine: AsyncEngine, conversation: dict) -> 
 
 async def test_start_up_sweep_closes_stale_answers_and_meters_them(
     settings, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -151,7 +151,7 @@ async def test_start_up_sweep_closes_stale_answers_and_meters_them(
 
 async def test_periodic_sweep_spares_live_answers_and_closes_stale_ones(
     settings, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -199,7 +199,7 @@ async def test_periodic_sweep_spares_live_answers_and_closes_stale_ones(
 
 async def test_shutdown_mid_answer_closes_it_as_interrupted_with_its_text(
     settings, redis_url, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -244,7 +244,7 @@ async def test_shutdown_mid_answer_closes_it_as_interrupted_with_its_text(
 
 async def test_checkpoints_save_the_text_while_it_streams(
     settings, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -311,7 +311,7 @@ async def under_lease(
 
 async def test_answers_of_processes_whose_lease_expired_are_closed_within_seconds(
     settings, tmp_path, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -356,7 +356,7 @@ async def test_answers_of_processes_whose_lease_expired_are_closed_within_second
 
 async def test_a_server_holds_a_lease_over_its_answers_and_gives_it_up_at_shutdown(
     settings, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -396,7 +396,7 @@ async def heartbeat_of(engine: AsyncEngine, worker_id: uuid.UUID) -> Any:
 
 async def test_the_answer_row_is_under_the_lease_when_send_message_returns(
     app, gql, make_user, make_workspace, db_engine, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a server whose generations are held back (they never get to run), when a
     question is sent, then the answer row already names this process's lease: a crash
     right after the insert is found by the lease, not only by the staleness timer."""

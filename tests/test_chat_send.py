@@ -39,12 +39,12 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member) -> Team:  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member) -> Team:
     return await make_team(make_user, make_workspace, add_member)
 
 
 @pytest.fixture
-async def conversation(gql, team) -> dict:  # type: ignore[no-untyped-def]
+async def conversation(gql, team) -> dict:
     return await new_conversation(gql, team.owner, team.workspace)
 
 
@@ -140,7 +140,7 @@ async def answered(gql: GraphQLClient, engine: AsyncEngine, actor: Account, chat
 
 async def test_send_saves_both_messages_and_completes_the_answer(
     gql, team, conversation, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a member, when they send a question, then the question (COMPLETED) and a
     STREAMING answer replying to it come back at once, counted; the answer then completes
     with the mock's text, tokens, zero cost and the model synapse-dev, metered by one
@@ -248,7 +248,7 @@ async def bad_request(case: str, engine: AsyncEngine) -> tuple[dict[str, Any], s
 
 
 @pytest.mark.parametrize("case", REQUEST_ERRORS)
-async def test_request_errors_save_nothing(gql, team, conversation, db_engine, case) -> None:  # type: ignore[no-untyped-def]
+async def test_request_errors_save_nothing(gql, team, conversation, db_engine, case) -> None:
     """Given a request wrong in itself (content, model id, inactive model, sampling out of
     range), when sent, then the typed error at its field, and nothing is saved, counted or
     metered."""
@@ -263,7 +263,7 @@ async def test_request_errors_save_nothing(gql, team, conversation, db_engine, c
     assert await usage_logs(db_engine) == []
 
 
-async def test_the_longest_content_is_accepted(gql, team, conversation, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_the_longest_content_is_accepted(gql, team, conversation, db_engine) -> None:
     """Given exactly 100 000 characters, when sent, then the question is kept whole."""
     turn = await send(gql, team.member, conversation, "y" * 100_000)
     assert turn["__typename"] == "ChatTurn", turn
@@ -275,7 +275,7 @@ async def test_the_longest_content_is_accepted(gql, team, conversation, db_engin
     ("who", "code"),
     [("viewer", "FORBIDDEN"), ("outsider", "NOT_FOUND"), ("anonymous", "UNAUTHENTICATED")],
 )
-async def test_only_members_may_send(gql, team, conversation, db_engine, who, code) -> None:  # type: ignore[no-untyped-def]
+async def test_only_members_may_send(gql, team, conversation, db_engine, who, code) -> None:
     """Given a viewer, an outsider and nobody, when they send, then FORBIDDEN, NOT_FOUND
     (the very error of an unknown conversation) and UNAUTHENTICATED; nothing saved."""
     result = await send(gql, team.caller(who), conversation, "Let me in")
@@ -291,7 +291,7 @@ async def test_only_members_may_send(gql, team, conversation, db_engine, who, co
     assert await usage_logs(db_engine) == []
 
 
-async def test_archived_conversation_refuses(gql, team, conversation, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_archived_conversation_refuses(gql, team, conversation, db_engine) -> None:
     """Given an archived conversation, when a member sends, then CONVERSATION_ARCHIVED and
     nothing saved."""
     archived = (await gql.op("ArchiveConversation", team.owner.token, id=conversation["id"]))[
@@ -306,7 +306,7 @@ async def test_archived_conversation_refuses(gql, team, conversation, db_engine)
     assert await usage_logs(db_engine) == []
 
 
-async def test_missing_api_key_keeps_the_question(gql, team, conversation, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_missing_api_key_keeps_the_question(gql, team, conversation, db_engine) -> None:
     """Given an OpenAI model and no key anywhere, when asked with it, then API_KEY_MISSING
     naming OPENAI_API_KEY; the question is saved and counted, no answer, no usage."""
     gpt4o = await llm_global_id(db_engine, "gpt-4o")
@@ -323,7 +323,7 @@ async def test_missing_api_key_keeps_the_question(gql, team, conversation, db_en
 
 async def test_spent_budget_keeps_the_question(
     settings, gql, team, conversation, db_engine, openai_host
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a first answer by gpt-4o, then a hard-stop budget of 0.0001 USD (less than the
     worst case of one more answer), when a second question is sent, then BUDGET_EXCEEDED;
     it is saved and counted, without an answer or a second usage log."""
@@ -354,7 +354,7 @@ async def test_spent_budget_keeps_the_question(
 
 async def test_missing_key_of_the_configured_model_points_at_the_conversation(
     gql, team, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given an agent on an OpenAI model and no key anywhere, when a member sends without a
     model, then API_KEY_MISSING naming OPENAI_API_KEY at the conversation (the request gave
     no model: like MODEL_INACTIVE and BUDGET_EXCEEDED of a configured model); the question
@@ -378,7 +378,7 @@ async def test_missing_key_of_the_configured_model_points_at_the_conversation(
 # --- which model answers ---------------------------------------------------------------------
 
 
-async def test_model_resolution_order(settings, gql, team, db_engine, openai_host) -> None:  # type: ignore[no-untyped-def]
+async def test_model_resolution_order(settings, gql, team, db_engine, openai_host) -> None:
     """Given nothing configured, then the server's default (synapse-dev) answers; given a
     workspace default, it answers; given an agent, its model beats the workspace's; given an
     override, it beats both. The provider is called with that model each time."""
@@ -449,7 +449,7 @@ async def test_model_resolution_order(settings, gql, team, db_engine, openai_hos
 )
 async def test_unusable_server_default_keeps_the_question(
     settings, team, conversation, db_engine, changes, named
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given no agent, no workspace default and a server default that cannot answer
     (SYNAPSE_DEFAULT_MODEL naming no catalog model, or the mock disabled), when a member
     sends, then MODEL_INACTIVE at the conversation naming the cause; the question is saved
@@ -465,7 +465,7 @@ async def test_unusable_server_default_keeps_the_question(
     assert await usage_logs(db_engine) == []
 
 
-async def test_inactive_agent_model_keeps_the_question(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_inactive_agent_model_keeps_the_question(gql, team, db_engine) -> None:
     """Given an agent whose model was retired since, when a member sends, then
     MODEL_INACTIVE at the conversation (not at the absent model input); the question is
     saved and counted, no answer."""
@@ -488,7 +488,7 @@ async def test_inactive_agent_model_keeps_the_question(gql, team, db_engine) -> 
 # --- regenerateMessage -----------------------------------------------------------------------
 
 
-async def test_regenerate_an_answer_replaces_it(gql, team, conversation, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_regenerate_an_answer_replaces_it(gql, team, conversation, db_engine) -> None:
     """Given a completed answer, when regenerated, then a new answer whose parent is the
     old one and which replies to the same question; one more message, its own usage log."""
     turn = await answered(gql, db_engine, team.member, conversation)
@@ -518,7 +518,7 @@ async def test_regenerate_an_answer_replaces_it(gql, team, conversation, db_engi
     await assert_totals_are_usage_sums(db_engine, conversation)
 
 
-async def test_regenerate_a_question_answers_it_again(gql, team, conversation, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_regenerate_a_question_answers_it_again(gql, team, conversation, db_engine) -> None:
     """Given an answered question, when the question itself is regenerated, then a new
     answer replies to it and replaces its current answer (its parent); the question is not
     duplicated."""
@@ -547,7 +547,7 @@ async def test_regenerate_a_question_answers_it_again(gql, team, conversation, d
 
 async def test_regenerate_refuses_streaming_answers_and_viewers(
     settings, gql, team, conversation, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given an answer still streaming, when regenerated, then INVALID_INPUT; given a
     viewer, when they regenerate a completed answer, then FORBIDDEN; nothing is added."""
     done = await answered(gql, db_engine, team.member, conversation)
@@ -573,7 +573,7 @@ async def test_regenerate_refuses_streaming_answers_and_viewers(
 
 async def test_stop_an_ended_answer_returns_it_unchanged(
     gql, team, conversation, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a completed answer, when stopped, then it comes back COMPLETED with its text,
     and no usage is added."""
     turn = await answered(gql, db_engine, team.member, conversation)
@@ -591,7 +591,7 @@ async def test_stop_an_ended_answer_returns_it_unchanged(
     assert len(await usage_logs(db_engine)) == 1
 
 
-async def test_stop_a_question_is_invalid(gql, team, conversation, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_stop_a_question_is_invalid(gql, team, conversation, db_engine) -> None:
     """Given a user message, when stopped, then INVALID_INPUT at messageId; a viewer stopping
     an answer is FORBIDDEN."""
     turn = await answered(gql, db_engine, team.member, conversation)
@@ -607,7 +607,7 @@ async def test_stop_a_question_is_invalid(gql, team, conversation, db_engine) ->
 
 async def test_stop_a_streaming_answer_keeps_its_text_and_meters_it(
     settings, team, conversation, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given an answer streaming at 5 tokens a second, when stopped once some text is
     saved, then CANCELLED with a non-empty prefix of the mock's reply, shorter than it; the
     call is metered as cancelled and the conversation totals add its usage up."""

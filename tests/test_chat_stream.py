@@ -81,7 +81,7 @@ async def usage_of(engine: AsyncEngine, answer: dict) -> Any:
     return row
 
 
-async def started_turn(server: Served, make_user, make_workspace, content: str) -> dict:  # type: ignore[no-untyped-def]
+async def started_turn(server: Served, make_user, make_workspace, content: str) -> dict:
     """An owner's new conversation and a question sent to it; the ChatTurn."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
@@ -95,7 +95,7 @@ async def started_turn(server: Served, make_user, make_workspace, content: str) 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 async def test_send_and_stream_every_token_in_order(
     settings, make_user, make_workspace, db_engine, protocol
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     async with served(settings, mock_tokens_per_second=200) as server:
         owner = await make_user("owner")
         workspace = await make_workspace(owner)
@@ -123,7 +123,7 @@ async def test_send_and_stream_every_token_in_order(
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
-async def test_a_late_subscriber_gets_every_delta_once_then_the_end(  # type: ignore[no-untyped-def]
+async def test_a_late_subscriber_gets_every_delta_once_then_the_end(
     settings, make_user, make_workspace, db_engine, protocol
 ) -> None:
     """Given an answer already a few deltas in, when subscribing, then the deltas written
@@ -150,7 +150,7 @@ async def test_a_late_subscriber_gets_every_delta_once_then_the_end(  # type: ig
     assert all(d["messageId"] == answer["id"] for d in deltas)
 
 
-async def test_resuming_after_sequence_k_gets_the_rest(  # type: ignore[no-untyped-def]
+async def test_resuming_after_sequence_k_gets_the_rest(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given a subscriber that read k deltas and dropped its connection, when it subscribes
@@ -185,7 +185,7 @@ async def test_resuming_after_sequence_k_gets_the_rest(  # type: ignore[no-untyp
     assert end["sequence"] == rest[-1]["sequence"] == end["message"]["streamSequence"]
 
 
-async def test_subscribing_after_the_end_replays_the_log(  # type: ignore[no-untyped-def]
+async def test_subscribing_after_the_end_replays_the_log(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given an answer that ended, when subscribing, then every delta from the log and the
@@ -216,7 +216,7 @@ async def test_subscribing_after_the_end_replays_the_log(  # type: ignore[no-unt
     assert completed["usage"] == end["usage"]
 
 
-async def test_stopping_mid_stream_ends_the_subscription_cancelled(  # type: ignore[no-untyped-def]
+async def test_stopping_mid_stream_ends_the_subscription_cancelled(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given a subscriber watching an answer, when the owner stops it over HTTP, then the
@@ -263,7 +263,7 @@ async def test_stopping_mid_stream_ends_the_subscription_cancelled(  # type: ign
     assert end["message"]["outputTokens"] == output_tokens
 
 
-async def test_refused_and_allowed_subscribers(  # type: ignore[no-untyped-def]
+async def test_refused_and_allowed_subscribers(
     settings, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """An outsider is refused NOT_FOUND (answer and conversation), a user message is refused

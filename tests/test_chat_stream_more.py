@@ -37,7 +37,7 @@ def on_fake(url: str) -> dict[str, Any]:
     }
 
 
-async def ask_gpt4o(server, make_user, make_workspace, db_engine, content: str) -> dict:  # type: ignore[no-untyped-def]
+async def ask_gpt4o(server, make_user, make_workspace, db_engine, content: str) -> dict:
     """A question to gpt-4o (model override) in a new conversation; the ChatTurn."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
@@ -49,7 +49,7 @@ async def ask_gpt4o(server, make_user, make_workspace, db_engine, content: str) 
     return turn
 
 
-async def watch(server, turn: dict) -> list[dict]:  # type: ignore[no-untyped-def]
+async def watch(server, turn: dict) -> list[dict]:
     """Every messageStream event of the turn's answer, through its end."""
     async with connect(server.ws_url, turn["owner"].token) as socket:
         op = await socket.start("MessageStream", messageId=turn["assistantMessage"]["id"])
@@ -69,7 +69,7 @@ async def conversation_until_end(op: Operation) -> list[dict]:
             return received
 
 
-async def test_a_rejected_key_fails_the_answer_with_provider_auth(  # type: ignore[no-untyped-def]
+async def test_a_rejected_key_fails_the_answer_with_provider_auth(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given OpenAI answering 401, then no delta and MessageFailed PROVIDER_AUTH naming the
@@ -94,7 +94,7 @@ async def test_a_rejected_key_fails_the_answer_with_provider_auth(  # type: igno
     assert usage.cost == 0
 
 
-async def test_a_stream_broken_halfway_fails_with_the_partial_text(  # type: ignore[no-untyped-def]
+async def test_a_stream_broken_halfway_fails_with_the_partial_text(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given OpenAI dropping the connection after three chunks (no retry), then the deltas
@@ -130,7 +130,7 @@ async def test_a_stream_broken_halfway_fails_with_the_partial_text(  # type: ign
     assert Decimal(end["usage"]["cost"]) == usage.cost == Decimal(end["message"]["cost"])
 
 
-async def test_openai_chunks_become_deltas_in_order_with_reported_usage(  # type: ignore[no-untyped-def]
+async def test_openai_chunks_become_deltas_in_order_with_reported_usage(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given OpenAI streaming a reply through the SDK, then each chunk's text is in the
@@ -171,7 +171,7 @@ async def test_openai_chunks_become_deltas_in_order_with_reported_usage(  # type
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
-async def test_conversation_events_in_order_and_caught_up(  # type: ignore[no-untyped-def]
+async def test_conversation_events_in_order_and_caught_up(
     settings, make_user, make_workspace, protocol
 ) -> None:
     """A conversation subscriber sees the question added, the answer added (streaming), its
@@ -222,7 +222,7 @@ async def test_conversation_events_in_order_and_caught_up(  # type: ignore[no-un
     assert end["sequence"] == deltas[-1]["sequence"]
 
 
-async def test_twenty_answers_at_once_are_each_streamed_and_metered(  # type: ignore[no-untyped-def]
+async def test_twenty_answers_at_once_are_each_streamed_and_metered(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given 20 questions sent at once into one conversation, each answer watched on one
@@ -300,7 +300,7 @@ async def test_twenty_answers_at_once_are_each_streamed_and_metered(  # type: ig
     assert (billing.events, billing.amount) == (count, logs.cost)
 
 
-async def test_the_end_event_carries_the_fallback_calls_usage(  # type: ignore[no-untyped-def]
+async def test_the_end_event_carries_the_fallback_calls_usage(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given OpenAI answering 503 and the workspace falling back on the mock model, when

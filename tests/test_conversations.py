@@ -26,16 +26,16 @@ DENIED = [("viewer", "FORBIDDEN"), ("outsider", "NOT_FOUND"), ("anonymous", "UNA
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member) -> Team:  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member) -> Team:
     return await make_team(make_user, make_workspace, add_member)
 
 
-async def create_project(gql, team: Team, workspace: dict | None = None) -> dict:  # type: ignore[no-untyped-def]
+async def create_project(gql, team: Team, workspace: dict | None = None) -> dict:
     given = {"workspaceId": (workspace or team.workspace)["id"], "name": "P"}
     return (await gql.op("CreateProject", team.owner.token, input=given))["createProject"]
 
 
-async def create_agent(gql, db_engine, team: Team, workspace: dict | None = None) -> dict:  # type: ignore[no-untyped-def]
+async def create_agent(gql, db_engine, team: Team, workspace: dict | None = None) -> dict:
     llm = await scalar(db_engine, "SELECT id FROM llms WHERE model_id = 'synapse-dev'")
     given = {
         "workspaceId": (workspace or team.workspace)["id"],
@@ -45,25 +45,25 @@ async def create_agent(gql, db_engine, team: Team, workspace: dict | None = None
     return (await gql.op("CreateAgent", team.owner.token, input=given))["createAgent"]
 
 
-async def stored(db_engine, conversation: dict):  # type: ignore[no-untyped-def]
+async def stored(db_engine, conversation: dict):
     sql = "SELECT title, status FROM conversations WHERE id = :id"
     [row] = await fetch(db_engine, sql, id=db_id(conversation["id"]))
     return row
 
 
-async def titles(gql, team: Team, **variables) -> list[str]:  # type: ignore[no-untyped-def]
+async def titles(gql, team: Team, **variables) -> list[str]:
     """Titles as ``workspace.conversations`` lists them for the owner."""
     ws = team.workspace["id"]
     data = await gql.op("WorkspaceConversations", team.owner.token, workspaceId=ws, **variables)
     return [e["node"]["title"] for e in data["workspace"]["conversations"]["edges"]]
 
 
-async def mutate(gql, operation: str, actor, **variables) -> dict:  # type: ignore[no-untyped-def]
+async def mutate(gql, operation: str, actor, **variables) -> dict:
     data = await gql.op(operation, token(actor), **variables)
     return data[operation[0].lower() + operation[1:]]
 
 
-async def test_member_starts_conversation(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_member_starts_conversation(gql, team, db_engine) -> None:
     """Given a member, when they start a conversation with a project, agent and metadata,
     then it is active, theirs, titled by default and has zero totals."""
     project = await create_project(gql, team)
@@ -107,13 +107,13 @@ async def test_member_starts_conversation(gql, team, db_engine) -> None:  # type
         ({"agentId": to_global_id("Project", uuid.uuid4())}, "INVALID_ID", "agentId"),
     ],
 )
-async def test_start_validates(gql, team, db_engine, given, code, field) -> None:  # type: ignore[no-untyped-def]
+async def test_start_validates(gql, team, db_engine, given, code, field) -> None:
     """Given bad input, when starting a conversation, then an error on that field, no row."""
     user_error(await start(gql, team.member, team.workspace, **given), code, ["input", field])
     assert await scalar(db_engine, "SELECT count(*) FROM conversations") == 0
 
 
-async def test_project_and_agent_of_another_workspace(gql, team, db_engine, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_project_and_agent_of_another_workspace(gql, team, db_engine, make_workspace) -> None:
     """Given a project and an agent of the owner's other workspace, when used, then
     NOT_FOUND on each, and no row."""
     other = await make_workspace(team.owner, "Other")
@@ -127,14 +127,14 @@ async def test_project_and_agent_of_another_workspace(gql, team, db_engine, make
 
 
 @pytest.mark.parametrize(("who", "code"), DENIED)
-async def test_denied_callers_cannot_start(gql, team, db_engine, who, code) -> None:  # type: ignore[no-untyped-def]
+async def test_denied_callers_cannot_start(gql, team, db_engine, who, code) -> None:
     """Given a viewer, an outsider or no login, when starting a conversation, then refused."""
     result = await start(gql, team.caller(who), team.workspace, title="Nope")
     user_error(result, code, None if who == "anonymous" else ["input", "workspaceId"])
     assert await scalar(db_engine, "SELECT count(*) FROM conversations") == 0
 
 
-async def test_rename(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_rename(gql, team, db_engine) -> None:
     """Given the owner's conversation, when a member renames it, then the title changes;
     when the title is blank or too long, then INVALID_INPUT and it stays."""
     conversation = await start(gql, team.owner, team.workspace)
@@ -149,7 +149,7 @@ async def test_rename(gql, team, db_engine) -> None:  # type: ignore[no-untyped-
 
 
 @pytest.mark.parametrize(("who", "code"), DENIED)
-async def test_denied_callers_cannot_rename(gql, team, db_engine, who, code) -> None:  # type: ignore[no-untyped-def]
+async def test_denied_callers_cannot_rename(gql, team, db_engine, who, code) -> None:
     """Given the owner's conversation, when a denied caller renames it, then the title stays."""
     conversation = await start(gql, team.owner, team.workspace)
     given = {"id": conversation["id"], "title": "Hijacked"}
@@ -158,7 +158,7 @@ async def test_denied_callers_cannot_rename(gql, team, db_engine, who, code) -> 
     assert (await stored(db_engine, conversation)).title == "New conversation"
 
 
-async def test_creator_keeps_control_after_demotion(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_creator_keeps_control_after_demotion(gql, team, db_engine) -> None:
     """Given a member's conversation, when the member becomes a viewer, then they may still
     rename, archive and delete their own conversation."""
     conversation = await start(gql, team.member, team.workspace)
@@ -174,7 +174,7 @@ async def test_creator_keeps_control_after_demotion(gql, team, db_engine) -> Non
     assert await scalar(db_engine, "SELECT count(*) FROM conversations") == 0
 
 
-async def test_archive_and_restore(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_archive_and_restore(gql, team) -> None:
     """Given two conversations, when one is archived, then the default list hides it, the
     ARCHIVED filter shows it and status null shows both; when restored, then it is back."""
     kept = await start(gql, team.member, team.workspace, title="Kept")
@@ -194,7 +194,7 @@ async def test_archive_and_restore(gql, team) -> None:  # type: ignore[no-untype
 @pytest.mark.parametrize(("who", "code"), DENIED)
 async def test_denied_callers_cannot_change_status(
     gql, team, db_engine, operation, who, code
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given the owner's conversation, when a denied caller archives or restores it, then
     the status stays."""
     conversation = await start(gql, team.owner, team.workspace)
@@ -203,7 +203,7 @@ async def test_denied_callers_cannot_change_status(
     assert (await stored(db_engine, conversation)).status == "active"
 
 
-async def test_delete_removes_messages(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_removes_messages(gql, team, db_engine) -> None:
     """Given a conversation with a message, when a member deletes it, then both are gone
     and its ID resolves to null."""
     conversation = await start(gql, team.owner, team.workspace)
@@ -216,7 +216,7 @@ async def test_delete_removes_messages(gql, team, db_engine) -> None:  # type: i
 
 
 @pytest.mark.parametrize(("who", "code"), DENIED)
-async def test_denied_callers_cannot_delete(gql, team, db_engine, who, code) -> None:  # type: ignore[no-untyped-def]
+async def test_denied_callers_cannot_delete(gql, team, db_engine, who, code) -> None:
     """Given the owner's conversation, when a denied caller deletes it, then it remains."""
     conversation = await start(gql, team.owner, team.workspace)
     result = await mutate(gql, "DeleteConversation", team.caller(who), id=conversation["id"])
@@ -224,7 +224,7 @@ async def test_denied_callers_cannot_delete(gql, team, db_engine, who, code) -> 
     assert await scalar(db_engine, "SELECT count(*) FROM conversations") == 1
 
 
-async def test_node_is_visible_to_members_only(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_node_is_visible_to_members_only(gql, team) -> None:
     """Given a conversation, when a viewer and an outsider refetch it, then only the viewer
     sees it."""
     conversation = await start(gql, team.owner, team.workspace, title="Secret")
@@ -234,7 +234,7 @@ async def test_node_is_visible_to_members_only(gql, team) -> None:  # type: igno
     assert hidden["node"] is None
 
 
-async def test_filters(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_filters(gql, team, db_engine) -> None:
     """Given conversations of different projects, agents and titles, when filtering by
     each, then only the matching ones are listed, with a matching totalCount."""
     project = await create_project(gql, team)
@@ -263,7 +263,7 @@ async def test_filters(gql, team, db_engine) -> None:  # type: ignore[no-untyped
     )
 
 
-async def test_tag_filters(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_tag_filters(gql, team, db_engine) -> None:
     """Given conversations tagged red, blue or both, when filtering on red and blue, then
     ANY lists all three and ALL only the one with both."""
     red, blue = (
@@ -285,7 +285,7 @@ async def test_tag_filters(gql, team, db_engine) -> None:  # type: ignore[no-unt
     assert data["workspace"]["conversations"]["totalCount"] == 1
 
 
-async def test_date_filters(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_date_filters(gql, team, db_engine) -> None:
     """Given conversations created and updated on different days, when filtering by dates,
     then after is inclusive and before exclusive."""
     for day in range(3):
@@ -313,7 +313,7 @@ async def test_date_filters(gql, team, db_engine) -> None:  # type: ignore[no-un
     assert await titles(gql, team, filter=window) == ["Day 2"]
 
 
-async def test_order_by_activity_or_creation(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_order_by_activity_or_creation(gql, team, db_engine) -> None:
     """Given an old conversation with a recent message and two newer silent ones, when
     sorted by LAST_ACTIVITY, then the old one comes first; by CREATED, then it comes last;
     and both orders page forwards and backwards."""
@@ -346,7 +346,7 @@ async def test_order_by_activity_or_creation(gql, team, db_engine) -> None:  # t
     assert await titles(gql, team, orderBy="CREATED", last=2, before=before) == ["New", "Middle"]
 
 
-async def test_lists_are_batched_per_workspace(gql, team, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_lists_are_batched_per_workspace(gql, team, make_workspace) -> None:
     """Given two workspaces of one owner, when listing conversations of every workspace in
     one query, then each workspace gets only its own."""
     other = await make_workspace(team.owner, "Other")

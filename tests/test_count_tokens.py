@@ -16,14 +16,14 @@ from tests.helpers import error_codes
 TEXT = "Synapse counts tokens exactly for OpenAI models, and estimates the rest."
 
 
-async def count(gql, token, **variables) -> dict:  # type: ignore[no-untyped-def]
+async def count(gql, token, **variables) -> dict:
     """The whole response body of the CountTokens operation."""
     response = await gql.raw(operation_documents()["CountTokens"], variables, token, "CountTokens")
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def test_gpt4o_counts_exactly(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_gpt4o_counts_exactly(gql, make_user, db_engine) -> None:
     """Given gpt-4o, when counting a text and a chat, then the counts are tiktoken's
     o200k_base counts (the chat with OpenAI's framing) and marked exact."""
     user = await make_user()
@@ -46,7 +46,7 @@ async def test_gpt4o_counts_exactly(gql, make_user, db_engine) -> None:  # type:
     )
 
 
-async def test_claude_is_estimated(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_claude_is_estimated(gql, make_user, db_engine) -> None:
     """Given a Claude model, when counting, then ceil(chars / 4), + 4 per message, estimated."""
     user = await make_user()
     claude = await llm_global_id(db_engine, "claude-3-opus-20240229")
@@ -70,7 +70,7 @@ async def test_claude_is_estimated(gql, make_user, db_engine) -> None:  # type: 
 )
 async def test_neither_or_both_inputs_is_invalid(
     gql, make_user, db_engine, variables, path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given no input, both inputs or too long a text, then an INVALID_INPUT GraphQL error."""
     user = await make_user()
     gpt4o = await llm_global_id(db_engine, "gpt-4o")
@@ -82,7 +82,7 @@ async def test_neither_or_both_inputs_is_invalid(
     assert body["errors"][0]["extensions"]["path"] == path
 
 
-async def test_unknown_model_anonymous_and_wrong_id(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_model_anonymous_and_wrong_id(gql, make_user, db_engine) -> None:
     """Given a missing model, an anonymous caller and an id of another type, then NOT_FOUND,
     UNAUTHENTICATED and INVALID_ID."""
     user = await make_user()

@@ -50,7 +50,7 @@ def full_reply(question: str) -> str:
     return mock_reply([ChatMessage("user", question)])
 
 
-async def answer_row(db_engine: Any, message_id: uuid.UUID) -> Any:  # type: ignore[no-untyped-def]
+async def answer_row(db_engine: Any, message_id: uuid.UUID) -> Any:
     [row] = await fetch(
         db_engine,
         "SELECT status, content, stream_sequence, error_code, output_tokens, worker_id"
@@ -60,7 +60,7 @@ async def answer_row(db_engine: Any, message_id: uuid.UUID) -> Any:  # type: ign
     return row
 
 
-async def usage_rows(db_engine: Any, message_id: uuid.UUID) -> list[Any]:  # type: ignore[no-untyped-def]
+async def usage_rows(db_engine: Any, message_id: uuid.UUID) -> list[Any]:
     return await fetch(
         db_engine,
         "SELECT status, error_code, output_tokens, tokens_estimated FROM usage_logs"
@@ -69,7 +69,7 @@ async def usage_rows(db_engine: Any, message_id: uuid.UUID) -> list[Any]:  # typ
     )
 
 
-async def closed_after_kill(db_engine: Any, message_id: uuid.UUID, killed_at: float) -> float:  # type: ignore[no-untyped-def]
+async def closed_after_kill(db_engine: Any, message_id: uuid.UUID, killed_at: float) -> float:
     """Poll (a bounded number of times) until the answer is no longer streaming; the
     seconds from the kill."""
     loop = asyncio.get_running_loop()
@@ -109,7 +109,7 @@ def seen_text(deltas: list[dict]) -> str:
 
 async def assert_closed_once_with(
     db_engine: Any, message_id: uuid.UUID, seen: str, question: str
-) -> Any:  # type: ignore[no-untyped-def]
+) -> Any:
     """The answer closed as interrupted, its text a prefix of the reply holding all that
     was seen, and one estimated usage log of it."""
     row = await answer_row(db_engine, message_id)
@@ -127,7 +127,7 @@ async def assert_closed_once_with(
 
 async def test_restarted_server_without_redis_recovers_the_journaled_answer(
     settings, tmp_path, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)
@@ -175,7 +175,7 @@ async def test_restarted_server_without_redis_recovers_the_journaled_answer(
 
 async def test_live_process_closes_the_answer_of_a_killed_one_over_redis(
     settings, redis_url, tmp_path, gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(gql, owner, workspace)

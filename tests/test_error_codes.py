@@ -34,7 +34,7 @@ def test_every_stored_code_reads_as_a_specific_error_code() -> None:
     assert stored_error_code(None) is None
 
 
-async def _stopped_answer(server, owner, workspace, db_engine) -> tuple[dict, str]:  # type: ignore[no-untyped-def]
+async def _stopped_answer(server, owner, workspace, db_engine) -> tuple[dict, str]:
     """An answer stopped mid-stream; it and the global id of its usage log."""
     conversation = await new_conversation(server.gql, owner, workspace)
     answer = (await send(server.gql, owner, conversation, "Stop me"))["assistantMessage"]
@@ -57,7 +57,7 @@ async def _stopped_answer(server, owner, workspace, db_engine) -> tuple[dict, st
     return answer, to_global_id("UsageLog", found)
 
 
-async def test_a_cancelled_call_reads_as_cancelled(  # type: ignore[no-untyped-def]
+async def test_a_cancelled_call_reads_as_cancelled(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     async with served(settings, mock_tokens_per_second=SLOW) as server:
@@ -82,7 +82,7 @@ async def test_a_cancelled_call_reads_as_cancelled(  # type: ignore[no-untyped-d
         ("A_CODE_FROM_ANOTHER_VERSION", "PROVIDER_ERROR"),
     ],
 )
-async def test_stored_strings_read_as_error_codes_and_never_fail(  # type: ignore[no-untyped-def]
+async def test_stored_strings_read_as_error_codes_and_never_fail(
     settings, make_user, make_workspace, db_engine, stored, read
 ) -> None:
     """Given a message and a usage log whose stored code is ``stored``, when read, then

@@ -32,13 +32,13 @@ def assert_validation_error(body: dict, fragment: str) -> None:
     assert "INTERNAL_SERVER_ERROR" not in error_codes(body)
 
 
-async def test_unexpected_error_is_masked_and_logged(  # type: ignore[no-untyped-def]
+async def test_unexpected_error_is_masked_and_logged(
     gql, make_user, monkeypatch, caplog, db_engine
 ) -> None:
     """Given a service that crashes, when called, then a generic message with an error id
     that the log also holds, and no detail of the crash."""
 
-    async def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def crash(*args, **kwargs):
         raise RuntimeError("secret detail")
 
     user = await make_user("ada")
@@ -64,10 +64,10 @@ async def test_unexpected_error_is_masked_and_logged(  # type: ignore[no-untyped
     assert await scalar(db_engine, "SELECT count(*) FROM workspaces") == 0
 
 
-async def test_each_unexpected_error_gets_its_own_id(gql, make_user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_each_unexpected_error_gets_its_own_id(gql, make_user, monkeypatch) -> None:
     """Given a crashing service, when called twice, then the two error ids differ."""
 
-    async def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def crash(*args, **kwargs):
         raise RuntimeError("secret detail")
 
     user = await make_user("ada")
@@ -81,7 +81,7 @@ async def test_each_unexpected_error_gets_its_own_id(gql, make_user, monkeypatch
     assert len(ids) == 2
 
 
-async def test_expected_errors_keep_their_message(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_expected_errors_keep_their_message(gql) -> None:
     """Given no token, when reading apiTokens, then the real message and code, no error id."""
     body = await gql.query("{ apiTokens { totalCount } }")
 
@@ -91,7 +91,7 @@ async def test_expected_errors_keep_their_message(gql) -> None:  # type: ignore[
     assert "errorId" not in error["extensions"]
 
 
-async def test_query_within_depth_limit_runs(gql, make_user, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_query_within_depth_limit_runs(gql, make_user, make_workspace) -> None:
     """Given a query 9 levels deep (limit 12), when run, then it succeeds."""
     user = await make_user("ada")
     await make_workspace(user)
@@ -103,7 +103,7 @@ async def test_query_within_depth_limit_runs(gql, make_user, make_workspace) -> 
 
 
 @pytest.mark.parametrize("token", [False, True])
-async def test_query_over_depth_limit_is_rejected(gql, make_user, token) -> None:  # type: ignore[no-untyped-def]
+async def test_query_over_depth_limit_is_rejected(gql, make_user, token) -> None:
     """Given a query 18 levels deep, when sent (signed in or not), then a validation error."""
     user = await make_user("ada")
 
@@ -112,7 +112,7 @@ async def test_query_over_depth_limit_is_rejected(gql, make_user, token) -> None
     assert_validation_error(body, "exceeds maximum operation depth")
 
 
-async def test_aliases_up_to_the_limit_are_allowed(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_aliases_up_to_the_limit_are_allowed(gql, make_user) -> None:
     """Given 30 aliases (the limit), when sent, then the query runs."""
     user = await make_user("ada")
 
@@ -122,7 +122,7 @@ async def test_aliases_up_to_the_limit_are_allowed(gql, make_user) -> None:  # t
     assert body["data"]["a29"]["id"] == user.id
 
 
-async def test_too_many_aliases_are_rejected(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_too_many_aliases_are_rejected(gql, make_user) -> None:
     """Given 31 aliases, when sent, then a validation error and nothing is run."""
     user = await make_user("ada")
 
@@ -131,7 +131,7 @@ async def test_too_many_aliases_are_rejected(gql, make_user) -> None:  # type: i
     assert_validation_error(body, "aliases")
 
 
-async def test_too_many_tokens_are_rejected(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_too_many_tokens_are_rejected(gql) -> None:
     """Given a document of more than 4000 tokens, when sent, then it is refused, not run."""
     fields = " ".join(["__typename"] * 4100)
 

@@ -15,27 +15,27 @@ from tests.helpers import db_id, execute, fetch, scalar, user_error
 THUMBS_UP = {"ratingType": "THUMBS", "value": "1"}
 
 
-async def rate(gql, actor, message: str, **given) -> dict:  # type: ignore[no-untyped-def]
+async def rate(gql, actor, message: str, **given) -> dict:
     token = actor.token if actor else None
     data = await gql.op("RateMessage", token, input={"messageId": message, **given})
     return data["rateMessage"]
 
 
-async def delete(gql, actor, message: str) -> dict:  # type: ignore[no-untyped-def]
+async def delete(gql, actor, message: str) -> dict:
     return (await gql.op("DeleteFeedback", actor.token, messageId=message))["deleteFeedback"]
 
 
-async def of_message(gql, actor, message: str, **variables) -> dict | None:  # type: ignore[no-untyped-def]
+async def of_message(gql, actor, message: str, **variables) -> dict | None:
     return (await gql.op("FeedbackOfMessage", actor.token, id=message, **variables))["node"]
 
 
-async def summary(gql, actor, workspace: dict, **variables) -> dict:  # type: ignore[no-untyped-def]
+async def summary(gql, actor, workspace: dict, **variables) -> dict:
     data = await gql.op("FeedbackSummary", actor.token, workspaceId=workspace["id"], **variables)
     return data["workspace"]["feedbackSummary"]
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member, db_engine):  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member, db_engine):
     """A workspace with an owner, a member, a viewer and two messages; an outsider."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
@@ -48,7 +48,7 @@ async def team(make_user, make_workspace, add_member, db_engine):  # type: ignor
     return workspace, owner, member, viewer, outsider, question, answer
 
 
-async def test_member_rates_thumbs_up(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_member_rates_thumbs_up(gql, team) -> None:
     """Given a member, when they give a thumbs up, then the feedback is theirs, private,
     and is the message's viewer feedback."""
     _, _, member, _, _, _, answer = team
@@ -71,7 +71,7 @@ async def test_member_rates_thumbs_up(gql, team) -> None:  # type: ignore[no-unt
         {"ratingType": "CUSTOM", "value": "0", "scaleMax": "1000"},
     ],
 )
-async def test_viewer_may_rate_within_bounds(gql, team, given) -> None:  # type: ignore[no-untyped-def]
+async def test_viewer_may_rate_within_bounds(gql, team, given) -> None:
     """Given a viewer, when the value fits its rating type, then the rating is stored."""
     _, _, _, viewer, _, question, _ = team
     result = await rate(gql, viewer, question, **given, isPublic=True)
@@ -99,7 +99,7 @@ async def test_viewer_may_rate_within_bounds(gql, team, given) -> None:  # type:
         ({**THUMBS_UP, "improvementSuggestion": "i" * 5001}, "improvementSuggestion"),
     ],
 )
-async def test_invalid_ratings_are_refused(gql, team, db_engine, given, field) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_ratings_are_refused(gql, team, db_engine, given, field) -> None:
     """Given a member, when a rating breaks its type's rules, then INVALID_INPUT on the field
     and no row."""
     _, _, member, _, _, _, answer = team
@@ -107,7 +107,7 @@ async def test_invalid_ratings_are_refused(gql, team, db_engine, given, field) -
     assert await scalar(db_engine, "SELECT count(*) FROM message_feedback") == 0
 
 
-async def test_rating_again_updates_in_place(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_rating_again_updates_in_place(gql, team, db_engine) -> None:
     """Given a thumbs up, when the same user rates with stars, then one row holds the new
     values under the same ID and another user's rating is separate."""
     _, owner, member, _, _, _, answer = team
@@ -124,7 +124,7 @@ async def test_rating_again_updates_in_place(gql, team, db_engine) -> None:  # t
     ]
 
 
-async def test_concurrent_rates_leave_one_row(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_rates_leave_one_row(gql, team, db_engine) -> None:
     """Given one user, when they send 20 ratings of a message at once, then all succeed
     with the same ID and exactly one row exists."""
     _, _, member, _, _, _, answer = team
@@ -136,7 +136,7 @@ async def test_concurrent_rates_leave_one_row(gql, team, db_engine) -> None:  # 
     assert await scalar(db_engine, "SELECT count(*) FROM message_feedback") == 1
 
 
-async def test_denied_and_missing(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_denied_and_missing(gql, team, db_engine) -> None:
     """Given an outsider, no login, a missing message and a wrong ID type, then NOT_FOUND,
     UNAUTHENTICATED, NOT_FOUND and INVALID_ID, and nothing is stored."""
     workspace, _, member, _, outsider, _, answer = team
@@ -149,7 +149,7 @@ async def test_denied_and_missing(gql, team, db_engine) -> None:  # type: ignore
     assert await scalar(db_engine, "SELECT count(*) FROM message_feedback") == 0
 
 
-async def test_delete_removes_only_your_own(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_removes_only_your_own(gql, team, db_engine) -> None:
     """Given ratings by a member and the owner, when the member deletes theirs, then only
     it goes; deleting again is NOT_FOUND; an outsider gets NOT_FOUND and nothing changes."""
     _, owner, member, _, outsider, _, answer = team
@@ -162,7 +162,7 @@ async def test_delete_removes_only_your_own(gql, team, db_engine) -> None:  # ty
     assert [r.user_id for r in rows] == [db_id(owner.id)]
 
 
-async def test_message_feedback_lists_newest_first(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_message_feedback_lists_newest_first(gql, team, db_engine) -> None:
     """Given three ratings of a message, when a viewer pages its feedback two at a time,
     then newest come first and the pages join up; their own feedback is null."""
     _, owner, member, viewer, _, _, answer = team
@@ -184,7 +184,7 @@ async def test_message_feedback_lists_newest_first(gql, team, db_engine) -> None
     assert [f["user"]["id"] for f in rest["nodes"]] == [owner.id]
 
 
-async def test_feedback_is_a_node_for_members_only(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_feedback_is_a_node_for_members_only(gql, team) -> None:
     """Given a rating, when a viewer refetches it by ID, then it resolves; for an outsider
     or an unknown ID null."""
     _, _, member, viewer, outsider, _, answer = team
@@ -198,7 +198,7 @@ async def test_feedback_is_a_node_for_members_only(gql, team) -> None:  # type: 
     assert (await gql.query(query, {"id": unknown}, viewer.token))["data"]["node"] is None
 
 
-async def test_summary_counts_and_averages(gql, team, db_engine, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_summary_counts_and_averages(gql, team, db_engine, make_workspace) -> None:
     """Given thumbs, stars and custom ratings here and a rating in another workspace, when
     summarising, then counts, averages and categories cover this workspace only."""
     workspace, owner, member, viewer, outsider, question, answer = team
@@ -231,7 +231,7 @@ async def test_summary_counts_and_averages(gql, team, db_engine, make_workspace)
     }
 
 
-async def test_summary_period_and_empty_workspace(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_summary_period_and_empty_workspace(gql, team, db_engine) -> None:
     """Given an old and a new rating, when summarising since yesterday, then only the new
     one counts; a period without ratings has zero counts and null averages."""
     workspace, owner, member, _, _, _, answer = team
@@ -252,7 +252,7 @@ async def test_summary_period_and_empty_workspace(gql, team, db_engine) -> None:
     assert {t["averageValue"] for t in empty["byRatingType"]} == {None}
 
 
-async def test_summary_rejects_reversed_period(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_summary_rejects_reversed_period(gql, team) -> None:
     """Given since after until, when summarising, then an INVALID_INPUT error on `until`."""
     workspace, owner, *_ = team
     query = """query ($id: ID!) { workspace(id: $id) {

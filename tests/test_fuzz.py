@@ -48,7 +48,7 @@ async def _real_ids(gql: GraphQLClient, owner: Account, workspace: dict) -> list
     return ids
 
 
-def _sender(gql: GraphQLClient, loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped-def]
+def _sender(gql: GraphQLClient, loop: asyncio.AbstractEventLoop):
     """A blocking ``send`` for the fuzzing thread, run on the app's event loop."""
 
     async def post(query: str, token: str | None) -> tuple[int, Any]:

@@ -47,17 +47,17 @@ def settings(settings: Settings, openai_host: FakeHost, anthropic_host: FakeHost
 
 
 @pytest.fixture
-async def app(settings: Settings):  # type: ignore[no-untyped-def]
+async def app(settings: Settings):
     async with running(create_app(settings)) as application:
         yield application
 
 
 @pytest.fixture
-async def team(make_user, make_workspace) -> Team:  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace) -> Team:
     return await make_team(make_user, make_workspace)
 
 
-async def test_the_mock_answers_without_any_key(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_the_mock_answers_without_any_key(gql, team, db_engine) -> None:
     """Given no key anywhere, when a member generates with the mock model, then the reply is
     the mock's, metered with exact tokens, zero cost and key source NONE."""
     mock = await llm_global_id(db_engine, "synapse-dev")
@@ -82,7 +82,7 @@ async def test_the_mock_answers_without_any_key(gql, team, db_engine) -> None:  
     assert await scalar(db_engine, "SELECT count(*) FROM billing_events") == 0
 
 
-async def test_a_disabled_mock_is_an_inactive_model(settings, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_a_disabled_mock_is_an_inactive_model(settings, team, db_engine) -> None:
     """Given a server with the mock disabled, when a member calls it, then MODEL_INACTIVE."""
     mock = await llm_global_id(db_engine, "synapse-dev")
 
@@ -94,7 +94,7 @@ async def test_a_disabled_mock_is_an_inactive_model(settings, team, db_engine) -
     assert await usage_count(db_engine) == 0
 
 
-async def test_openai_keys_resolve_user_then_workspace_then_global(  # type: ignore[no-untyped-def]
+async def test_openai_keys_resolve_user_then_workspace_then_global(
     settings, gql, team, openai_host, db_engine
 ) -> None:
     """Given a user variable, a workspace secret and a server key, when the owner generates,
@@ -141,7 +141,7 @@ async def test_openai_keys_resolve_user_then_workspace_then_global(  # type: ign
     assert await scalar(db_engine, "SELECT count(*) FROM billing_events") == 3
 
 
-async def test_anthropic_gets_the_system_prompt_as_system(  # type: ignore[no-untyped-def]
+async def test_anthropic_gets_the_system_prompt_as_system(
     gql, team, anthropic_host, db_engine
 ) -> None:
     """Given an Anthropic key variable, when generating with a system prompt and messages,
@@ -171,7 +171,7 @@ async def test_anthropic_gets_the_system_prompt_as_system(  # type: ignore[no-un
     )
 
 
-async def test_no_key_names_the_variable_and_calls_nothing(  # type: ignore[no-untyped-def]
+async def test_no_key_names_the_variable_and_calls_nothing(
     gql, team, openai_host, db_engine
 ) -> None:
     """Given no OpenAI key anywhere, when generating with gpt-4o, then API_KEY_MISSING names
@@ -187,7 +187,7 @@ async def test_no_key_names_the_variable_and_calls_nothing(  # type: ignore[no-u
     assert await usage_count(db_engine) == 0
 
 
-async def test_denied_callers_reach_no_provider(  # type: ignore[no-untyped-def]
+async def test_denied_callers_reach_no_provider(
     settings, team, make_user, add_member, openai_host, db_engine
 ) -> None:
     """Given a viewer, a non-member and an anonymous caller, when they generate (a server key
@@ -208,7 +208,7 @@ async def test_denied_callers_reach_no_provider(  # type: ignore[no-untyped-def]
     assert await usage_count(db_engine) == 0
 
 
-async def test_a_hard_stopped_budget_blocks_the_call(  # type: ignore[no-untyped-def]
+async def test_a_hard_stopped_budget_blocks_the_call(
     settings, team, openai_host, db_engine
 ) -> None:
     """Given a spent budget with a hard stop, when a member generates, then BUDGET_EXCEEDED
@@ -237,7 +237,7 @@ async def test_a_hard_stopped_budget_blocks_the_call(  # type: ignore[no-untyped
         ({"topP": "0"}, ["input", "topP"]),
     ],
 )
-async def test_invalid_input_calls_nothing(  # type: ignore[no-untyped-def]
+async def test_invalid_input_calls_nothing(
     settings, team, openai_host, db_engine, fields, path
 ) -> None:
     """Given a bad prompt, messages or parameter, then INVALID_INPUT at its path, no call."""
@@ -251,7 +251,7 @@ async def test_invalid_input_calls_nothing(  # type: ignore[no-untyped-def]
     assert await usage_count(db_engine) == 0
 
 
-async def test_an_inactive_model_is_refused(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_an_inactive_model_is_refused(gql, team, db_engine) -> None:
     """Given a retired model, when a member generates with it, then MODEL_INACTIVE."""
     await execute(db_engine, "UPDATE llms SET is_active = false WHERE model_id = 'synapse-dev'")
     mock = await llm_global_id(db_engine, "synapse-dev")

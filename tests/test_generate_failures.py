@@ -26,7 +26,7 @@ PROMPT = "Tell me about the weather."
 
 
 @pytest.fixture
-async def team(make_user, make_workspace) -> Team:  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace) -> Team:
     return await make_team(make_user, make_workspace)
 
 
@@ -35,14 +35,14 @@ def on_fake(openai_host: FakeHost) -> dict:
     return {"provider_base_urls": {"openai": openai_host.base_url}, "openai_api_key": GLOBAL_KEY}
 
 
-async def call_gpt4o(settings, team: Team, openai_host: FakeHost, db_engine, **changes) -> dict:  # type: ignore[no-untyped-def]
+async def call_gpt4o(settings, team: Team, openai_host: FakeHost, db_engine, **changes) -> dict:
     """Generate once with gpt-4o on the fake, under settings with ``changes``."""
     gpt4o = await llm_global_id(db_engine, "gpt-4o")
     async with app_client(settings, **on_fake(openai_host), **changes) as client:
         return await generate(client, team.owner.token, team.workspace, gpt4o, prompt=PROMPT)
 
 
-async def test_a_rejected_key_is_provider_auth_and_metered(  # type: ignore[no-untyped-def]
+async def test_a_rejected_key_is_provider_auth_and_metered(
     settings, team, openai_host, db_engine
 ) -> None:
     """Given a host answering 401, when generating, then PROVIDER_AUTH naming the key's
@@ -60,9 +60,7 @@ async def test_a_rejected_key_is_provider_auth_and_metered(  # type: ignore[no-u
     assert "Incorrect API key" in row.error_message
 
 
-async def test_a_rate_limit_is_retried_into_success(  # type: ignore[no-untyped-def]
-    settings, team, openai_host, db_engine
-) -> None:
+async def test_a_rate_limit_is_retried_into_success(settings, team, openai_host, db_engine) -> None:
     """Given a host answering 429 once, when generating, then the retry succeeds: the
     refused attempt leaves a zero-cost error row, the second is metered as a success."""
     openai_host.script = [openai_error(429, "Rate limit reached", code="rate_limit_exceeded")]
@@ -77,7 +75,7 @@ async def test_a_rate_limit_is_retried_into_success(  # type: ignore[no-untyped-
     assert (row.status, row.input_tokens, row.output_tokens) == ("success", 21, 9)
 
 
-async def test_an_unavailable_host_fails_after_the_configured_attempts(  # type: ignore[no-untyped-def]
+async def test_an_unavailable_host_fails_after_the_configured_attempts(
     settings, team, openai_host, db_engine
 ) -> None:
     """Given a host answering 500 and two attempts configured, when generating, then two
@@ -94,7 +92,7 @@ async def test_an_unavailable_host_fails_after_the_configured_attempts(  # type:
     ] * 2
 
 
-async def test_a_rate_limit_that_persists_is_provider_rate_limited(  # type: ignore[no-untyped-def]
+async def test_a_rate_limit_that_persists_is_provider_rate_limited(
     settings, team, openai_host, db_engine
 ) -> None:
     """Given a host answering 429 to every attempt, then PROVIDER_RATE_LIMITED, one row."""
@@ -107,7 +105,7 @@ async def test_a_rate_limit_that_persists_is_provider_rate_limited(  # type: ign
     assert (row.status, row.error_code) == ("error", "RATE_LIMIT")
 
 
-async def test_a_slow_first_token_is_provider_timeout(  # type: ignore[no-untyped-def]
+async def test_a_slow_first_token_is_provider_timeout(
     settings, team, openai_host, db_engine
 ) -> None:
     """Given a host slower than the first-token timeout, then PROVIDER_TIMEOUT, one row."""
@@ -122,7 +120,7 @@ async def test_a_slow_first_token_is_provider_timeout(  # type: ignore[no-untype
     assert (row.status, row.error_code) == ("error", "TIMEOUT")
 
 
-async def test_a_stream_broken_halfway_is_charged_for_its_partial_output(  # type: ignore[no-untyped-def]
+async def test_a_stream_broken_halfway_is_charged_for_its_partial_output(
     settings, team, openai_host, db_engine
 ) -> None:
     """Given a host that drops the connection after three chunks, when generating, then
@@ -144,9 +142,7 @@ async def test_a_stream_broken_halfway_is_charged_for_its_partial_output(  # typ
     assert row.time_to_first_token_ms is not None
 
 
-async def test_a_cancelled_request_is_metered_as_cancelled(  # type: ignore[no-untyped-def]
-    settings, team, db_engine
-) -> None:
+async def test_a_cancelled_request_is_metered_as_cancelled(settings, team, db_engine) -> None:
     """Given a slow mock reply, when the request is cancelled while tokens stream, then a
     cancelled row holds the tokens streamed so far (estimated)."""
     mock = await llm_global_id(db_engine, "synapse-dev")

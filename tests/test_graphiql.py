@@ -34,7 +34,7 @@ def references(page: str) -> list[tuple[str, str, str]]:
     return found
 
 
-async def test_the_page_references_no_external_host(http) -> None:  # type: ignore[no-untyped-def]
+async def test_the_page_references_no_external_host(http) -> None:
     page = await graphiql_page(http)
     refs = references(page)
     assert len(refs) == 7  # React, ReactDOM, graphql-ws, GraphiQL, explorer; two stylesheets
@@ -43,7 +43,7 @@ async def test_the_page_references_no_external_host(http) -> None:  # type: igno
     assert "graphqlWs.createClient" in page  # subscriptions over the local WebSocket
 
 
-async def test_every_referenced_file_is_served_and_matches_the_manifest(http) -> None:  # type: ignore[no-untyped-def]
+async def test_every_referenced_file_is_served_and_matches_the_manifest(http) -> None:
     manifest = json.loads((STATIC_DIR / MANIFEST).read_text())["files"]
     served = {}
     for tag, url, integrity in references(await graphiql_page(http)):
@@ -59,7 +59,7 @@ async def test_every_referenced_file_is_served_and_matches_the_manifest(http) ->
     assert all(re.fullmatch(r"(@[\w-]+/)?[\w-]+@\d+\.\d+\.\d+", p) for p in served.values())
 
 
-async def test_only_manifest_files_are_served(http) -> None:  # type: ignore[no-untyped-def]
+async def test_only_manifest_files_are_served(http) -> None:
     for path in ("/graphiql/static/manifest.json", "/graphiql/static/..%2Fpage.py"):
         assert (await http.get(path)).status_code == 404, path
 

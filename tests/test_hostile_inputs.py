@@ -57,7 +57,7 @@ async def llm_global_id(gql: GraphQLClient, token: str) -> str:
 
 
 @pytest.fixture
-async def owner(make_user) -> Account:  # type: ignore[no-untyped-def]
+async def owner(make_user) -> Account:
     return await make_user("owner")
 
 

@@ -51,7 +51,7 @@ def id_literal(count: int) -> str:
     return "[" + ", ".join(json.dumps(i) for i in ids(count)) + "]"
 
 
-async def answered_health_probes(http) -> int:  # type: ignore[no-untyped-def]
+async def answered_health_probes(http) -> int:
     answered = 0
     for _ in range(HEALTH_PROBES):
         response = await http.get("/health")
@@ -170,7 +170,7 @@ BAD_BODIES: list[tuple[str, str, dict[str, Any], str]] = [
 @pytest.mark.parametrize(
     ("case", "method", "request_args", "message"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES]
 )
-async def test_a_body_that_is_not_a_graphql_request_is_a_400(  # type: ignore[no-untyped-def]
+async def test_a_body_that_is_not_a_graphql_request_is_a_400(
     http, case, method, request_args, message
 ) -> None:
     """Given a body or query string that is not a GraphQL request, when sent, then a 400 with
@@ -263,7 +263,7 @@ BAD_DOCUMENTS: list[tuple[str, str, str]] = [
 @pytest.mark.parametrize(
     ("case", "query", "code"), BAD_DOCUMENTS, ids=[c[0] for c in BAD_DOCUMENTS]
 )
-async def test_a_hostile_document_is_refused_with_a_code(http, case, query, code) -> None:  # type: ignore[no-untyped-def]
+async def test_a_hostile_document_is_refused_with_a_code(http, case, query, code) -> None:
     """Given a document over a limit or invalid, when posted, then no data and one typed
     error, and /health still answers."""
     response = await http.post("/graphql", json={"query": query})
@@ -276,7 +276,7 @@ async def test_a_hostile_document_is_refused_with_a_code(http, case, query, code
     assert await answered_health_probes(http) == HEALTH_PROBES
 
 
-async def test_named_operation_of_several_runs_only_that_one(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_named_operation_of_several_runs_only_that_one(gql, make_user) -> None:
     """Given two operations, when one is named, then only it runs (the limits still apply)."""
     user = await make_user("ada")
 
@@ -287,7 +287,7 @@ async def test_named_operation_of_several_runs_only_that_one(gql, make_user) -> 
     assert response.json()["data"] == {"me": {"email": user.email}}
 
 
-async def test_nodes_refuses_more_ids_than_the_maximum(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_nodes_refuses_more_ids_than_the_maximum(gql, make_user) -> None:
     """Given 101 ids (maximum 100), when asked, then an INVALID_INPUT error on `ids`."""
     user = await make_user("ada")
 
@@ -302,7 +302,7 @@ async def test_nodes_refuses_more_ids_than_the_maximum(gql, make_user) -> None: 
     assert "100" in error["message"]
 
 
-async def test_nodes_up_to_the_maximum_resolve(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_nodes_up_to_the_maximum_resolve(gql, make_user) -> None:
     """Given 100 ids, one of them the viewer's own, when asked, then 100 results in order."""
     user = await make_user("ada")
     wanted = [*ids(99), user.id]
@@ -361,14 +361,14 @@ SOCKET_DOCUMENTS: list[tuple[str, str, str, dict[str, Any]]] = [
 
 
 @pytest.fixture
-async def ws_url(app):  # type: ignore[no-untyped-def]
+async def ws_url(app):
     from tests.live import serve
 
     async with serve(app) as address:
         yield f"ws://{address}/graphql"
 
 
-async def _socket_result(ws, op_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+async def _socket_result(ws, op_id: str) -> list[dict]:
     """The errors the server sent for ``op_id`` (as ``error`` or in a ``next`` payload)."""
     while True:
         message = json.loads(await ws.recv())
@@ -384,7 +384,7 @@ async def _socket_result(ws, op_id: str) -> list[dict]:  # type: ignore[no-untyp
 @pytest.mark.parametrize(
     ("case", "query", "code", "variables"), SOCKET_DOCUMENTS, ids=[c[0] for c in SOCKET_DOCUMENTS]
 )
-async def test_a_hostile_document_over_a_websocket_meets_the_same_limits(  # type: ignore[no-untyped-def]
+async def test_a_hostile_document_over_a_websocket_meets_the_same_limits(
     ws_url, make_user, case, query, code, variables
 ) -> None:
     """Given a document over a limit, when sent over graphql-transport-ws, then the same

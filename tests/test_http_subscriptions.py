@@ -114,7 +114,7 @@ async def read_all(server: Served, accept: str, name: str, token: str, **variabl
 
 
 @pytest.mark.parametrize("accept", [MULTIPART, SSE])
-async def test_message_stream_sends_every_delta_in_order_then_the_end(  # type: ignore[no-untyped-def]
+async def test_message_stream_sends_every_delta_in_order_then_the_end(
     settings, make_user, make_workspace, accept
 ) -> None:
     """Given an answer streaming, when subscribing over HTTP, then every delta arrives once,
@@ -139,7 +139,7 @@ async def test_message_stream_sends_every_delta_in_order_then_the_end(  # type: 
 
 
 @pytest.mark.parametrize("accept", [MULTIPART, SSE])
-async def test_conversation_events_reach_a_viewer_without_usage(  # type: ignore[no-untyped-def]
+async def test_conversation_events_reach_a_viewer_without_usage(
     settings, make_user, make_workspace, add_member, accept
 ) -> None:
     """Given a viewer subscribed to a conversation over HTTP, when the owner asks a question,
@@ -168,7 +168,7 @@ async def _ended(stream: Stream, name: str) -> bool:
 
 @pytest.mark.parametrize("accept", [MULTIPART, SSE])
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"])
-async def test_without_valid_credentials_the_answer_is_401(  # type: ignore[no-untyped-def]
+async def test_without_valid_credentials_the_answer_is_401(
     settings, make_user, make_workspace, accept, authorization
 ) -> None:
     """Given no token or an invalid one, when subscribing over HTTP, then 401 and no stream."""
@@ -185,7 +185,7 @@ async def test_without_valid_credentials_the_answer_is_401(  # type: ignore[no-u
     assert listening == 0
 
 
-async def test_removal_ends_the_http_stream(  # type: ignore[no-untyped-def]
+async def test_removal_ends_the_http_stream(
     settings, make_user, make_workspace, add_member
 ) -> None:
     """Given a member subscribed over HTTP, when removed from the workspace, then the last
@@ -204,7 +204,7 @@ async def test_removal_ends_the_http_stream(  # type: ignore[no-untyped-def]
     assert stream.completed
 
 
-async def test_revoking_the_api_token_ends_the_http_stream(  # type: ignore[no-untyped-def]
+async def test_revoking_the_api_token_ends_the_http_stream(
     settings, make_user, make_workspace, add_member
 ) -> None:
     """Given a multipart subscription opened with an API token, when the token is revoked,
@@ -234,9 +234,7 @@ async def _no_subscribers(server: Served, channel: str) -> bool:
     return server.app.state.synapse.realtime.subscriber_count(channel) == 0
 
 
-async def test_depth_limit_applies_over_http(  # type: ignore[no-untyped-def]
-    settings, make_user, make_workspace
-) -> None:
+async def test_depth_limit_applies_over_http(settings, make_user, make_workspace) -> None:
     """Given a subscription nested deeper than the depth limit, when subscribing over
     multipart, then a single error result QUERY_TOO_DEEP and nothing is subscribed."""
     async with served(settings) as server:
@@ -260,7 +258,7 @@ async def test_depth_limit_applies_over_http(  # type: ignore[no-untyped-def]
     assert listening == 0
 
 
-async def test_a_dropped_client_lets_go_of_its_subscription(  # type: ignore[no-untyped-def]
+async def test_a_dropped_client_lets_go_of_its_subscription(
     settings, make_user, make_workspace
 ) -> None:
     """Given a multipart subscription to a slow answer, when the client disconnects after

@@ -24,7 +24,7 @@ FULL_QUERY = get_introspection_query(
 )
 
 
-async def test_the_full_introspection_query_has_no_errors(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_the_full_introspection_query_has_no_errors(gql, make_user) -> None:
     body = await gql.query(FULL_QUERY)
     assert "errors" not in body, body["errors"]
     types = {t["name"]: t for t in body["data"]["__schema"]["types"]}
@@ -39,7 +39,7 @@ async def test_the_full_introspection_query_has_no_errors(gql, make_user) -> Non
     assert signed_in["data"] == body["data"]
 
 
-async def test_the_introspected_schema_prints_as_schema_graphql(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_the_introspected_schema_prints_as_schema_graphql(gql) -> None:
     body = await gql.query(FULL_QUERY)
     assert "errors" not in body, body["errors"]
     introspected = lexicographic_sort_schema(build_client_schema(body["data"]))

@@ -8,31 +8,31 @@ from synapse_gql.gql.relay import decode_id
 from tests.helpers import execute, fetch, user_error
 
 
-async def invite(gql, actor, workspace: dict, email: str, role: str = "MEMBER") -> dict:  # type: ignore[no-untyped-def]
+async def invite(gql, actor, workspace: dict, email: str, role: str = "MEMBER") -> dict:
     given = {"workspaceId": workspace["id"], "email": email, "role": role}
     return (await gql.op("InviteMember", actor.token, input=given))["inviteMember"]
 
 
-async def accept(gql, user, token: str) -> dict:  # type: ignore[no-untyped-def]
+async def accept(gql, user, token: str) -> dict:
     return (await gql.op("AcceptInvitation", user.token, token=token))["acceptInvitation"]
 
 
-async def revoke(gql, actor, invitation_id: str) -> dict:  # type: ignore[no-untyped-def]
+async def revoke(gql, actor, invitation_id: str) -> dict:
     return (await gql.op("RevokeInvitation", actor.token, id=invitation_id))["revokeInvitation"]
 
 
-async def listed(gql, token: str, workspace: dict) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+async def listed(gql, token: str, workspace: dict) -> dict[str, dict]:
     """Invitation id -> invitation, as the ``invitations`` connection shows them."""
     data = await gql.op("Workspace", token, id=workspace["id"])
     return {e["node"]["id"]: e["node"] for e in data["workspace"]["invitations"]["edges"]}
 
 
-async def is_member(gql, user, workspace: dict) -> bool:  # type: ignore[no-untyped-def]
+async def is_member(gql, user, workspace: dict) -> bool:
     return (await gql.op("Workspace", user.token, id=workspace["id"]))["workspace"] is not None
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member):
     """An owner, an admin and their workspace."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
@@ -41,7 +41,7 @@ async def team(make_user, make_workspace, add_member):  # type: ignore[no-untype
     return owner, admin, workspace
 
 
-async def test_admin_invites(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_invites(gql, team, db_engine) -> None:
     """Given an admin, when they invite an email, then the token is returned once and the
     pending invitation is listed without it."""
     _, admin, workspace = team
@@ -66,7 +66,7 @@ async def test_admin_invites(gql, team, db_engine) -> None:  # type: ignore[no-u
         ("member", "VIEWER", "friend@example.com", "FORBIDDEN", ["input", "workspaceId"]),
     ],
 )
-async def test_invite_is_checked(  # type: ignore[no-untyped-def]
+async def test_invite_is_checked(
     gql, team, make_user, add_member, inviter, role, email, code, path
 ) -> None:
     """Given an admin and a member, when an invitation is not allowed, then a UserError."""
@@ -78,7 +78,7 @@ async def test_invite_is_checked(  # type: ignore[no-untyped-def]
     assert all(i["email"] != email for i in (await listed(gql, owner.token, workspace)).values())
 
 
-async def test_owner_invites_owner(gql, team, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_owner_invites_owner(gql, team, make_user) -> None:
     """Given an owner, when they invite another owner who accepts, then there are two."""
     owner, _, workspace = team
     boss = await make_user("boss")
@@ -86,14 +86,14 @@ async def test_owner_invites_owner(gql, team, make_user) -> None:  # type: ignor
     assert (await accept(gql, boss, issued["token"]))["role"] == "OWNER"
 
 
-async def test_member_cannot_be_invited(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_member_cannot_be_invited(gql, team) -> None:
     """Given an admin who is a member, when invited again, then ALREADY_MEMBER."""
     owner, admin, workspace = team
     result = await invite(gql, owner, workspace, admin.email.upper())
     user_error(result, "ALREADY_MEMBER", ["input", "email"])
 
 
-async def test_reinvite_revokes_previous(gql, team, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_reinvite_revokes_previous(gql, team, make_user) -> None:
     """Given a pending invitation, when the same email is invited again, then the first is
     revoked and its token no longer works."""
     _, admin, workspace = team
@@ -107,7 +107,7 @@ async def test_reinvite_revokes_previous(gql, team, make_user) -> None:  # type:
     assert (await accept(gql, guest, second["token"]))["role"] == "VIEWER"
 
 
-async def test_revoke_twice(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_revoke_twice(gql, team) -> None:
     """Given a pending invitation, when revoked, then REVOKED; when revoked again, then
     INVITATION_NOT_PENDING."""
     _, admin, workspace = team
@@ -121,7 +121,7 @@ async def test_revoke_twice(gql, team) -> None:  # type: ignore[no-untyped-def]
     user_error(await revoke(gql, admin, invitation["id"]), "INVITATION_NOT_PENDING", ["id"])
 
 
-async def test_member_cannot_revoke(gql, team, make_user, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_member_cannot_revoke(gql, team, make_user, add_member) -> None:
     """Given a plain member, when they revoke an invitation, then FORBIDDEN and it stays."""
     owner, admin, workspace = team
     member = await make_user("member")
@@ -131,7 +131,7 @@ async def test_member_cannot_revoke(gql, team, make_user, add_member) -> None:  
     assert (await listed(gql, admin.token, workspace))[invitation["id"]]["status"] == "PENDING"
 
 
-async def test_accept_joins_with_role(gql, team, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_accept_joins_with_role(gql, team, make_user) -> None:
     """Given an invitation as viewer, when the invitee accepts, then they are a viewer and
     see the workspace; the invitation is ACCEPTED."""
     _, admin, workspace = team
@@ -149,7 +149,7 @@ async def test_accept_joins_with_role(gql, team, make_user) -> None:  # type: ig
     user_error(await accept(gql, guest, issued["token"]), "INVITATION_NOT_PENDING")
 
 
-async def test_accept_by_someone_else(gql, team, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_accept_by_someone_else(gql, team, make_user) -> None:
     """Given an invitation for one email, when a user with another email accepts, then
     FORBIDDEN and they do not join."""
     _, admin, workspace = team
@@ -160,13 +160,13 @@ async def test_accept_by_someone_else(gql, team, make_user) -> None:  # type: ig
     assert (await accept(gql, guest, issued["token"]))["role"] == "MEMBER"
 
 
-async def test_accept_bogus_token(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_accept_bogus_token(gql, make_user) -> None:
     """Given no invitation, when a made-up token is accepted, then NOT_FOUND."""
     user = await make_user()
     user_error(await accept(gql, user, "not-a-real-token"), "NOT_FOUND", ["token"])
 
 
-async def test_expired_invitation(gql, team, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_expired_invitation(gql, team, make_user, db_engine) -> None:
     """Given an invitation whose expiry has passed, when accepted, then INVITATION_EXPIRED,
     no membership, and it is listed as EXPIRED."""
     _, admin, workspace = team
@@ -184,7 +184,7 @@ async def test_expired_invitation(gql, team, make_user, db_engine) -> None:  # t
 
 
 @pytest.mark.parametrize("role", ["VIEWER", "MEMBER"])
-async def test_non_admins_see_no_invitations(gql, team, make_user, add_member, role) -> None:  # type: ignore[no-untyped-def]
+async def test_non_admins_see_no_invitations(gql, team, make_user, add_member, role) -> None:
     """Given a pending invitation, when a viewer or member lists invitations, then the
     connection is empty."""
     owner, admin, workspace = team
@@ -197,7 +197,7 @@ async def test_non_admins_see_no_invitations(gql, team, make_user, add_member, r
     assert "x@example.com" in emails
 
 
-async def test_status_filter_knows_expiry(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_status_filter_knows_expiry(gql, team, db_engine) -> None:
     """Given one expired and one pending invitation, when filtering by status, then each
     is found under the status it is shown with."""
     _, admin, workspace = team
@@ -216,7 +216,7 @@ async def test_status_filter_knows_expiry(gql, team, db_engine) -> None:  # type
         assert [e["node"] for e in edges] == [{"id": expected["id"], "status": status}]
 
 
-async def test_email_case_does_not_matter(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_email_case_does_not_matter(gql, team) -> None:
     """Given a user registered as Grace@Example.com, when invited as GRACE@example.com,
     then she can accept."""
     _, admin, workspace = team

@@ -29,7 +29,7 @@ from tests.invoice_helpers import (
 
 
 @pytest.fixture
-async def team(gql, make_user, make_workspace, add_member, db_engine) -> Team:  # type: ignore[no-untyped-def]
+async def team(gql, make_user, make_workspace, add_member, db_engine) -> Team:
     owner = await make_user("owner")
     workspace = await make_workspace(owner, "A")
     people = {"owner": owner}
@@ -48,11 +48,11 @@ async def team(gql, make_user, make_workspace, add_member, db_engine) -> Team:  
 
 
 @pytest.fixture
-def db(app):  # type: ignore[no-untyped-def]
+def db(app):
     return app.state.synapse.db
 
 
-async def test_totals_equal_the_usage_of_the_period(gql, team, db, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_totals_equal_the_usage_of_the_period(gql, team, db, db_engine) -> None:
     """Given two real calls of the mock model and metered calls of two models in two
     projects, when an admin generates this month's invoice, then its total is the exact
     sum of the calls' costs, split per model and again per project."""
@@ -94,7 +94,7 @@ async def test_totals_equal_the_usage_of_the_period(gql, team, db, db_engine) ->
 
 async def test_the_same_period_gives_the_same_invoice_refreshed_while_draft(
     gql, team, db, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a draft, when a call is metered and the period generated again, then the same
     invoice comes back with the new call in its lines."""
     admin = team.people["admin"]
@@ -110,7 +110,7 @@ async def test_the_same_period_gives_the_same_invoice_refreshed_while_draft(
     assert await scalar(db_engine, "SELECT count(*) FROM invoices") == 1
 
 
-async def test_ten_concurrent_generations_make_one_invoice(gql, team, db, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_ten_concurrent_generations_make_one_invoice(gql, team, db, db_engine) -> None:
     """Given usage, when ten generations of one period run at once, then all return one
     invoice, one row exists and every call is covered once."""
     for project in team.projects:
@@ -128,7 +128,7 @@ async def test_ten_concurrent_generations_make_one_invoice(gql, team, db, db_eng
     assert await scalar(db_engine, "SELECT count(*) FROM invoice_lines") == 3
 
 
-async def test_transitions_and_wrong_ones(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_transitions_and_wrong_ones(gql, team) -> None:
     """DRAFT -> ISSUED -> PAID; wrong moves are INVALID_STATE and change nothing."""
     owner = team.people["owner"]
     invoice = (await gen(gql, owner, team.workspace, this_month()))["id"]
@@ -149,7 +149,7 @@ async def test_transitions_and_wrong_ones(gql, team) -> None:  # type: ignore[no
     assert (await gen(gql, owner, team.workspace, this_month()))["status"] == "PAID"
 
 
-async def test_an_issued_invoice_can_be_voided(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_an_issued_invoice_can_be_voided(gql, team) -> None:
     owner = team.people["owner"]
     invoice = (await gen(gql, owner, team.workspace, this_month()))["id"]
     await act(gql, "IssueInvoice", owner, invoice)
@@ -159,7 +159,7 @@ async def test_an_issued_invoice_can_be_voided(gql, team) -> None:  # type: igno
     user_error(await act(gql, "MarkInvoicePaid", owner, invoice), "INVALID_STATE")
 
 
-async def test_an_issued_invoice_is_frozen(gql, team, db, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_an_issued_invoice_is_frozen(gql, team, db, db_engine) -> None:
     """Given an issued invoice, when more usage is metered in its period and it is
     generated again, then it comes back unchanged."""
     owner = team.people["owner"]
@@ -174,7 +174,7 @@ async def test_an_issued_invoice_is_frozen(gql, team, db, db_engine) -> None:  #
     assert again["total"] == invoice["total"]
 
 
-async def test_late_usage_is_one_adjustment_on_the_next_invoice(gql, team, db, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_late_usage_is_one_adjustment_on_the_next_invoice(gql, team, db, db_engine) -> None:
     """Given last month's invoice issued, when a call of last month is metered after that
     (a swept answer), then this month's invoice carries it as one ADJUSTMENT line, once,
     however often it is generated, and last month's invoice is unchanged."""
@@ -211,13 +211,13 @@ async def test_late_usage_is_one_adjustment_on_the_next_invoice(gql, team, db, d
 )
 async def test_a_malformed_or_future_period_is_refused_naming_the_field(
     gql, team, db_engine, period, fragment
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     payload = await gen(gql, team.people["owner"], team.workspace, period or next_month())
     assert fragment in user_error(payload, "INVALID_INPUT", ["input", "period"])
     assert await scalar(db_engine, "SELECT count(*) FROM invoices") == 0
 
 
-async def test_only_admins_and_owners_generate_move_and_read(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_only_admins_and_owners_generate_move_and_read(gql, team) -> None:
     """Members and viewers get FORBIDDEN, outsiders NOT_FOUND, and nothing changes; the
     list and the node are empty for them, as billing events are."""
     people, period = team.people, this_month()
@@ -241,7 +241,7 @@ async def test_only_admins_and_owners_generate_move_and_read(gql, team) -> None:
     assert outsider["node"] is None
 
 
-async def test_the_list_filters_by_status_newest_period_first(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_the_list_filters_by_status_newest_period_first(gql, team) -> None:
     owner = team.people["owner"]
     old = await gen(gql, owner, team.workspace, last_month_start().strftime("%Y-%m"))
     new = await gen(gql, owner, team.workspace, this_month())
@@ -261,7 +261,7 @@ async def test_the_list_filters_by_status_newest_period_first(gql, team) -> None
     assert page["workspace"]["invoices"]["pageInfo"]["hasNextPage"]
 
 
-async def test_the_csv_holds_the_lines_for_admins_only(gql, http, team, db, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_the_csv_holds_the_lines_for_admins_only(gql, http, team, db, db_engine) -> None:
     """The CSV route needs a token (401), hides other workspaces' invoices and ids it
     cannot read (404), and writes each line with its exact amount."""
     people = team.people
@@ -300,7 +300,7 @@ async def test_the_csv_holds_the_lines_for_admins_only(gql, http, team, db, db_e
 
 async def test_listing_invoices_with_lines_takes_the_same_statements_for_more(
     gql, team, db, db_engine, sql_log
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Lines, their models and projects load in batches: two invoices with more lines
     cost as many statements as one."""
     owner, last = team.people["owner"], last_month_start()

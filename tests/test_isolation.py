@@ -34,13 +34,13 @@ class Tenants:
     bob_ids: dict[str, str]  # GraphQL type -> ID of Bob's own object
 
 
-async def create_project(gql, owner: Account, workspace_id: str, name: str) -> dict:  # type: ignore[no-untyped-def]
+async def create_project(gql, owner: Account, workspace_id: str, name: str) -> dict:
     given = {"workspaceId": workspace_id, "name": name}
     return (await gql.op("CreateProject", owner.token, input=given))["createProject"]
 
 
 @pytest.fixture
-async def tenants(gql, make_user, make_workspace, add_member) -> Tenants:  # type: ignore[no-untyped-def]
+async def tenants(gql, make_user, make_workspace, add_member) -> Tenants:
     """Alice's workspace with a member, a pending invitation and a project; Bob's own
     workspace with a project."""
     alice, bob, member = await make_user("alice"), await make_user("bob"), await make_user("m")
@@ -62,7 +62,7 @@ async def tenants(gql, make_user, make_workspace, add_member) -> Tenants:  # typ
     return Tenants(alice, bob, targets, alpha["slug"], bob_ids)
 
 
-async def snapshot(db_engine, workspace_id: str) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
+async def snapshot(db_engine, workspace_id: str) -> dict[str, list[tuple]]:
     """Every row of the workspace in every scoped table, to prove nothing changed."""
     db_id = decode_id(workspace_id, "Workspace")
     rows = {}
@@ -83,14 +83,14 @@ def missing(targets: dict[str, str]) -> dict[str, str]:
 NODE_QUERY = "query ($id: ID!) { node(id: $id) { __typename id } }"
 
 
-async def node(gql, token: str | None, global_id: str) -> Any:  # type: ignore[no-untyped-def]
+async def node(gql, token: str | None, global_id: str) -> Any:
     body = await gql.query(NODE_QUERY, {"id": global_id}, token)
     assert "errors" not in body, body
     return body["data"]["node"]
 
 
 @pytest.mark.parametrize("type_name", FOREIGN_TYPES)
-async def test_node_hides_foreign_objects(gql, tenants, type_name) -> None:  # type: ignore[no-untyped-def]
+async def test_node_hides_foreign_objects(gql, tenants, type_name) -> None:
     """Given an object of Alice's, when Bob or an anonymous caller refetches it by ID, then
     null, while Alice gets it."""
     global_id = tenants.targets[type_name]
@@ -103,7 +103,7 @@ async def test_node_hides_foreign_objects(gql, tenants, type_name) -> None:  # t
 
 
 @pytest.mark.parametrize("type_name", FOREIGN_TYPES)
-async def test_nodes_hide_foreign_objects(gql, tenants, type_name) -> None:  # type: ignore[no-untyped-def]
+async def test_nodes_hide_foreign_objects(gql, tenants, type_name) -> None:
     """Given Bob's workspace and an object of Alice's, when Bob asks for both, then he gets
     his own and null for hers."""
     own = tenants.bob_ids["Workspace"]
@@ -111,7 +111,7 @@ async def test_nodes_hide_foreign_objects(gql, tenants, type_name) -> None:  # t
     assert data["nodes"] == [None, {"__typename": "Workspace", "id": own}]
 
 
-async def test_member_does_not_see_invitations_by_id(gql, tenants, make_user, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_member_does_not_see_invitations_by_id(gql, tenants, make_user, add_member) -> None:
     """Given a plain member of Alice's workspace, when they refetch an invitation, then null
     (invitations are for admins)."""
     member = await make_user("member")
@@ -121,7 +121,7 @@ async def test_member_does_not_see_invitations_by_id(gql, tenants, make_user, ad
 
 
 @pytest.mark.parametrize("by", ["id", "slug"])
-async def test_workspace_field_hides_foreign(gql, tenants, by) -> None:  # type: ignore[no-untyped-def]
+async def test_workspace_field_hides_foreign(gql, tenants, by) -> None:
     """Given Alice's workspace, when Bob asks for it by ID or slug, then null."""
     key = {"id": tenants.targets["Workspace"], "slug": tenants.slug}[by]
     assert (await gql.op("Workspace", tenants.alice.token, **{by: key}))["workspace"] is not None
@@ -129,7 +129,7 @@ async def test_workspace_field_hides_foreign(gql, tenants, by) -> None:  # type:
     assert (await gql.op("Workspace", None, **{by: key}))["workspace"] is None
 
 
-async def test_workspaces_lists_only_own(gql, tenants) -> None:  # type: ignore[no-untyped-def]
+async def test_workspaces_lists_only_own(gql, tenants) -> None:
     """Given two tenants, when Bob lists his workspaces, then only his own appears."""
     data = await gql.op("Workspaces", tenants.bob.token)
     ids = [edge["node"]["id"] for edge in data["workspaces"]["edges"]]
@@ -182,14 +182,14 @@ ATTACKS: dict[str, tuple[str, Variables]] = {
 }
 
 
-async def attempt(gql, token: str | None, operation: str, variables: dict[str, Any]) -> dict:  # type: ignore[no-untyped-def]
+async def attempt(gql, token: str | None, operation: str, variables: dict[str, Any]) -> dict:
     """The union result of one mutation."""
     data = await gql.op(operation, token, **variables)
     return data[operation[0].lower() + operation[1:]]
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
-async def test_foreign_mutation_is_not_found(gql, tenants, db_engine, attack) -> None:  # type: ignore[no-untyped-def]
+async def test_foreign_mutation_is_not_found(gql, tenants, db_engine, attack) -> None:
     """Given Alice's objects, when Bob mutates them, then NOT_FOUND and no row changes."""
     operation, variables = ATTACKS[attack]
     before = await snapshot(db_engine, tenants.targets["Workspace"])
@@ -199,7 +199,7 @@ async def test_foreign_mutation_is_not_found(gql, tenants, db_engine, attack) ->
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
-async def test_foreign_id_looks_missing(gql, tenants, attack) -> None:  # type: ignore[no-untyped-def]
+async def test_foreign_id_looks_missing(gql, tenants, attack) -> None:
     """Given Alice's objects, when Bob mutates them, then the error is exactly the one an ID
     that exists nowhere gets: nothing tells him the object is there."""
     operation, variables = ATTACKS[attack]
@@ -210,7 +210,7 @@ async def test_foreign_id_looks_missing(gql, tenants, attack) -> None:  # type: 
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
-async def test_anonymous_mutation_is_unauthenticated(gql, tenants, db_engine, attack) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_mutation_is_unauthenticated(gql, tenants, db_engine, attack) -> None:
     """Given no bearer token, when any mutation runs, then UNAUTHENTICATED and no change."""
     operation, variables = ATTACKS[attack]
     before = await snapshot(db_engine, tenants.targets["Workspace"])
@@ -226,13 +226,13 @@ async def test_anonymous_mutation_is_unauthenticated(gql, tenants, db_engine, at
         ("AcceptInvitation", {"token": "whatever"}),
     ],
 )
-async def test_anonymous_cannot_create_or_join(gql, db_engine, operation, variables) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_cannot_create_or_join(gql, db_engine, operation, variables) -> None:
     """Given no bearer token, when creating a workspace or accepting, then UNAUTHENTICATED."""
     user_error(await attempt(gql, None, operation, variables), "UNAUTHENTICATED")
     assert (await fetch(db_engine, "SELECT id FROM workspaces")) == []
 
 
-async def test_anonymous_cannot_list_workspaces(gql, tenants) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_cannot_list_workspaces(gql, tenants) -> None:
     """Given no bearer token, when listing workspaces, then an UNAUTHENTICATED error."""
     body = await gql.query("query { workspaces { totalCount } }")
     assert error_codes(body) == ["UNAUTHENTICATED"]
@@ -265,7 +265,7 @@ WRONG_TYPE = {
 
 
 @pytest.mark.parametrize("case", list(WRONG_TYPE))
-async def test_wrong_type_id_is_invalid(gql, tenants, db_engine, case) -> None:  # type: ignore[no-untyped-def]
+async def test_wrong_type_id_is_invalid(gql, tenants, db_engine, case) -> None:
     """Given Bob's own IDs, when one of the wrong type is passed, then INVALID_ID on it."""
     operation, variables, path = WRONG_TYPE[case]
     before = await snapshot(db_engine, tenants.bob_ids["Workspace"])
@@ -278,7 +278,7 @@ async def test_wrong_type_id_is_invalid(gql, tenants, db_engine, case) -> None: 
     "bad_id",
     ["not-an-id", "", "V29ya3NwYWNlOm5vdC1hLXV1aWQ=", "Workspace:" + str(uuid.UUID(int=42))],
 )
-async def test_malformed_id_is_invalid(gql, tenants, bad_id) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_id_is_invalid(gql, tenants, bad_id) -> None:
     """Given a string that is no global ID, when used in a mutation or `node`, then
     INVALID_ID (a UserError, or a GraphQL error where there is no union)."""
     result = await attempt(gql, tenants.bob.token, "DeleteWorkspace", {"id": bad_id})
@@ -287,6 +287,6 @@ async def test_malformed_id_is_invalid(gql, tenants, bad_id) -> None:  # type: i
     assert error_codes(body) == ["INVALID_ID"]
 
 
-async def test_node_of_unknown_type_is_null(gql, tenants) -> None:  # type: ignore[no-untyped-def]
+async def test_node_of_unknown_type_is_null(gql, tenants) -> None:
     """Given a well-formed ID of a type that has no objects, when refetched, then null."""
     assert await node(gql, tenants.bob.token, to_global_id("Nope", uuid.uuid4())) is None

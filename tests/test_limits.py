@@ -16,14 +16,14 @@ fragment Names on Workspace { name slug }
 """
 
 
-async def test_simple_query_reports_its_cost(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_simple_query_reports_its_cost(gql, make_user) -> None:
     user = await make_user()
     body = await gql.query("{ me { id email } }", token=user.token)
     # me (1) + id (1) + email (1)
     assert body["extensions"]["cost"] == {"requestedQueryCost": 3, "maximumAvailable": 50_000}
 
 
-async def test_connection_multiplies_by_page_size_from_variables(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_connection_multiplies_by_page_size_from_variables(gql, make_user) -> None:
     user = await make_user()
     body = await gql.query(WORKSPACES, {"n": 5}, user.token)
     # workspaces 1 + 5 x (edges 1 + node 1 + id 1 + name 1 + slug 1)
@@ -31,13 +31,13 @@ async def test_connection_multiplies_by_page_size_from_variables(gql, make_user)
     assert "errors" not in body
 
 
-async def test_default_page_size_applies_without_first(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_default_page_size_applies_without_first(gql, make_user) -> None:
     user = await make_user()
     body = await gql.query("{ workspaces { totalCount } }", token=user.token)
     assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 20 * 1
 
 
-async def test_nested_connections_multiply(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_nested_connections_multiply(gql, make_user) -> None:
     user = await make_user()
     members = "members(first: 50) { edges { node { id } } }"
     query = f"{{ workspaces(first: 10) {{ edges {{ node {{ {members} }} }} }} }}"
@@ -46,7 +46,7 @@ async def test_nested_connections_multiply(gql, make_user) -> None:  # type: ign
     assert body["extensions"]["cost"]["requestedQueryCost"] == 1 + 10 * (1 + 1 + inner)
 
 
-async def test_query_over_the_maximum_is_refused_before_running(settings, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_query_over_the_maximum_is_refused_before_running(settings, make_user) -> None:
     async with client_with(settings, max_query_cost=100) as client:
         data = await client.op(
             "Register", input={"email": "c@x.io", "name": "C", "password": "p" * 10}
@@ -59,14 +59,14 @@ async def test_query_over_the_maximum_is_refused_before_running(settings, make_u
     assert body["extensions"]["cost"] == {"requestedQueryCost": 251, "maximumAvailable": 100}
 
 
-async def test_oversized_body_gets_413(settings) -> None:  # type: ignore[no-untyped-def]
+async def test_oversized_body_gets_413(settings) -> None:
     async with client_with(settings, max_request_bytes=2048) as client:
         response = await client.raw("{ me { id } }", {"padding": "x" * 4096})
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
-async def test_malformed_json_body_is_a_400_not_a_500(http) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_json_body_is_a_400_not_a_500(http) -> None:
     response = await http.post(
         "/graphql", content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -81,7 +81,7 @@ query Members($ids: [ID!]!) {
 """
 
 
-async def test_nodes_costs_its_selection_once_per_id(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_nodes_costs_its_selection_once_per_id(gql, make_user) -> None:
     user = await make_user()
     literal = f'{{ nodes(ids: ["{user.id}", "{user.id}", "{user.id}"]) {{ id }} }}'
 
@@ -94,7 +94,7 @@ async def test_nodes_costs_its_selection_once_per_id(gql, make_user) -> None:  #
     assert from_variable["data"]["nodes"] == [{"id": user.id}] * 5
 
 
-async def test_one_readable_id_repeated_thousands_of_times_is_refused(  # type: ignore[no-untyped-def]
+async def test_one_readable_id_repeated_thousands_of_times_is_refused(
     gql, make_user, make_workspace, sql_log
 ) -> None:
     """Given one readable workspace id 4000 times with 100 members each, when asked, then
@@ -122,7 +122,7 @@ def spread_fragments(levels: int, spreads: int, body: str) -> str:
     return "\n".join(lines)
 
 
-async def test_fragment_spread_many_times_is_costed_per_spread(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_fragment_spread_many_times_is_costed_per_spread(gql, make_user) -> None:
     user = await make_user()
 
     body = await gql.query(spread_fragments(2, 2, "id"), token=user.token)
@@ -133,7 +133,7 @@ async def test_fragment_spread_many_times_is_costed_per_spread(gql, make_user) -
 
 
 @pytest.mark.parametrize(("spreads", "refused"), [(3, False), (4, True)])
-async def test_aliases_in_fragments_count_once_per_spread(gql, make_user, spreads, refused) -> None:  # type: ignore[no-untyped-def]
+async def test_aliases_in_fragments_count_once_per_spread(gql, make_user, spreads, refused) -> None:
     """Given 8 aliases in a fragment spread 3 (24) or 4 (32) times, limit 30."""
     user = await make_user()
     aliases = " ".join(f"a{i}: id" for i in range(8))
@@ -162,7 +162,7 @@ def deep_fragment_chain(levels: int) -> str:
 
 
 @pytest.mark.parametrize(("levels", "refused"), [(3, False), (4, True)])
-async def test_depth_counts_through_fragments(gql, make_user, levels, refused) -> None:  # type: ignore[no-untyped-def]
+async def test_depth_counts_through_fragments(gql, make_user, levels, refused) -> None:
     """Depth 2 + 3 per fragment level: 11 passes (limit 12), 14 is refused."""
     user = await make_user()
 
@@ -176,7 +176,7 @@ async def test_depth_counts_through_fragments(gql, make_user, levels, refused) -
 
 
 @pytest.mark.parametrize(("field", "validations"), [("id", 1), ("nope", 3)])
-async def test_a_valid_document_is_validated_once_an_invalid_one_every_time(  # type: ignore[no-untyped-def]
+async def test_a_valid_document_is_validated_once_an_invalid_one_every_time(
     gql, make_user, monkeypatch, field, validations
 ) -> None:
     """Given the same document three times, when run, then a valid one is validated once
@@ -186,7 +186,7 @@ async def test_a_valid_document_is_validated_once_an_invalid_one_every_time(  # 
     seen = []
     original = strawberry_schema.validate
 
-    def counting_validate(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting_validate(*args, **kwargs):
         seen.append(args[1])
         return original(*args, **kwargs)
 

@@ -14,7 +14,7 @@ from tests.llm_fakes import fake_openai, openai_error
 from tests.ws_client import connect
 
 
-async def test_each_answer_and_generate_call_is_announced_once_metered(  # type: ignore[no-untyped-def]
+async def test_each_answer_and_generate_call_is_announced_once_metered(
     settings, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """Given a member subscribed to the workspace's usage, when two answers complete and a
@@ -59,7 +59,7 @@ async def test_each_answer_and_generate_call_is_announced_once_metered(  # type:
                 assert await op.next() is None
 
 
-async def _generate_and_receive(server, owner, workspace, feed) -> dict:  # type: ignore[no-untyped-def]
+async def _generate_and_receive(server, owner, workspace, feed) -> dict:
     llms = await server.gql.op("Llms", owner.token, provider="mock")
     [mock] = [edge["node"] for edge in llms["llms"]["edges"]]
     given = {"workspaceId": workspace["id"], "model": mock["id"], "prompt": "one shot"}
@@ -68,7 +68,7 @@ async def _generate_and_receive(server, owner, workspace, feed) -> dict:  # type
     return (await feed.next())["workspaceUsage"]
 
 
-async def test_each_attempt_of_a_retried_call_is_announced_in_order(  # type: ignore[no-untyped-def]
+async def test_each_attempt_of_a_retried_call_is_announced_in_order(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given a provider answering 429 once then succeeding, when a member generates, then
@@ -100,5 +100,5 @@ async def test_each_attempt_of_a_retried_call_is_announced_in_order(  # type: ig
     assert [e["status"] for e in received] == ["ERROR", "SUCCESS"]
 
 
-async def _subscribed(broadcaster, channel) -> bool:  # type: ignore[no-untyped-def]
+async def _subscribed(broadcaster, channel) -> bool:
     return broadcaster.subscriber_count(channel) == 1

@@ -54,13 +54,13 @@ async def provider(host: FakeHost) -> AsyncIterator[AnthropicProvider]:
     await adapter.aclose()
 
 
-def _stream(provider: AnthropicProvider, **options: object):  # type: ignore[no-untyped-def]
+def _stream(provider: AnthropicProvider, **options: object):
     options.setdefault("base_delay", 0.01)
     options.setdefault("timeouts", TIMEOUTS)
     return stream_with_retries(provider, MESSAGES, PARAMS, KEY, **options)  # type: ignore[arg-type]
 
 
-async def test_complete_puts_the_system_prompt_in_the_system_parameter(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_complete_puts_the_system_prompt_in_the_system_parameter(host, provider) -> None:
     text, end = await provider.complete(MESSAGES, PARAMS, api_key=KEY)
 
     assert text == DEFAULT_TEXT
@@ -75,7 +75,7 @@ async def test_complete_puts_the_system_prompt_in_the_system_parameter(host, pro
     assert sent.body["model"] == "claude-opus-4-6"
 
 
-async def test_messages_are_merged_to_alternate_and_max_tokens_defaults(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_messages_are_merged_to_alternate_and_max_tokens_defaults(host, provider) -> None:
     messages = [
         ChatMessage("system", "Rule one."),
         ChatMessage("user", "First question."),
@@ -101,7 +101,7 @@ async def test_messages_are_merged_to_alternate_and_max_tokens_defaults(host, pr
     assert body["top_k"] == 5
 
 
-async def test_no_system_message_sends_no_system_parameter(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_no_system_message_sends_no_system_parameter(host, provider) -> None:
     await provider.complete([ChatMessage("user", "Hi")], PARAMS, api_key=KEY)
 
     assert "system" not in host.last.body
@@ -114,7 +114,7 @@ def test_only_system_messages_is_a_bad_request() -> None:
     assert caught.value.code is ProviderErrorCode.BAD_REQUEST
 
 
-async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provider) -> None:
     host.default = Reply(text="Red orange yellow green", input_tokens=40, output_tokens=4)
 
     drained = await drain(provider.stream(MESSAGES, PARAMS, api_key=KEY))
@@ -126,7 +126,7 @@ async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provid
     assert host.last.body["system"] == "You are terse."
 
 
-async def test_max_tokens_stop_reason_is_reported(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_max_tokens_stop_reason_is_reported(host, provider) -> None:
     host.default = Reply(text="cut short", finish_reason="max_tokens")
 
     drained = await drain(provider.stream(MESSAGES, PARAMS, api_key=KEY))
@@ -135,7 +135,7 @@ async def test_max_tokens_stop_reason_is_reported(host, provider) -> None:  # ty
     assert drained.end.finish_reason == "max_tokens"
 
 
-async def test_unauthorized_is_auth_and_not_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_unauthorized_is_auth_and_not_retried(host, provider) -> None:
     host.default = anthropic_error(401, "authentication_error", "invalid x-api-key")
 
     drained = await drain(_stream(provider))
@@ -159,7 +159,7 @@ async def test_no_key_at_all_is_auth_without_a_request(
     assert host.calls == 0
 
 
-async def test_rate_limit_then_success_is_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_rate_limit_then_success_is_retried(host, provider) -> None:
     host.script = [anthropic_error(429, "rate_limit_error", "Number of requests exceeded")]
 
     drained = await drain(_stream(provider))
@@ -169,7 +169,7 @@ async def test_rate_limit_then_success_is_retried(host, provider) -> None:  # ty
     assert host.calls == 2
 
 
-async def test_overloaded_is_unavailable_after_every_attempt(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_overloaded_is_unavailable_after_every_attempt(host, provider) -> None:
     host.default = OVERLOADED
 
     drained = await drain(_stream(provider, attempts=3))
@@ -181,7 +181,7 @@ async def test_overloaded_is_unavailable_after_every_attempt(host, provider) -> 
     assert host.calls == 3
 
 
-async def test_server_error_is_unavailable_after_every_attempt(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_server_error_is_unavailable_after_every_attempt(host, provider) -> None:
     host.default = anthropic_error(500, "api_error", "Internal server error")
 
     drained = await drain(_stream(provider, attempts=2))
@@ -192,7 +192,7 @@ async def test_server_error_is_unavailable_after_every_attempt(host, provider) -
     assert host.calls == 2
 
 
-async def test_a_stream_broken_halfway_keeps_its_tokens_and_is_not_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stream_broken_halfway_keeps_its_tokens_and_is_not_retried(host, provider) -> None:
     host.default = Reply(text="one two three four five six", break_after=2)
 
     drained = await drain(_stream(provider, attempts=3))
@@ -204,7 +204,7 @@ async def test_a_stream_broken_halfway_keeps_its_tokens_and_is_not_retried(host,
     assert host.calls == 1
 
 
-async def test_an_overloaded_event_before_any_token_is_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_an_overloaded_event_before_any_token_is_retried(host, provider) -> None:
     host.script = [Reply(stream_error={"type": "overloaded_error", "message": "Overloaded"})]
 
     drained = await drain(_stream(provider))
@@ -214,7 +214,7 @@ async def test_an_overloaded_event_before_any_token_is_retried(host, provider) -
     assert host.calls == 2
 
 
-async def test_a_slow_first_token_times_out(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_slow_first_token_times_out(host, provider) -> None:
     host.default = Reply(first_token_delay=5)
     timeouts = Timeouts(connect=5, first_token=0.2, total=30)
 
@@ -226,7 +226,7 @@ async def test_a_slow_first_token_times_out(host, provider) -> None:  # type: ig
     assert host.calls == 1
 
 
-async def test_prompt_too_long_is_context_too_long(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_prompt_too_long_is_context_too_long(host, provider) -> None:
     host.default = anthropic_error(
         400, "invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum"
     )
@@ -239,7 +239,7 @@ async def test_prompt_too_long_is_context_too_long(host, provider) -> None:  # t
     assert host.calls == 1
 
 
-async def test_refusal_is_content_filtered(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_refusal_is_content_filtered(host, provider) -> None:
     host.default = Reply(text="I can't help with that.", finish_reason="refusal")
 
     with pytest.raises(ProviderError) as caught:
@@ -249,7 +249,7 @@ async def test_refusal_is_content_filtered(host, provider) -> None:  # type: ign
     assert caught.value.usage == Usage(21, 9)
 
 
-async def test_complete_with_retries_survives_one_overload(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_complete_with_retries_survives_one_overload(host, provider) -> None:
     host.script = [OVERLOADED]
 
     text, end = await complete_with_retries(provider, MESSAGES, PARAMS, KEY, base_delay=0.01)
@@ -271,7 +271,7 @@ async def test_build_providers_honours_an_anthropic_base_url(host: FakeHost) -> 
     assert host.calls == 1
 
 
-async def test_a_stream_cut_before_any_text_carries_the_reported_input(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stream_cut_before_any_text_carries_the_reported_input(host, provider) -> None:
     """Given message_start (21 input tokens) then a dropped connection, three times, then
     two retried attempts announced with their reported input, and the final error too."""
     host.default = Reply(input_tokens=21, break_after=0)
@@ -287,7 +287,7 @@ async def test_a_stream_cut_before_any_text_carries_the_reported_input(host, pro
         assert error.usage == PartialUsage(21, None)
 
 
-async def test_a_stream_cut_mid_text_carries_the_reported_input(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stream_cut_mid_text_carries_the_reported_input(host, provider) -> None:
     host.default = Reply(text="one two three four", input_tokens=21, break_after=2)
 
     drained = await drain(_stream(provider, attempts=3))
@@ -300,9 +300,7 @@ async def test_a_stream_cut_mid_text_carries_the_reported_input(host, provider) 
 
 
 @pytest.mark.parametrize("cut", ["message_stop", None])
-async def test_a_reply_with_its_message_delta_is_complete_even_if_cut(  # type: ignore[no-untyped-def]
-    host, provider, cut
-) -> None:
+async def test_a_reply_with_its_message_delta_is_complete_even_if_cut(host, provider, cut) -> None:
     """Given message_delta (stop reason and output count) and then a dropped connection
     instead of message_stop, then a normal end with the host's counts, not retried."""
     host.default = Reply(input_tokens=21, output_tokens=9, cut_before=cut)
@@ -315,7 +313,7 @@ async def test_a_reply_with_its_message_delta_is_complete_even_if_cut(  # type: 
     assert drained.end == StreamEnd(finish_reason="end_turn", usage=Usage(21, 9))
 
 
-async def test_a_stream_cut_before_message_delta_is_an_error_with_the_input(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stream_cut_before_message_delta_is_an_error_with_the_input(host, provider) -> None:
     host.default = Reply(input_tokens=21, cut_before="message_delta")
 
     drained = await drain(_stream(provider, attempts=1))

@@ -161,7 +161,7 @@ def _unavailable() -> ProviderError:
     return ProviderError(ProviderErrorCode.UNAVAILABLE, "down", retryable=True, status=503)
 
 
-async def _run(provider: ScriptedProvider, **options: object):  # type: ignore[no-untyped-def]
+async def _run(provider: ScriptedProvider, **options: object):
     options.setdefault("base_delay", 0.001)
     options.setdefault("timeouts", TIMEOUTS)
     events = stream_with_retries(provider, MESSAGES, PARAMS, None, **options)  # type: ignore[arg-type]
@@ -235,7 +235,7 @@ async def test_total_timeout_stops_a_stream_after_its_first_token() -> None:
 
 async def test_a_stream_without_an_end_is_an_error() -> None:
     class Truncated(ScriptedProvider):
-        async def stream(self, messages, params, *, api_key):  # type: ignore[no-untyped-def,override]
+        async def stream(self, messages, params, *, api_key):
             self.calls += 1
             yield TokenDelta("partial")
 

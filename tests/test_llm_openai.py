@@ -50,13 +50,13 @@ async def provider(host: FakeHost) -> AsyncIterator[OpenAIProvider]:
     await adapter.aclose()
 
 
-def _stream(provider: OpenAICompatibleProvider, **options: object):  # type: ignore[no-untyped-def]
+def _stream(provider: OpenAICompatibleProvider, **options: object):
     options.setdefault("base_delay", 0.01)
     options.setdefault("timeouts", TIMEOUTS)
     return stream_with_retries(provider, MESSAGES, PARAMS, KEY, **options)  # type: ignore[arg-type]
 
 
-async def test_complete_returns_text_usage_and_sends_the_request(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_complete_returns_text_usage_and_sends_the_request(host, provider) -> None:
     text, end = await provider.complete(MESSAGES, PARAMS, api_key=KEY)
 
     assert text == DEFAULT_TEXT
@@ -74,7 +74,7 @@ async def test_complete_returns_text_usage_and_sends_the_request(host, provider)
     assert "stream" not in sent.body
 
 
-async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provider) -> None:
     host.default = Reply(text="One two three four five", input_tokens=33, output_tokens=5)
 
     drained = await drain(provider.stream(MESSAGES, PARAMS, api_key=KEY))
@@ -86,7 +86,7 @@ async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provid
     assert host.last.body["stream_options"] == {"include_usage": True}
 
 
-async def test_a_host_without_usage_gets_an_estimate(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_host_without_usage_gets_an_estimate(host, provider) -> None:
     host.default = Reply(text="Hello world", send_usage=False)
 
     drained = await drain(provider.stream(MESSAGES, PARAMS, api_key=KEY))
@@ -99,7 +99,7 @@ async def test_a_host_without_usage_gets_an_estimate(host, provider) -> None:  #
     assert usage.input_tokens > 0
 
 
-async def test_extra_params_are_merged_into_the_body(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_extra_params_are_merged_into_the_body(host, provider) -> None:
     params = GenerationParams(model="gpt-4o-mini", extra={"stop": ["END"], "seed": 7})
 
     await provider.complete(MESSAGES, params, api_key=KEY)
@@ -110,7 +110,7 @@ async def test_extra_params_are_merged_into_the_body(host, provider) -> None:  #
     assert "temperature" not in host.last.body
 
 
-async def test_unauthorized_is_auth_and_not_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_unauthorized_is_auth_and_not_retried(host, provider) -> None:
     host.default = openai_error(401, "Incorrect API key provided", code="invalid_api_key")
 
     drained = await drain(_stream(provider))
@@ -122,7 +122,7 @@ async def test_unauthorized_is_auth_and_not_retried(host, provider) -> None:  # 
     assert host.calls == 1
 
 
-async def test_rate_limit_then_success_is_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_rate_limit_then_success_is_retried(host, provider) -> None:
     host.script = [openai_error(429, "Rate limit reached", code="rate_limit_exceeded")]
 
     drained = await drain(_stream(provider))
@@ -134,7 +134,7 @@ async def test_rate_limit_then_success_is_retried(host, provider) -> None:  # ty
     assert host.calls == 2
 
 
-async def test_exhausted_quota_is_not_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_exhausted_quota_is_not_retried(host, provider) -> None:
     host.default = openai_error(429, "You exceeded your current quota", code="insufficient_quota")
 
     drained = await drain(_stream(provider))
@@ -145,7 +145,7 @@ async def test_exhausted_quota_is_not_retried(host, provider) -> None:  # type: 
     assert host.calls == 1
 
 
-async def test_server_errors_are_unavailable_after_every_attempt(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_server_errors_are_unavailable_after_every_attempt(host, provider) -> None:
     host.default = SERVER_ERROR
 
     drained = await drain(_stream(provider, attempts=3))
@@ -158,7 +158,7 @@ async def test_server_errors_are_unavailable_after_every_attempt(host, provider)
     assert host.calls == 3
 
 
-async def test_a_stream_broken_halfway_keeps_its_tokens_and_is_not_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stream_broken_halfway_keeps_its_tokens_and_is_not_retried(host, provider) -> None:
     host.default = Reply(text="alpha beta gamma delta epsilon zeta", break_after=3)
 
     drained = await drain(_stream(provider, attempts=3))
@@ -170,7 +170,7 @@ async def test_a_stream_broken_halfway_keeps_its_tokens_and_is_not_retried(host,
     assert host.calls == 1
 
 
-async def test_a_slow_first_token_times_out(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_slow_first_token_times_out(host, provider) -> None:
     host.default = Reply(first_token_delay=5)
     timeouts = Timeouts(connect=5, first_token=0.2, total=30)
 
@@ -183,7 +183,7 @@ async def test_a_slow_first_token_times_out(host, provider) -> None:  # type: ig
     assert host.calls == 2
 
 
-async def test_a_slow_first_token_is_retried_until_a_fast_one(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_a_slow_first_token_is_retried_until_a_fast_one(host, provider) -> None:
     host.script = [Reply(first_token_delay=5)]
     timeouts = Timeouts(connect=5, first_token=0.2, total=30)
 
@@ -194,7 +194,7 @@ async def test_a_slow_first_token_is_retried_until_a_fast_one(host, provider) ->
     assert host.calls == 2
 
 
-async def test_context_too_long(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_context_too_long(host, provider) -> None:
     host.default = openai_error(
         400,
         "This model's maximum context length is 128000 tokens. "
@@ -210,7 +210,7 @@ async def test_context_too_long(host, provider) -> None:  # type: ignore[no-unty
     assert host.calls == 1
 
 
-async def test_other_client_errors_are_bad_requests(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_other_client_errors_are_bad_requests(host, provider) -> None:
     host.default = openai_error(404, "The model `gpt-9` does not exist", code="model_not_found")
 
     with pytest.raises(ProviderError) as caught:
@@ -221,7 +221,7 @@ async def test_other_client_errors_are_bad_requests(host, provider) -> None:  # 
     assert host.calls == 1
 
 
-async def test_content_filter_finish_reason(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_content_filter_finish_reason(host, provider) -> None:
     host.default = Reply(text="I cannot", finish_reason="content_filter")
 
     drained = await drain(provider.stream(MESSAGES, PARAMS, api_key=KEY))
@@ -232,7 +232,7 @@ async def test_content_filter_finish_reason(host, provider) -> None:  # type: ig
     assert drained.error.usage == Usage(21, 9)
 
 
-async def test_content_filter_error_code(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_content_filter_error_code(host, provider) -> None:
     host.default = openai_error(400, "The response was filtered", code="content_filter")
 
     drained = await drain(_stream(provider))
@@ -241,7 +241,7 @@ async def test_content_filter_error_code(host, provider) -> None:  # type: ignor
     assert drained.error.code is ProviderErrorCode.CONTENT_FILTERED
 
 
-async def test_an_error_event_before_any_token_is_retried(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_an_error_event_before_any_token_is_retried(host, provider) -> None:
     host.script = [Reply(stream_error={"message": "overloaded", "type": "server_error"})]
 
     drained = await drain(_stream(provider))
@@ -251,7 +251,7 @@ async def test_an_error_event_before_any_token_is_retried(host, provider) -> Non
     assert host.calls == 2
 
 
-async def test_complete_with_retries_retries_rate_limits(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_complete_with_retries_retries_rate_limits(host, provider) -> None:
     host.script = [openai_error(429, "slow down", code="rate_limit_exceeded"), SERVER_ERROR]
 
     text, end = await complete_with_retries(provider, MESSAGES, PARAMS, KEY, base_delay=0.01)
@@ -315,7 +315,7 @@ async def test_build_providers_points_compatible_hosts_at_overridden_urls(host: 
     assert [r.body["model"] for r in host.requests] == ["gemini-2.0-flash", "llama"]
 
 
-async def test_fail_helper_round_trips_retry_after(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_fail_helper_round_trips_retry_after(host, provider) -> None:
     limited = openai_error(429, "Rate limit reached", code="rate_limit_exceeded")
     host.default = Fail(limited.status, limited.body, {"retry-after": "0.05"})
 
@@ -332,7 +332,7 @@ async def test_fail_helper_round_trips_retry_after(host, provider) -> None:  # t
         ("usage", None),
     ],
 )
-async def test_a_reply_with_its_finish_reason_is_complete_even_if_cut(  # type: ignore[no-untyped-def]
+async def test_a_reply_with_its_finish_reason_is_complete_even_if_cut(
     host, provider, cut, usage
 ) -> None:
     """Given the finish_reason chunk and then a dropped connection (before the usage chunk,
@@ -357,7 +357,7 @@ async def test_a_reply_with_its_finish_reason_is_complete_even_if_cut(  # type: 
         assert drained.reports == [UsageReport(PartialUsage(21, 9))]
 
 
-async def test_refused_attempts_are_announced_without_usage(host, provider) -> None:  # type: ignore[no-untyped-def]
+async def test_refused_attempts_are_announced_without_usage(host, provider) -> None:
     host.script = [openai_error(429, "Rate limit reached", code="rate_limit_exceeded")]
 
     drained = await drain(_stream(provider, attempts=3))

@@ -247,7 +247,7 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(settings: Settings
 # --- registrations ---------------------------------------------------------------------
 
 
-async def test_registrations_are_limited_per_address(settings: Settings, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_registrations_are_limited_per_address(settings: Settings, db_engine) -> None:
     """Given 2 registrations per address per hour, when an address registers 3 accounts,
     then the third is RATE_LIMITED and creates no user."""
     async with served(settings, registrations_per_address_per_hour=2) as gql:

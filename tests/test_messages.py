@@ -27,12 +27,12 @@ from tests.helpers import execute, fetch, scalar, user_error
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member) -> Team:  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member) -> Team:
     return await make_team(make_user, make_workspace, add_member)
 
 
 @pytest.fixture
-async def chat(gql, team, db_engine) -> tuple[dict, list[str]]:  # type: ignore[no-untyped-def]
+async def chat(gql, team, db_engine) -> tuple[dict, list[str]]:
     """The owner's conversation with seven messages, a minute apart, counted in its totals."""
     conversation = await start(gql, team.owner, team.workspace, title="History")
     ids = [
@@ -47,7 +47,7 @@ async def chat(gql, team, db_engine) -> tuple[dict, list[str]]:  # type: ignore[
     return conversation, ids
 
 
-async def page(gql, actor, conversation: dict, **args) -> dict:  # type: ignore[no-untyped-def]
+async def page(gql, actor, conversation: dict, **args) -> dict:
     data = await gql.op("ConversationMessages", actor.token, id=conversation["id"], **args)
     return data["node"]["messages"]
 
@@ -56,7 +56,7 @@ def contents(connection: dict) -> list[str]:
     return [e["node"]["content"] for e in connection["edges"]]
 
 
-async def test_last_pages_back_from_the_newest(gql, team, chat) -> None:  # type: ignore[no-untyped-def]
+async def test_last_pages_back_from_the_newest(gql, team, chat) -> None:
     """Given seven messages, when asking for the last 3 and paging back with `before`, then
     each page is in chronological order and the walk ends at the first message."""
     conversation, _ = chat
@@ -77,7 +77,7 @@ async def test_last_pages_back_from_the_newest(gql, team, chat) -> None:  # type
     assert oldest["pageInfo"]["hasPreviousPage"] is False
 
 
-async def test_first_pages_forward_from_the_oldest(gql, team, chat) -> None:  # type: ignore[no-untyped-def]
+async def test_first_pages_forward_from_the_oldest(gql, team, chat) -> None:
     """Given seven messages, when paging forwards 4 at a time, then oldest first, two pages."""
     conversation, _ = chat
     start_page = await page(gql, team.member, conversation, first=4)
@@ -90,7 +90,7 @@ async def test_first_pages_forward_from_the_oldest(gql, team, chat) -> None:  # 
     assert (rest["pageInfo"]["hasNextPage"], rest["pageInfo"]["hasPreviousPage"]) == (False, True)
 
 
-async def test_message_fields_and_node(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_message_fields_and_node(gql, team, db_engine) -> None:
     """Given an assistant message with usage figures, when refetched by a viewer, then every
     field shows; an outsider gets null."""
     conversation = await start(gql, team.owner, team.workspace)
@@ -132,13 +132,13 @@ async def test_message_fields_and_node(gql, team, db_engine) -> None:  # type: i
     assert (await gql.op("MessageNode", team.outsider.token, id=message))["node"] is None
 
 
-async def edit(gql, actor, message: str, content: str) -> dict:  # type: ignore[no-untyped-def]
+async def edit(gql, actor, message: str, content: str) -> dict:
     """``editMessage``: a ChatTurn (the edited question and its answer) or a UserError."""
     given = {"messageId": message, "content": content}
     return (await gql.op("EditMessage", token(actor), input=given))["editMessage"]
 
 
-async def answer_ended(db_engine, answer: dict) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+async def answer_ended(db_engine, answer: dict) -> tuple[str, str]:
     """(status, content) of an answer once it no longer streams."""
 
     async def ended() -> tuple[str, str] | None:
@@ -149,7 +149,7 @@ async def answer_ended(db_engine, answer: dict) -> tuple[str, str]:  # type: ign
     return await wait_for(ended)
 
 
-async def test_edit_creates_a_new_message_with_lineage(gql, team, db_engine, chat) -> None:  # type: ignore[no-untyped-def]
+async def test_edit_creates_a_new_message_with_lineage(gql, team, db_engine, chat) -> None:
     """Given the author's message, when they edit it twice, then each edit is a new
     completed user message whose parent is the previous one, answered by a new assistant
     message replying to it; the originals stay, and the conversation counts both messages
@@ -202,7 +202,7 @@ async def test_edit_creates_a_new_message_with_lineage(gql, team, db_engine, cha
     ]
 
 
-async def test_concurrent_edits_are_all_counted(gql, team, db_engine, chat) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_edits_are_all_counted(gql, team, db_engine, chat) -> None:
     """Given seven counted messages, when five edits run at once, then each adds its
     question and its answer: the count is seventeen, as many as the rows."""
     _, ids = chat
@@ -215,7 +215,7 @@ async def test_concurrent_edits_are_all_counted(gql, team, db_engine, chat) -> N
 
 
 @pytest.mark.parametrize("content", ["", "   \n", "x" * 100_001])
-async def test_edit_validates_content(gql, team, db_engine, chat, content) -> None:  # type: ignore[no-untyped-def]
+async def test_edit_validates_content(gql, team, db_engine, chat, content) -> None:
     """Given the author, when the new content is blank or too long, then INVALID_INPUT and
     nothing is saved: no question, no answer, no usage, the count stays."""
     _, ids = chat
@@ -225,7 +225,7 @@ async def test_edit_validates_content(gql, team, db_engine, chat, content) -> No
     assert await scalar(db_engine, "SELECT count(*) FROM usage_logs") == 0
 
 
-async def test_content_of_100000_characters_is_fine(gql, team, db_engine, chat) -> None:  # type: ignore[no-untyped-def]
+async def test_content_of_100000_characters_is_fine(gql, team, db_engine, chat) -> None:
     """Given the limit of 100 000 characters, when an edit has exactly that, then it is kept
     (and answered)."""
     _, ids = chat
@@ -244,7 +244,7 @@ async def test_content_of_100000_characters_is_fine(gql, team, db_engine, chat) 
         ("anonymous", "UNAUTHENTICATED"),
     ],
 )
-async def test_only_the_author_may_edit(gql, team, db_engine, chat, who, code) -> None:  # type: ignore[no-untyped-def]
+async def test_only_the_author_may_edit(gql, team, db_engine, chat, who, code) -> None:
     """Given a member's message, when anyone else edits it (even the owner), then refused,
     no message is added and the count stays."""
     _, ids = chat
@@ -256,7 +256,7 @@ async def test_only_the_author_may_edit(gql, team, db_engine, chat, who, code) -
 
 async def test_assistant_messages_and_demoted_authors_cannot_edit(
     gql, team, db_engine, chat
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given an assistant message, when edited, then FORBIDDEN; given the author demoted to
     viewer, when they edit their message, then FORBIDDEN; unknown IDs are NOT_FOUND."""
     conversation, ids = chat
@@ -272,7 +272,7 @@ async def test_assistant_messages_and_demoted_authors_cannot_edit(
     assert await scalar(db_engine, "SELECT count(*) FROM messages") == 8
 
 
-async def test_totals_and_llm_usage(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_totals_and_llm_usage(gql, team, db_engine) -> None:
     """Given a conversation's totals and two per-model rows, when read, then the totals show
     and llmUsage lists the models first used first, with average latency."""
     conversation = await start(gql, team.owner, team.workspace)
@@ -328,7 +328,7 @@ async def test_totals_and_llm_usage(gql, team, db_engine) -> None:  # type: igno
     assert (await gql.op("MessageNode", team.outsider.token, id=big["id"]))["node"] is None
 
 
-async def test_message_lists_are_batched(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_message_lists_are_batched(gql, team, db_engine) -> None:
     """Given two conversations with messages, when listing each one's last message in one
     query, then every conversation gets its own."""
     for title in ("A", "B"):
@@ -345,7 +345,7 @@ async def test_message_lists_are_batched(gql, team, db_engine) -> None:  # type:
     assert found == [("B", 3, ["B2"]), ("A", 3, ["A2"])]
 
 
-async def test_tags_feedback_and_usage_are_wired(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_tags_feedback_and_usage_are_wired(gql, team, db_engine) -> None:
     """Given a tagged conversation and message without feedback or usage, when read, then
     the tags show and feedback, viewerFeedback and usage are empty."""
     conversation = await start(gql, team.owner, team.workspace)

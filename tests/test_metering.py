@@ -37,11 +37,11 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def scene(make_user, make_workspace, db_engine) -> Scene:  # type: ignore[no-untyped-def]
+async def scene(make_user, make_workspace, db_engine) -> Scene:
     return await make_scene(make_user, make_workspace, db_engine)
 
 
-async def conversation_totals(engine, scene: Scene) -> tuple:  # type: ignore[no-untyped-def]
+async def conversation_totals(engine, scene: Scene) -> tuple:
     [row] = await fetch(
         engine,
         "SELECT total_input_tokens, total_output_tokens, total_cost FROM conversations"
@@ -51,7 +51,7 @@ async def conversation_totals(engine, scene: Scene) -> tuple:  # type: ignore[no
     return tuple(row)
 
 
-async def test_gpt4o_cost_is_exact_at_the_catalog_price(db, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_gpt4o_cost_is_exact_at_the_catalog_price(db, db_engine) -> None:
     """Given gpt-4o at 5/15 USD per million, then 1000 in + 500 out cost exactly 0.0125."""
     gpt4o = await model(db_engine, "gpt-4o")
     async with db.transaction() as session:
@@ -78,7 +78,7 @@ def test_cost_rounds_half_up_to_ten_places_in_decimal() -> None:
         cost(1, 1, Price(0.5, D(1)))  # type: ignore[arg-type]
 
 
-async def test_current_price_requires_an_open_period(db, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_current_price_requires_an_open_period(db, db_engine) -> None:
     """Given a model whose price periods are all closed, then pricing a call fails clearly."""
     gpt4o = await model(db_engine, "gpt-4o")
     await execute(db_engine, "UPDATE llm_prices SET valid_to = now() WHERE llm_id = :l", l=gpt4o.id)
@@ -87,7 +87,7 @@ async def test_current_price_requires_an_open_period(db, db_engine) -> None:  # 
             await current_price(session, gpt4o.id)
 
 
-async def test_free_dev_model_costs_nothing_and_bills_nothing(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_free_dev_model_costs_nothing_and_bills_nothing(db, db_engine, scene) -> None:
     """Given calls of the free dev model, then tokens add up but nothing is charged."""
     dev = await model(db_engine, "synapse-dev")
     result = await record(db, scene.call(dev, input_tokens=120, output_tokens=80))
@@ -97,7 +97,7 @@ async def test_free_dev_model_costs_nothing_and_bills_nothing(db, db_engine, sce
     assert await conversation_totals(db_engine, scene) == (120, 80, D(0))
 
 
-async def test_each_usage_row_keeps_the_price_it_was_charged(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_each_usage_row_keeps_the_price_it_was_charged(db, db_engine, scene) -> None:
     """Given a price change between two calls, then each row keeps its price and price id."""
     gpt4o = await model(db_engine, "gpt-4o")
     first = await record(db, scene.call(gpt4o, input_tokens=1000, output_tokens=500))
@@ -121,7 +121,7 @@ async def test_each_usage_row_keeps_the_price_it_was_charged(db, db_engine, scen
 
 async def test_totals_aggregates_and_charges_after_calls_on_two_models(
     db, db_engine, scene
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given two gpt-4o calls and one claude-3-haiku call, each writing its own assistant
     message, then messages, conversation totals, per-LLM aggregates and charges are exact."""
     gpt4o, haiku = (
@@ -203,7 +203,7 @@ async def test_totals_aggregates_and_charges_after_calls_on_two_models(
     assert all(r.billing_event.usage_log_id == r.usage_log.id for _, r in results)
 
 
-async def test_failed_call_without_tokens_counts_but_costs_nothing(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_failed_call_without_tokens_counts_but_costs_nothing(db, db_engine, scene) -> None:
     """Given a call failing before any token, then its usage row has status error and the
     error; nothing is charged; the message is untouched; the per-LLM aggregate counts the
     call. A successful retry then fills the message and counts a second call."""
@@ -245,7 +245,7 @@ async def test_failed_call_without_tokens_counts_but_costs_nothing(db, db_engine
     assert [tuple(row) for row in rows] == [(2, 1000, 500, D("0.0125"), 300)]
 
 
-async def test_cancelled_call_pays_for_what_it_consumed(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_cancelled_call_pays_for_what_it_consumed(db, db_engine, scene) -> None:
     """Given a call cancelled after 200 of its output tokens, then prompt and output are
     charged, and a retry of the same message adds to its cost."""
     gpt4o = await model(db_engine, "gpt-4o")
@@ -272,7 +272,7 @@ async def test_cancelled_call_pays_for_what_it_consumed(db, db_engine, scene) ->
     assert await conversation_totals(db_engine, scene) == (2000, 700, D("0.0205"))
 
 
-async def record_and_abandon(db, scene, call, seen: list[tuple]) -> None:  # type: ignore[no-untyped-def]
+async def record_and_abandon(db, scene, call, seen: list[tuple]) -> None:
     """Record ``call`` in a transaction holding the conversation, note the totals the
     loaded conversation shows, then roll back."""
     async with db.transaction() as session:
@@ -283,7 +283,7 @@ async def record_and_abandon(db, scene, call, seen: list[tuple]) -> None:  # typ
         raise Abandoned
 
 
-async def test_record_call_only_flushes_in_the_callers_transaction(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_record_call_only_flushes_in_the_callers_transaction(db, db_engine, scene) -> None:
     """Given a transaction that records a call and then rolls back, then nothing remains;
     a conversation loaded in the session already shows the new totals."""
     gpt4o = await model(db_engine, "gpt-4o")
@@ -298,7 +298,7 @@ async def test_record_call_only_flushes_in_the_callers_transaction(db, db_engine
     assert await conversation_totals(db_engine, scene) == (0, 0, D(0))
 
 
-async def test_message_must_be_an_assistant_message(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_message_must_be_an_assistant_message(db, db_engine, scene) -> None:
     """Given a user's message as the call's message, then recording refuses it."""
     gpt4o = await model(db_engine, "gpt-4o")
     message = await new_message(db_engine, scene)
@@ -332,7 +332,7 @@ def test_cached_tokens_pay_cache_prices_or_the_input_price() -> None:
         cost(0, 0, priced, cache_read_tokens=-1)
 
 
-async def test_a_call_pays_the_period_it_was_sent_in(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_a_call_pays_the_period_it_was_sent_in(db, db_engine, scene) -> None:
     """Given the period id taken when a gpt-4o call was sent and a price change before it
     ended, then the call pays the old period; an id of another model's period is ignored
     (the current price is paid)."""
@@ -350,7 +350,7 @@ async def test_a_call_pays_the_period_it_was_sent_in(db, db_engine, scene) -> No
     assert foreign.cost == D("0.006")
 
 
-async def test_cache_tokens_are_kept_apart_and_totals_stay_row_sums(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_cache_tokens_are_kept_apart_and_totals_stay_row_sums(db, db_engine, scene) -> None:
     """Given Claude 3 Opus calls with cache reads and writes, then each row keeps them
     apart, with the cache prices charged, and the conversation's and per-model totals equal
     the sums of the rows."""

@@ -39,7 +39,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def scene(make_user, make_workspace, db_engine) -> Scene:  # type: ignore[no-untyped-def]
+async def scene(make_user, make_workspace, db_engine) -> Scene:
     return await make_scene(make_user, make_workspace, db_engine)
 
 
@@ -62,7 +62,7 @@ def thresholds(result: RecordResult) -> list[tuple[str, int]]:
     return sorted(pairs, key=lambda pair: pair[1])
 
 
-async def test_concurrent_calls_on_one_conversation_add_up_exactly(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_calls_on_one_conversation_add_up_exactly(db, db_engine, scene) -> None:
     """Given 20 calls recorded at once in 20 transactions on one conversation, then the
     totals are exactly their sum, with 20 calls, 20 usage rows and 20 charges."""
     gpt4o = await model(db_engine, "gpt-4o")
@@ -110,7 +110,7 @@ async def test_concurrent_calls_on_one_conversation_add_up_exactly(db, db_engine
     assert dict(message_costs) == dict(zip(messages, costs, strict=True))
 
 
-async def test_concurrent_calls_crossing_thresholds_fire_each_once(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_calls_crossing_thresholds_fire_each_once(db, db_engine, scene) -> None:
     """Given a 2 USD budget and 20 concurrent one-shot calls of 0.1 USD (no conversation
     row to serialize them), then 50, 80 and 100 % each fire exactly once, the last only
     when the very last charge reaches the limit."""
@@ -131,7 +131,7 @@ async def test_concurrent_calls_crossing_thresholds_fire_each_once(db, db_engine
     assert await count(db_engine, "alert_events") == 3
 
 
-async def test_thresholds_fire_one_after_the_other(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_thresholds_fire_one_after_the_other(db, db_engine, scene) -> None:
     """Given a 1 USD budget and calls of 0.3 USD, then 50 % fires at 0.6, 80 % at 0.9 and
     the limit at 1.2, each once, with the budget, spend and period in the alert."""
     gpt4o = await model(db_engine, "gpt-4o")
@@ -154,7 +154,7 @@ async def test_thresholds_fire_one_after_the_other(db, db_engine, scene) -> None
     assert "1.2 USD reached 100% of the 1 USD monthly budget" in limit_alert.message
 
 
-async def test_only_this_months_live_charges_count(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_only_this_months_live_charges_count(db, db_engine, scene) -> None:
     """Given big charges last month and a void one this month, and last month's 50 % alert,
     when a 0.9 USD call is recorded against a 1 USD budget, then this month's 50 % and
     80 % both fire, on that one call."""
@@ -183,7 +183,7 @@ async def test_only_this_months_live_charges_count(db, db_engine, scene) -> None
     assert await count(db_engine, "alert_events", workspace_id=scene.workspace_id) == 3
 
 
-async def test_free_calls_raise_no_alert_even_at_a_zero_limit(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_free_calls_raise_no_alert_even_at_a_zero_limit(db, db_engine, scene) -> None:
     """Given a zero budget, when free calls are recorded, then no alert is raised."""
     dev = await model(db_engine, "synapse-dev")
     await insert_budget(db_engine, scene.workspace_id, "0")
@@ -192,7 +192,7 @@ async def test_free_calls_raise_no_alert_even_at_a_zero_limit(db, db_engine, sce
     assert await count(db_engine, "alert_events") == 0
 
 
-async def test_budget_allows_until_a_hard_stop_is_reached(db, db_engine, scene) -> None:  # type: ignore[no-untyped-def]
+async def test_budget_allows_until_a_hard_stop_is_reached(db, db_engine, scene) -> None:
     """Given budgets of each kind, then only a hard stop whose limit the month's spend
     reached refuses calls."""
 

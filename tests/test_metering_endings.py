@@ -70,7 +70,7 @@ class Answer:
 
 
 @asynccontextmanager
-async def on_fakes(settings, **changes: Any) -> AsyncIterator[tuple[Served, Hosts]]:  # type: ignore[no-untyped-def]
+async def on_fakes(settings, **changes: Any) -> AsyncIterator[tuple[Served, Hosts]]:
     async with fake_openai() as openai_host, fake_anthropic() as anthropic_host:
         urls = fake_urls(openai_host.base_url, anthropic_host.base_url)
         async with served(
@@ -83,7 +83,7 @@ async def on_fakes(settings, **changes: Any) -> AsyncIterator[tuple[Served, Host
             yield server, Hosts(openai_host, anthropic_host)
 
 
-async def ask(server: Served, make_user, make_workspace, db_engine, provider: str) -> dict:  # type: ignore[no-untyped-def]
+async def ask(server: Served, make_user, make_workspace, db_engine, provider: str) -> dict:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     conversation = await new_conversation(server.gql, owner, workspace)
@@ -94,7 +94,7 @@ async def ask(server: Served, make_user, make_workspace, db_engine, provider: st
     return turn
 
 
-async def answered(server: Served, db_engine, turn: dict, stop_after: str | None = None) -> Answer:  # type: ignore[no-untyped-def]
+async def answered(server: Served, db_engine, turn: dict, stop_after: str | None = None) -> Answer:
     """Watch the answer to its end (stopping it once ``stop_after`` was published)."""
     answer_id = turn["assistantMessage"]["id"]
     async with connect(server.ws_url, turn["owner"].token) as socket:
@@ -131,7 +131,7 @@ def counts(row: Any) -> tuple[int, int, bool, bool, bool]:
     return (row.input_tokens, row.output_tokens, *flags)
 
 
-async def totals_match_rows(db_engine, turn: dict) -> None:  # type: ignore[no-untyped-def]
+async def totals_match_rows(db_engine, turn: dict) -> None:
     """The conversation's totals and the charges equal the sum of the usage rows."""
     [sums] = await fetch(
         db_engine,
@@ -149,7 +149,7 @@ async def totals_match_rows(db_engine, turn: dict) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-async def test_a_completed_answer_keeps_the_reported_counts(  # type: ignore[no-untyped-def]
+async def test_a_completed_answer_keeps_the_reported_counts(
     settings, make_user, make_workspace, db_engine, provider
 ) -> None:
     """Given a complete stream, then COMPLETED, one success row with the host's counts,
@@ -174,7 +174,7 @@ async def test_a_completed_answer_keeps_the_reported_counts(  # type: ignore[no-
         ("openai", "usage", "estimated"),
     ],
 )
-async def test_an_answer_cut_after_its_end_reason_is_completed(  # type: ignore[no-untyped-def]
+async def test_an_answer_cut_after_its_end_reason_is_completed(
     settings, make_user, make_workspace, db_engine, provider, cut, expected
 ) -> None:
     """Given a stream whose host said the reply is complete (OpenAI finish_reason, Anthropic
@@ -199,7 +199,7 @@ async def test_an_answer_cut_after_its_end_reason_is_completed(  # type: ignore[
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-async def test_an_answer_cut_mid_text_keeps_the_reported_input(  # type: ignore[no-untyped-def]
+async def test_an_answer_cut_mid_text_keeps_the_reported_input(
     settings, make_user, make_workspace, db_engine, provider
 ) -> None:
     """Given a stream cut after three chunks, then FAILED with the partial text, metered for
@@ -223,7 +223,7 @@ async def test_an_answer_cut_mid_text_keeps_the_reported_input(  # type: ignore[
     await totals_match_rows(db_engine, turn)
 
 
-async def test_attempts_cut_before_any_text_each_meter_the_reported_input(  # type: ignore[no-untyped-def]
+async def test_attempts_cut_before_any_text_each_meter_the_reported_input(
     settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given Anthropic reporting the input (message_start) then dropping the connection
@@ -247,7 +247,7 @@ async def test_attempts_cut_before_any_text_each_meter_the_reported_input(  # ty
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-async def test_a_stopped_answer_is_metered_for_the_text_published(  # type: ignore[no-untyped-def]
+async def test_a_stopped_answer_is_metered_for_the_text_published(
     settings, make_user, make_workspace, db_engine, provider
 ) -> None:
     """Given a stream paused after three chunks, when the owner stops it, then CANCELLED
@@ -293,7 +293,7 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-async def test_refused_attempts_leave_zero_rows_before_the_success(  # type: ignore[no-untyped-def]
+async def test_refused_attempts_leave_zero_rows_before_the_success(
     settings, make_user, make_workspace, db_engine, provider
 ) -> None:
     """Given a host answering 429, then 500, then the reply, then COMPLETED and three rows:
@@ -321,7 +321,7 @@ async def test_refused_attempts_leave_zero_rows_before_the_success(  # type: ign
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-async def test_attempts_refused_for_good_each_leave_a_zero_row(  # type: ignore[no-untyped-def]
+async def test_attempts_refused_for_good_each_leave_a_zero_row(
     settings, make_user, make_workspace, db_engine, provider
 ) -> None:
     """Given a host answering 500 to both attempts, then FAILED and two zero-cost rows."""

@@ -33,7 +33,7 @@ def moved(before: Scrape, after: Scrape, name: str, **labels: str) -> float:
     return after.value(name, **labels) - before.value(name, **labels)
 
 
-async def test_a_query_counts_one_ok_operation_and_its_duration(http, gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_a_query_counts_one_ok_operation_and_its_duration(http, gql, make_user) -> None:
     """Given a user, when they run ``Me``, then ``Me`` counts once as an ok query and its
     duration histogram gains one observation."""
     user = await make_user("ada")
@@ -47,12 +47,12 @@ async def test_a_query_counts_one_ok_operation_and_its_duration(http, gql, make_
     assert moved(before, after, duration, operation="Me", type="query") == 1
 
 
-async def test_outcomes_user_error_refused_and_error(http, gql, make_user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_outcomes_user_error_refused_and_error(http, gql, make_user, monkeypatch) -> None:
     """Given a wrong password, a broken document and a crashing service, then each counts
     once under its own outcome, and none as ok."""
     user = await make_user("ada")
 
-    async def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def crash(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("synapse_gql.workspaces.service.create_workspace", crash)
@@ -74,7 +74,7 @@ async def test_outcomes_user_error_refused_and_error(http, gql, make_user, monke
     assert moved(before, after, REQUESTS, **crash_labels) == 1
 
 
-async def test_a_generate_call_counts_the_call_its_tokens_and_its_cost(  # type: ignore[no-untyped-def]
+async def test_a_generate_call_counts_the_call_its_tokens_and_its_cost(
     http, gql, make_user, make_workspace, db_engine
 ) -> None:
     """Given gpt-4o on the fake host, when a member generates once, then one ok call, the
@@ -98,7 +98,7 @@ async def test_a_generate_call_counts_the_call_its_tokens_and_its_cost(  # type:
     assert after.value("llm_generations_in_flight") == before.value("llm_generations_in_flight")
 
 
-async def test_a_subscription_and_its_socket_are_gauged_while_open(settings, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_a_subscription_and_its_socket_are_gauged_while_open(settings, make_user) -> None:
     """Given a served app, when a member opens a socket and subscribes to their workspace's
     live usage, then both gauges rise by one; once the socket closes, they fall back."""
     async with served(settings) as app:
@@ -132,7 +132,7 @@ async def _until(http: httpx.AsyncClient, gauge: str, before: Scrape, change: in
     raise AssertionError(f"{gauge} never moved by {change}")
 
 
-async def test_the_database_pool_is_read_at_scrape_time(http, gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_the_database_pool_is_read_at_scrape_time(http, gql, make_user) -> None:
     """Given the test app's pool of 5, when scraped after requests finished, then the size
     is 5 and no connection is checked out or in overflow."""
     await make_user("ada")
@@ -144,7 +144,7 @@ async def test_the_database_pool_is_read_at_scrape_time(http, gql, make_user) ->
     assert current.value("db_pool_overflow") == 0
 
 
-async def test_a_metrics_token_is_required_when_set(settings) -> None:  # type: ignore[no-untyped-def]
+async def test_a_metrics_token_is_required_when_set(settings) -> None:
     """Given ``SYNAPSE_METRICS_TOKEN``, then /metrics answers 401 without it or with another
     token, and the metrics with it."""
     guarded = settings.model_copy(update={"metrics_token": SecretStr("scrape-secret")})
@@ -170,7 +170,7 @@ print(metrics.scrape().decode())
 """
 
 
-def test_worker_processes_share_their_counts(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_worker_processes_share_their_counts(settings, tmp_path) -> None:
     """Given ``--workers 2`` (a shared metrics directory), when each worker counts one
     request and one open socket, then a scrape from any process reports both of each; a
     worker's open sockets stop counting once it is marked as exited."""

@@ -21,7 +21,7 @@ def _diff_and_tables(url: str) -> tuple[list, set[str]]:
         try:
             async with engine.connect() as conn:
 
-                def inspect_sync(sync_conn):  # type: ignore[no-untyped-def]
+                def inspect_sync(sync_conn):
                     context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
                     diff = compare_metadata(context, Base.metadata)
                     return diff, set(inspect(sync_conn).get_table_names())
@@ -34,7 +34,7 @@ def _diff_and_tables(url: str) -> tuple[list, set[str]]:
 
 
 @pytest.fixture
-def empty_database(pg_server: TestServer):  # type: ignore[no-untyped-def]
+def empty_database(pg_server: TestServer):
     name = pg_server.create_empty()
     yield pg_server.url(name)
     asyncio.run(pg_server.drop(name))

@@ -30,23 +30,23 @@ async def call(
     return payload
 
 
-async def owners_of(db_engine, workspace: dict) -> list[Any]:  # type: ignore[no-untyped-def]
+async def owners_of(db_engine, workspace: dict) -> list[Any]:
     sql = "SELECT user_id FROM workspace_members WHERE workspace_id = :w AND role = 'owner'"
     return await fetch(db_engine, sql, w=db_id(workspace["id"]))
 
 
-def change(workspace: dict, target, role: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def change(workspace: dict, target, role: str) -> dict[str, Any]:
     return {"input": {"workspaceId": workspace["id"], "userId": target.id, "role": role}}
 
 
-def remove(workspace: dict, target) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def remove(workspace: dict, target) -> dict[str, Any]:
     return {"input": {"workspaceId": workspace["id"], "userId": target.id}}
 
 
 @pytest.mark.parametrize("action", ["demote", "remove", "demote_and_remove", "leave_both"])
 async def test_owners_acting_on_each_other_at_once_keep_an_owner(
     gql, make_user, make_workspace, add_member, db_engine, action: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a workspace with two owners, when they demote or remove each other (or both
     leave) at the same moment, many times over, then each call returns a result or a typed
     error (never an internal error) and the workspace always keeps at least one owner."""
@@ -86,7 +86,7 @@ async def test_owners_acting_on_each_other_at_once_keep_an_owner(
 
 async def test_two_pending_invitations_accepted_at_once_make_one_member(
     gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given two pending invitations for one email (as left by an older server that let two
     invitations through), when the invitee accepts both at the same moment, then both calls
     answer with the membership and the workspace has exactly one membership for them."""
@@ -120,7 +120,7 @@ async def test_two_pending_invitations_accepted_at_once_make_one_member(
 
 async def test_inviting_one_email_twice_at_once_leaves_one_pending_invitation(
     gql, make_user, make_workspace, db_engine
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a workspace, when an admin invites the same email twice at the same moment,
     then both calls answer and exactly one invitation stays pending."""
     owner = await make_user("owner")
@@ -136,14 +136,12 @@ async def test_inviting_one_email_twice_at_once_leaves_one_pending_invitation(
         assert len(await fetch(db_engine, sql, w=db_id(workspace["id"]))) == 1
 
 
-async def test_registering_one_email_twice_at_once_gives_email_taken(gql) -> None:  # type: ignore[no-untyped-def]
+async def test_registering_one_email_twice_at_once_gives_email_taken(gql) -> None:
     """Given no account, when the same email registers twice at the same moment, then one
     account is created and the other call gets EMAIL_TAKEN (not an internal error)."""
     for n in range(ROUNDS // 2):
         body = {"email": f"twice{n}@example.com", "name": "Twice", "password": "long enough pw"}
-        results = await asyncio.gather(
-            *(call(gql, "Register", None, input=body) for _ in range(2))  # type: ignore[arg-type]
-        )
+        results = await asyncio.gather(*(call(gql, "Register", None, input=body) for _ in range(2)))
         kinds = sorted(r["__typename"] for r in results)
         assert kinds == ["AuthPayload", "UserError"], results
         assert [r["code"] for r in results if r["__typename"] == "UserError"] == ["EMAIL_TAKEN"]

@@ -16,7 +16,7 @@ from tests.helpers import scalar, user_error
 PUBLIC_MUTATIONS = {"register", "login"}
 
 
-def mutation_fields() -> list:  # type: ignore[type-arg]
+def mutation_fields() -> list:
     definition = schema.get_type_by_name("Mutation")
     assert definition is not None
     return list(definition.fields)
@@ -59,7 +59,7 @@ def test_every_root_query_is_guarded_or_viewer_scoped() -> None:
 
 async def test_viewer_scoped_queries_answer_null_to_anonymous(
     gql, make_user, make_workspace
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     query = """query($id: ID!, $slug: String) {
@@ -117,7 +117,7 @@ ANONYMOUS_CALLS = [
 
 
 @pytest.mark.parametrize(("operation", "variables", "table"), ANONYMOUS_CALLS)
-async def test_anonymous_mutation_is_unauthenticated(  # type: ignore[no-untyped-def]
+async def test_anonymous_mutation_is_unauthenticated(
     gql, db_engine, operation, variables, table
 ) -> None:
     """Given no token, when calling a mutation that needs a login, then UNAUTHENTICATED

@@ -224,7 +224,7 @@ INTROSPECTION = "query IntrospectionQuery { __schema { queryType { name } } }"
 @pytest.mark.parametrize("allowed", [False, True])
 async def test_trusted_only_runs_introspection_only_when_allowed(
     settings, tmp_path, allowed
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Under ``only``, GraphiQL's schema query runs when introspection is allowed and is
     refused otherwise; a document mixing introspection with data is refused either way."""
     changes = {

@@ -181,7 +181,7 @@ def test_a_new_provider_is_one_registration(monkeypatch: pytest.MonkeyPatch) -> 
     assert built == [("https://acme.test/v1", timeouts)]
     assert providers["acme"].base_url == "https://acme.test/v1"  # type: ignore[attr-defined]
     assert key_variable("acme") == "ACME_TOKEN"
-    settings = Settings(xai_api_key="sk-acme")  # type: ignore[call-arg]
+    settings = Settings(xai_api_key="sk-acme")
     assert global_key(settings, "acme") == "sk-acme"
 
 
@@ -195,7 +195,7 @@ def test_an_empty_url_turns_a_default_host_off() -> None:
 # --- the metered hook point ---------------------------------------------------------------
 
 
-async def test_metered_hooks_see_each_metered_call_in_its_transaction(  # type: ignore[no-untyped-def]
+async def test_metered_hooks_see_each_metered_call_in_its_transaction(
     settings: Settings, make_user, make_workspace, db_engine
 ) -> None:
     """Given a hook on the app state, when a member generates twice, then the hook ran once

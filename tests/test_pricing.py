@@ -50,13 +50,13 @@ def settings(settings: Settings, openai_host: FakeHost, anthropic_host: FakeHost
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, db_engine) -> Team:  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, db_engine) -> Team:
     made = await make_team(make_user, make_workspace)
     await make_admin(db_engine, made.owner.email)
     return made
 
 
-async def usage(engine) -> list:  # type: ignore[no-untyped-def]
+async def usage(engine) -> list:
     """Every usage row with its price period, oldest first."""
     return await fetch(
         engine,
@@ -67,7 +67,7 @@ async def usage(engine) -> list:  # type: ignore[no-untyped-def]
     )
 
 
-async def open_period(engine, model_id: str) -> uuid.UUID:  # type: ignore[no-untyped-def]
+async def open_period(engine, model_id: str) -> uuid.UUID:
     return await scalar(
         engine,
         "SELECT p.id FROM llm_prices p JOIN llms l ON l.id = p.llm_id"
@@ -76,7 +76,7 @@ async def open_period(engine, model_id: str) -> uuid.UUID:  # type: ignore[no-un
     )
 
 
-async def reprice(gql, team: Team, model: str, price: str) -> None:  # type: ignore[no-untyped-def]
+async def reprice(gql, team: Team, model: str, price: str) -> None:
     given = {"id": model, "inputPricePerMillion": price}
     updated = (await gql.op("UpdateLlm", team.owner.token, input=given))["updateLlm"]
     assert updated["inputPricePerMillion"] == price, updated
@@ -95,7 +95,7 @@ async def until_requested(host: FakeHost, calls: int) -> None:
 
 
 @pytest.mark.parametrize("streamed", [True, False])
-async def test_openai_cached_input_is_taken_out_of_prompt_tokens(openai_host, streamed) -> None:  # type: ignore[no-untyped-def]
+async def test_openai_cached_input_is_taken_out_of_prompt_tokens(openai_host, streamed) -> None:
     """Given a host reporting 1040 prompt tokens of which 1000 cached, then the usage has 40
     uncached input tokens and 1000 cache reads (OpenAI has no cache writes)."""
     openai_host.default = CACHED
@@ -114,7 +114,7 @@ async def test_openai_cached_input_is_taken_out_of_prompt_tokens(openai_host, st
 
 
 @pytest.mark.parametrize("streamed", [True, False])
-async def test_anthropic_cache_counts_are_kept_apart(anthropic_host, streamed) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_cache_counts_are_kept_apart(anthropic_host, streamed) -> None:
     """Given a host reporting 40 input tokens, 1000 cache reads and 300 cache writes, then
     the usage keeps the three apart (Anthropic's input_tokens excludes the cache)."""
     anthropic_host.default = CACHED
@@ -137,7 +137,7 @@ async def test_anthropic_cache_counts_are_kept_apart(anthropic_host, streamed) -
 
 async def test_openai_cache_reads_pay_the_cached_input_price(
     gql, team, db_engine, openai_host
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given gpt-4o (input 5, cached input 2.5, output 15) and a reply with 1000 cached of
     1040 prompt tokens, when generating, then the row keeps 40 input and 1000 cache reads
     and costs (40 * 5 + 1000 * 2.5 + 9 * 15) / 1e6."""
@@ -156,7 +156,7 @@ async def test_openai_cache_reads_pay_the_cached_input_price(
 
 async def test_anthropic_cache_reads_and_writes_pay_their_prices(
     gql, team, db_engine, anthropic_host
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given Claude 3 Haiku (input 0.25, cache read 0.03, cache write 0.3, output 1.25), when
     a generation reads 1000 and writes 300 cached tokens, then each pays its own price."""
     anthropic_host.default = CACHED
@@ -173,7 +173,7 @@ async def test_anthropic_cache_reads_and_writes_pay_their_prices(
 
 async def test_a_model_without_cache_prices_prices_cached_tokens_as_input(
     gql, team, db_engine, openai_host
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given gpt-4-turbo (input 10, no cache prices), when 1000 of the prompt was cached,
     then the cached tokens are kept apart on the row but pay the input price."""
     openai_host.default = CACHED
@@ -193,7 +193,7 @@ async def test_a_model_without_cache_prices_prices_cached_tokens_as_input(
 
 async def test_a_cached_chat_answer_keeps_conversation_totals_equal_to_its_rows(
     gql, team, db_engine, anthropic_host
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given two Claude 3 Opus answers with cache reads and writes, then the conversation's
     and the per-model aggregate's cost equal the sum of the usage rows' costs."""
     anthropic_host.default = CACHED
@@ -220,7 +220,7 @@ async def test_a_cached_chat_answer_keeps_conversation_totals_equal_to_its_rows(
 
 async def test_generate_pays_the_price_in_force_when_it_was_sent(
     gql, team, db_engine, openai_host
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a gpt-4o generation held before its first token, when the input price changes
     from 5 to 7 meanwhile, then it pays 5; a generation started after the change pays 7."""
     gate = asyncio.Event()
@@ -246,7 +246,7 @@ async def test_generate_pays_the_price_in_force_when_it_was_sent(
 
 async def test_a_streaming_answer_pays_the_price_in_force_when_it_was_sent(
     gql, team, db_engine, openai_host
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given a gpt-4o answer streaming, when the input price changes from 5 to 7 before it
     ends, then it pays 5 and its message keeps that price period for recovery; the next
     answer pays 7; the conversation's total is the sum of both rows."""
@@ -296,7 +296,7 @@ def test_a_recovered_answer_keeps_the_price_period_it_was_sent_at() -> None:
     assert (call.llm_id, call.llm_price_id) == (llm, period)
 
 
-async def _ended(engine, message_id: str) -> None:  # type: ignore[no-untyped-def]
+async def _ended(engine, message_id: str) -> None:
     async def closed() -> bool:
         sql = "SELECT status FROM messages WHERE id = :m"
         return await scalar(engine, sql, m=db_id(message_id)) != "streaming"
@@ -319,7 +319,7 @@ PRICE_ROW = (
 
 
 @pytest.fixture
-def empty_database(pg_server):  # type: ignore[no-untyped-def]
+def empty_database(pg_server):
     name = pg_server.create_empty()
     yield pg_server.url(name)
     asyncio.run(pg_server.drop(name))

@@ -8,17 +8,17 @@ from synapse_gql.gql.relay import decode_id
 from tests.helpers import fetch, scalar, user_error
 
 
-async def create(gql, actor, workspace: dict, name: str = "Alpha", **extra) -> dict:  # type: ignore[no-untyped-def]
+async def create(gql, actor, workspace: dict, name: str = "Alpha", **extra) -> dict:
     given = {"workspaceId": workspace["id"], "name": name, **extra}
     return (await gql.op("CreateProject", actor.token, input=given))["createProject"]
 
 
-async def update(gql, actor, project: dict, **changes) -> dict:  # type: ignore[no-untyped-def]
+async def update(gql, actor, project: dict, **changes) -> dict:
     given = {"id": project["id"], **changes}
     return (await gql.op("UpdateProject", actor.token, input=given))["updateProject"]
 
 
-async def names(gql, actor, workspace: dict, include_archived: bool = False) -> list[str]:  # type: ignore[no-untyped-def]
+async def names(gql, actor, workspace: dict, include_archived: bool = False) -> list[str]:
     """Project names as ``workspace.projects`` lists them, newest first."""
     data = await gql.op(
         "Projects", actor.token, workspaceId=workspace["id"], includeArchived=include_archived
@@ -26,7 +26,7 @@ async def names(gql, actor, workspace: dict, include_archived: bool = False) -> 
     return [e["node"]["name"] for e in data["workspace"]["projects"]["edges"]]
 
 
-async def stored(db_engine, project: dict):  # type: ignore[no-untyped-def]
+async def stored(db_engine, project: dict):
     """The project's row straight from the database."""
     sql = "SELECT name, description, status FROM projects WHERE id = :id"
     [row] = await fetch(db_engine, sql, id=decode_id(project["id"], "Project"))
@@ -34,7 +34,7 @@ async def stored(db_engine, project: dict):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member):
     """A workspace with an owner, a member and a viewer."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
@@ -44,7 +44,7 @@ async def team(make_user, make_workspace, add_member):  # type: ignore[no-untype
     return workspace, owner, member, viewer
 
 
-async def test_member_creates_project(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_member_creates_project(gql, team) -> None:
     """Given a member, when they create a project, then it is active, theirs and listed."""
     workspace, _, member, viewer = team
     project = await create(gql, member, workspace, " Alpha ", description="First one")
@@ -56,14 +56,14 @@ async def test_member_creates_project(gql, team) -> None:  # type: ignore[no-unt
     assert await names(gql, viewer, workspace) == ["Alpha"]
 
 
-async def test_viewer_cannot_create(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_viewer_cannot_create(gql, team, db_engine) -> None:
     """Given a viewer, when they create a project, then FORBIDDEN and no row is written."""
     workspace, _, _, viewer = team
     user_error(await create(gql, viewer, workspace), "FORBIDDEN", ["input", "workspaceId"])
     assert await scalar(db_engine, "SELECT count(*) FROM projects") == 0
 
 
-async def test_project_is_a_node(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_project_is_a_node(gql, team) -> None:
     """Given a project, when a viewer refetches it by ID, then it resolves with its fields."""
     workspace, owner, _, viewer = team
     project = await create(gql, owner, workspace)
@@ -79,7 +79,7 @@ async def test_project_is_a_node(gql, team) -> None:  # type: ignore[no-untyped-
     }
 
 
-async def test_member_updates_project(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_member_updates_project(gql, team, db_engine) -> None:
     """Given a project, when a member renames and describes it, then both change."""
     workspace, owner, member, _ = team
     project = await create(gql, owner, workspace)
@@ -94,7 +94,7 @@ async def test_member_updates_project(gql, team, db_engine) -> None:  # type: ig
     assert (row.name, row.description) == ("Beta", "Renamed")
 
 
-async def test_update_keeps_unset_fields(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_update_keeps_unset_fields(gql, team) -> None:
     """Given a described project, when only the name changes, then the description stays."""
     workspace, owner, _, _ = team
     project = await create(gql, owner, workspace, description="Keep me")
@@ -102,7 +102,7 @@ async def test_update_keeps_unset_fields(gql, team) -> None:  # type: ignore[no-
     assert (result["name"], result["description"]) == ("Gamma", "Keep me")
 
 
-async def test_viewer_cannot_update(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_viewer_cannot_update(gql, team, db_engine) -> None:
     """Given a viewer, when they rename a project, then FORBIDDEN and nothing changes."""
     workspace, owner, _, viewer = team
     project = await create(gql, owner, workspace)
@@ -119,7 +119,7 @@ async def test_viewer_cannot_update(gql, team, db_engine) -> None:  # type: igno
         ({"name": "Ok", "description": "d" * 5001}, ["input", "description"]),
     ],
 )
-async def test_create_validates(gql, team, db_engine, given, path) -> None:  # type: ignore[no-untyped-def]
+async def test_create_validates(gql, team, db_engine, given, path) -> None:
     """Given a member, when the name or description is out of bounds, then INVALID_INPUT
     and no row."""
     workspace, _, member, _ = team
@@ -129,7 +129,7 @@ async def test_create_validates(gql, team, db_engine, given, path) -> None:  # t
 
 
 @pytest.mark.parametrize("name", ["", "  ", "y" * 201])
-async def test_update_validates_name(gql, team, db_engine, name) -> None:  # type: ignore[no-untyped-def]
+async def test_update_validates_name(gql, team, db_engine, name) -> None:
     """Given a project, when renamed to a blank or too long name, then INVALID_INPUT and
     the old name stays."""
     workspace, _, member, _ = team
@@ -138,19 +138,19 @@ async def test_update_validates_name(gql, team, db_engine, name) -> None:  # typ
     assert (await stored(db_engine, project)).name == "Alpha"
 
 
-async def test_name_of_200_characters_is_fine(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_name_of_200_characters_is_fine(gql, team) -> None:
     """Given the limit of 200 characters, when a name has exactly 200, then it is kept."""
     workspace, _, member, _ = team
     project = await create(gql, member, workspace, "z" * 200)
     assert project["name"] == "z" * 200
 
 
-async def set_status(gql, actor, project: dict, operation: str) -> dict:  # type: ignore[no-untyped-def]
+async def set_status(gql, actor, project: dict, operation: str) -> dict:
     data = await gql.op(operation, actor.token, id=project["id"])
     return data[operation[0].lower() + operation[1:]]
 
 
-async def test_archive_hides_and_restore_shows(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_archive_hides_and_restore_shows(gql, team) -> None:
     """Given two projects, when one is archived, then only includeArchived lists it; when
     restored, then it is listed again."""
     workspace, _, member, _ = team
@@ -165,7 +165,7 @@ async def test_archive_hides_and_restore_shows(gql, team) -> None:  # type: igno
     assert await names(gql, member, workspace) == ["Old", "Kept"]
 
 
-async def test_archived_count_follows_filter(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_archived_count_follows_filter(gql, team) -> None:
     """Given an archived project, when counting, then totalCount follows includeArchived."""
     workspace, owner, _, _ = team
     await set_status(gql, owner, await create(gql, owner, workspace), "ArchiveProject")
@@ -177,7 +177,7 @@ async def test_archived_count_follows_filter(gql, team) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize("operation", ["ArchiveProject", "RestoreProject"])
-async def test_viewer_cannot_change_status(gql, team, db_engine, operation) -> None:  # type: ignore[no-untyped-def]
+async def test_viewer_cannot_change_status(gql, team, db_engine, operation) -> None:
     """Given a viewer, when they archive or restore, then FORBIDDEN and the status stays."""
     workspace, owner, _, viewer = team
     project = await create(gql, owner, workspace)
@@ -185,7 +185,7 @@ async def test_viewer_cannot_change_status(gql, team, db_engine, operation) -> N
     assert (await stored(db_engine, project)).status == "active"
 
 
-async def test_projects_stay_in_their_workspace(gql, team, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_projects_stay_in_their_workspace(gql, team, make_workspace) -> None:
     """Given two workspaces of one owner, when listing one, then only its projects show."""
     workspace, owner, _, _ = team
     other = await make_workspace(owner, "Other")

@@ -18,17 +18,17 @@ def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-async def api_token_id(gql, token: str) -> str:  # type: ignore[no-untyped-def]
+async def api_token_id(gql, token: str) -> str:
     data = await gql.op("CreateApiToken", token, input={"name": "ci"})
     return data["createApiToken"]["apiToken"]["id"]
 
 
-async def llm_id(gql, token: str, model_id: str = "gpt-4o") -> str:  # type: ignore[no-untyped-def]
+async def llm_id(gql, token: str, model_id: str = "gpt-4o") -> str:
     data = await gql.op("Llms", token, first=100)
     return next(e["node"]["id"] for e in data["llms"]["edges"] if e["node"]["modelId"] == model_id)
 
 
-async def test_node_returns_own_user_token_and_a_model(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_node_returns_own_user_token_and_a_model(gql, make_user) -> None:
     """Given Ada's ids, when Ada asks for each node, then she gets User, ApiToken and LLM."""
     ada = await make_user("ada")
     token_id = await api_token_id(gql, ada.token)
@@ -43,7 +43,7 @@ async def test_node_returns_own_user_token_and_a_model(gql, make_user) -> None: 
     assert llm == {"__typename": "LLM", "id": model_id, "modelId": "gpt-4o"}
 
 
-async def test_other_users_token_and_profile_are_null(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_other_users_token_and_profile_are_null(gql, make_user) -> None:
     """Given Bob's token and Bob sharing no workspace, when Ada asks, then both are null."""
     ada, bob = await make_user("ada"), await make_user("bob")
     bobs_token = await api_token_id(gql, bob.token)
@@ -53,7 +53,7 @@ async def test_other_users_token_and_profile_are_null(gql, make_user) -> None:  
     assert (await gql.op("Node", bob.token, id=bobs_token))["node"]["id"] == bobs_token
 
 
-async def test_anonymous_node_is_null(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_node_is_null(gql, make_user) -> None:
     """Given no token, when asking for a model or a user, then null (no error)."""
     ada = await make_user("ada")
     model_id = await llm_id(gql, ada.token)
@@ -64,7 +64,7 @@ async def test_anonymous_node_is_null(gql, make_user) -> None:  # type: ignore[n
     assert "errors" not in body
 
 
-async def test_nodes_keeps_order_and_nulls_missing(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_nodes_keeps_order_and_nulls_missing(gql, make_user) -> None:
     """Given a mix of found and missing ids, then results follow the input order."""
     ada = await make_user("ada")
     opus = await llm_id(gql, ada.token, "claude-3-opus-20240229")
@@ -90,7 +90,7 @@ async def test_nodes_keeps_order_and_nulls_missing(gql, make_user) -> None:  # t
         "ümlaut",
     ],
 )
-async def test_malformed_id_is_an_invalid_id_error(gql, make_user, bad_id) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_id_is_an_invalid_id_error(gql, make_user, bad_id) -> None:
     """Given a malformed id, when asking for it, then an INVALID_ID error (not a 500)."""
     ada = await make_user("ada")
 
@@ -102,7 +102,7 @@ async def test_malformed_id_is_an_invalid_id_error(gql, make_user, bad_id) -> No
     assert "not a valid ID" in single["errors"][0]["message"]
 
 
-async def test_unknown_type_is_null(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_type_is_null(gql, make_user) -> None:
     """Given a well-formed id of a type that does not exist, then null, no error."""
     ada = await make_user("ada")
     unknown = to_global_id("Spaceship", uuid.uuid4())

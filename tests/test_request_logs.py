@@ -30,14 +30,14 @@ def json_log() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-def crashing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    async def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+def crashing(monkeypatch) -> None:
+    async def crash(*args, **kwargs):
         raise RuntimeError("secret detail")
 
     monkeypatch.setattr("synapse_gql.workspaces.service.create_workspace", crash)
 
 
-async def test_a_request_gets_an_id_in_its_response_header(http) -> None:  # type: ignore[no-untyped-def]
+async def test_a_request_gets_an_id_in_its_response_header(http) -> None:
     """Given no id sent, then each response carries a fresh one."""
     first = await http.get("/health")
     second = await http.get("/health")
@@ -51,7 +51,7 @@ async def test_a_request_gets_an_id_in_its_response_header(http) -> None:  # typ
     ("sent", "kept"),
     [("proxy-7f3a.01:abc_9", True), ("bad id with spaces", False), ("x" * 129, False)],
 )
-async def test_a_well_formed_incoming_id_is_kept(http, sent, kept) -> None:  # type: ignore[no-untyped-def]
+async def test_a_well_formed_incoming_id_is_kept(http, sent, kept) -> None:
     """Given an incoming ``X-Request-Id``, then it is echoed when well formed, replaced by a
     new id otherwise."""
     response = await http.get("/health", headers={"X-Request-Id": sent})
@@ -62,7 +62,7 @@ async def test_a_well_formed_incoming_id_is_kept(http, sent, kept) -> None:  # t
         assert HEX_ID.fullmatch(returned)
 
 
-async def test_a_masked_error_and_its_json_log_line_carry_the_request_id(  # type: ignore[no-untyped-def]
+async def test_a_masked_error_and_its_json_log_line_carry_the_request_id(
     gql, make_user, crashing, json_log
 ) -> None:
     """Given a crashing service, when called, then the masked error has the response
@@ -83,7 +83,7 @@ async def test_a_masked_error_and_its_json_log_line_carry_the_request_id(  # typ
     assert "secret detail" in line["exception"]
 
 
-async def test_text_lines_carry_the_request_id_too(gql, make_user, crashing) -> None:  # type: ignore[no-untyped-def]
+async def test_text_lines_carry_the_request_id_too(gql, make_user, crashing) -> None:
     """Given the text format, then the crash's line names the request id in brackets."""
     user = await make_user("ada")
     handler = make_handler("text")

@@ -16,29 +16,29 @@ USER_KEY = "sk-user-secret-0011223344EFGH"
 
 async def set_secret(
     gql, actor, workspace: dict, key: str = "OPENAI_API_KEY", value: str = WORKSPACE_KEY
-) -> dict:  # type: ignore[no-untyped-def]
+) -> dict:
     given = {"workspaceId": workspace["id"], "key": key, "value": value}
     token = None if actor is None else actor.token
     return (await gql.op("SetWorkspaceSecret", token, input=given))["setWorkspaceSecret"]
 
 
-async def delete_secret(gql, actor, workspace: dict, key: str = "OPENAI_API_KEY") -> dict:  # type: ignore[no-untyped-def]
+async def delete_secret(gql, actor, workspace: dict, key: str = "OPENAI_API_KEY") -> dict:
     given = {"workspaceId": workspace["id"], "key": key}
     token = None if actor is None else actor.token
     return (await gql.op("DeleteWorkspaceSecret", token, input=given))["deleteWorkspaceSecret"]
 
 
-async def count(db_engine) -> int:  # type: ignore[no-untyped-def]
+async def count(db_engine) -> int:
     return await scalar(db_engine, "SELECT count(*) FROM workspace_secrets")
 
 
-async def listed(gql, actor, workspace: dict) -> list[dict] | None:  # type: ignore[no-untyped-def]
+async def listed(gql, actor, workspace: dict) -> list[dict] | None:
     data = await gql.op("WorkspaceSecrets", actor.token, workspaceId=workspace["id"])
     return None if data["workspace"] is None else data["workspace"]["secrets"]
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member):
     """A workspace with an owner, an admin, a member and a viewer; and an outsider who
     owns another workspace."""
     owner = await make_user("owner")
@@ -52,7 +52,7 @@ async def team(make_user, make_workspace, add_member):  # type: ignore[no-untype
     return workspace, owner, roles["ADMIN"], roles["MEMBER"], roles["VIEWER"], outsider
 
 
-async def test_admin_sets_a_secret(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_sets_a_secret(gql, team, db_engine) -> None:
     """Given an admin, when they set a secret, then it is masked, theirs, and encrypted."""
     workspace, _, admin, _, _, _ = team
     result = await set_secret(gql, admin, workspace)
@@ -64,7 +64,7 @@ async def test_admin_sets_a_secret(gql, team, db_engine) -> None:  # type: ignor
     assert WORKSPACE_KEY not in row.value_encrypted
 
 
-async def test_owner_replaces_a_secret(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_owner_replaces_a_secret(gql, team, db_engine) -> None:
     """Given an admin's secret, when the owner sets the same key, then the row is replaced
     and the owner becomes its author."""
     workspace, owner, admin, _, _, _ = team
@@ -76,7 +76,7 @@ async def test_owner_replaces_a_secret(gql, team, db_engine) -> None:  # type: i
 
 
 @pytest.mark.parametrize("role", ["MEMBER", "VIEWER"])
-async def test_below_admin_cannot_set_or_delete(gql, team, db_engine, role) -> None:  # type: ignore[no-untyped-def]
+async def test_below_admin_cannot_set_or_delete(gql, team, db_engine, role) -> None:
     """Given a member or viewer, when they set or delete a secret, then FORBIDDEN and the
     stored secret is unchanged."""
     workspace, _, admin, member, viewer, _ = team
@@ -90,7 +90,7 @@ async def test_below_admin_cannot_set_or_delete(gql, team, db_engine, role) -> N
     assert await fetch(db_engine, "SELECT value_encrypted FROM workspace_secrets") == before
 
 
-async def test_outsider_gets_not_found(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_outsider_gets_not_found(gql, team, db_engine) -> None:
     """Given another workspace's owner, when they set or delete a secret here, then
     NOT_FOUND (as for a missing workspace) and nothing changes."""
     workspace, _, admin, _, _, outsider = team
@@ -107,7 +107,7 @@ async def test_outsider_gets_not_found(gql, team, db_engine) -> None:  # type: i
     assert secret["maskedValue"] == "••••ABCD"
 
 
-async def test_anonymous_is_unauthenticated(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_is_unauthenticated(gql, team, db_engine) -> None:
     """Given no token, when setting or deleting a secret, then UNAUTHENTICATED, no change."""
     workspace, _, admin, _, _, _ = team
     await set_secret(gql, admin, workspace)
@@ -125,14 +125,14 @@ async def test_anonymous_is_unauthenticated(gql, team, db_engine) -> None:  # ty
         ("KEY", "v" * 10_001, ["input", "value"]),
     ],
 )
-async def test_set_validates(gql, team, db_engine, key, value, path) -> None:  # type: ignore[no-untyped-def]
+async def test_set_validates(gql, team, db_engine, key, value, path) -> None:
     """Given an admin, when the key or value is invalid, then INVALID_INPUT and no row."""
     workspace, _, admin, _, _, _ = team
     user_error(await set_secret(gql, admin, workspace, key, value), "INVALID_INPUT", path)
     assert await count(db_engine) == 0
 
 
-async def test_malformed_workspace_id(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_workspace_id(gql, team, db_engine) -> None:
     """Given a project ID where a workspace ID belongs, then INVALID_ID at workspaceId."""
     _, _, admin, _, _, _ = team
     wrong = {"id": to_global_id("Project", uuid.uuid4())}
@@ -141,7 +141,7 @@ async def test_malformed_workspace_id(gql, team, db_engine) -> None:  # type: ig
     assert await count(db_engine) == 0
 
 
-async def test_admin_deletes_a_secret(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_deletes_a_secret(gql, team, db_engine) -> None:
     """Given a secret, when an admin deletes it, then it is gone; a missing key: NOT_FOUND."""
     workspace, owner, admin, _, _, _ = team
     created = await set_secret(gql, owner, workspace)
@@ -153,7 +153,7 @@ async def test_admin_deletes_a_secret(gql, team, db_engine) -> None:  # type: ig
     user_error(await delete_secret(gql, admin, workspace), "NOT_FOUND", ["input", "key"])
 
 
-async def test_secrets_list_is_for_admins(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_secrets_list_is_for_admins(gql, team) -> None:
     """Given two secrets, when listed, then admins and owners see them by key; members and
     viewers get an empty list; outsiders do not see the workspace at all."""
     workspace, owner, admin, member, viewer, outsider = team
@@ -169,7 +169,7 @@ async def test_secrets_list_is_for_admins(gql, team) -> None:  # type: ignore[no
     assert await listed(gql, outsider, workspace) is None
 
 
-async def test_secret_node_is_for_admins(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_secret_node_is_for_admins(gql, team) -> None:
     """Given a secret, when fetched by ID, then admins get it; members and outsiders null."""
     workspace, _, admin, member, _, outsider = team
     created = await set_secret(gql, admin, workspace)
@@ -197,7 +197,7 @@ query ($variable: ID!, $secret: ID!, $workspace: ID!) {
 """
 
 
-async def test_no_secret_is_ever_returned_in_clear(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_no_secret_is_ever_returned_in_clear(gql, team, db_engine) -> None:
     """Given a secret user variable and a workspace secret, when every field of both is
     read through every path, then neither clear value appears in the response, nor in any
     column of the database."""
@@ -221,7 +221,7 @@ async def test_no_secret_is_ever_returned_in_clear(gql, team, db_engine) -> None
         assert not any(USER_KEY in r.line or WORKSPACE_KEY in r.line for r in rows)
 
 
-async def test_secret_written_by_id_not_by_name(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_secret_written_by_id_not_by_name(gql, team, db_engine) -> None:
     """Given two workspaces with the same key, when one is set, then only its row changes."""
     workspace, owner, _, _, _, outsider = team
     await set_secret(gql, owner, workspace)

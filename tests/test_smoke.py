@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 
-async def test_health_reports_ok(http) -> None:  # type: ignore[no-untyped-def]
+async def test_health_reports_ok(http) -> None:
     response = await http.get("/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
 
 
-async def test_ready_checks_database(http) -> None:  # type: ignore[no-untyped-def]
+async def test_ready_checks_database(http) -> None:
     response = await http.get("/ready")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok"}
 
 
-async def test_register_then_me(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_register_then_me(gql, make_user) -> None:
     user = await make_user("ada")
     data = await gql.op("Me", user.token)
     assert data["me"]["email"] == user.email

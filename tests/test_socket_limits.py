@@ -34,12 +34,12 @@ async def refused_at_init(url: str, token: str, protocol: str = TRANSPORT_WS) ->
         return closed.rcvd.code, closed.rcvd.reason
 
 
-def open_sockets(server) -> int:  # type: ignore[no-untyped-def]
+def open_sockets(server) -> int:
     return server.app.state.synapse_sockets.open_sockets
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
-async def test_a_user_over_the_limit_is_closed_with_4429(settings, make_user, protocol) -> None:  # type: ignore[no-untyped-def]
+async def test_a_user_over_the_limit_is_closed_with_4429(settings, make_user, protocol) -> None:
     """Given a limit of two sockets per user, then a third is closed with 4429 naming the
     user limit; another user is not affected; once one closes, the user may open one."""
     async with served(settings, max_sockets_per_user=2) as server:
@@ -57,7 +57,7 @@ async def test_a_user_over_the_limit_is_closed_with_4429(settings, make_user, pr
     assert "user" in reason
 
 
-async def test_an_address_over_the_limit_is_closed_with_4429(settings, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_an_address_over_the_limit_is_closed_with_4429(settings, make_user) -> None:
     """Given a limit of two sockets per address, then a third socket from the address is
     closed with 4429 at once, before it authenticates."""
     async with served(settings, max_sockets_per_address=2) as server:
@@ -72,7 +72,7 @@ async def test_an_address_over_the_limit_is_closed_with_4429(settings, make_user
     assert "address" in closed.value.rcvd.reason
 
 
-async def test_a_socket_runs_at_most_the_configured_operations(  # type: ignore[no-untyped-def]
+async def test_a_socket_runs_at_most_the_configured_operations(
     settings, make_user, make_workspace
 ) -> None:
     """Given two operations per socket, then a third subscription is refused with an error
@@ -94,12 +94,12 @@ async def test_a_socket_runs_at_most_the_configured_operations(  # type: ignore[
     assert first_two == ["MessageAdded", "MessageAdded"]
 
 
-async def _subscribed(server, conversation: dict, count: int) -> bool:  # type: ignore[no-untyped-def]
+async def _subscribed(server, conversation: dict, count: int) -> bool:
     channel = conversation_channel(db_id(conversation["id"]))
     return server.app.state.synapse.realtime.subscriber_count(channel) == count
 
 
-async def test_the_user_limit_is_shared_across_processes_through_redis(  # type: ignore[no-untyped-def]
+async def test_the_user_limit_is_shared_across_processes_through_redis(
     settings, make_user, redis_url
 ) -> None:
     """Given two servers sharing Redis and one socket per user, when the user holds a socket
@@ -116,7 +116,7 @@ async def test_the_user_limit_is_shared_across_processes_through_redis(  # type:
     assert code == 4429
 
 
-async def _refused_stream(server, accept: str, token: str, message_id: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+async def _refused_stream(server, accept: str, token: str, message_id: str) -> httpx.Response:
     request = _request("MessageStream", token, accept, {"messageId": message_id})
     async with server.gql.http.stream("POST", "/graphql", **request) as response:
         await response.aread()
@@ -130,7 +130,7 @@ def _refusal(response: httpx.Response) -> tuple[int, str, str, str]:
 
 
 @pytest.mark.parametrize("accept", [MULTIPART, SSE])
-async def test_http_streams_count_against_the_user_limit_with_websockets(  # type: ignore[no-untyped-def]
+async def test_http_streams_count_against_the_user_limit_with_websockets(
     settings, make_user, make_workspace, accept
 ) -> None:
     """Given a limit of two connections per user, one WebSocket and one HTTP stream open,
@@ -160,7 +160,7 @@ async def test_http_streams_count_against_the_user_limit_with_websockets(  # typ
 
 
 @pytest.mark.parametrize("accept", [MULTIPART, SSE])
-async def test_http_streams_count_against_the_address_limit(  # type: ignore[no-untyped-def]
+async def test_http_streams_count_against_the_address_limit(
     settings, make_user, make_workspace, accept
 ) -> None:
     """Given a limit of one connection per address and a stream open, then a stream of
@@ -179,5 +179,5 @@ async def test_http_streams_count_against_the_address_limit(  # type: ignore[no-
     assert "address" in message
 
 
-async def _open(server, count: int) -> bool:  # type: ignore[no-untyped-def]
+async def _open(server, count: int) -> bool:
     return open_sockets(server) == count

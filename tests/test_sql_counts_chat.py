@@ -79,7 +79,7 @@ FROM msg, llm
 """
 
 
-async def _seed(engine, workspace: dict, owner, conversations: int, messages: int) -> None:  # type: ignore[no-untyped-def]
+async def _seed(engine, workspace: dict, owner, conversations: int, messages: int) -> None:
     params = {
         "ws": decode_id(workspace["id"], "Workspace"),
         "user": decode_id(owner.id, "User"),
@@ -91,7 +91,7 @@ async def _seed(engine, workspace: dict, owner, conversations: int, messages: in
         await conn.execute(text(SEED), params)
 
 
-async def _conversation_ids(engine, workspace: dict) -> list[str]:  # type: ignore[no-untyped-def]
+async def _conversation_ids(engine, workspace: dict) -> list[str]:
     async with engine.connect() as conn:
         rows = await conn.execute(
             text("SELECT id FROM conversations WHERE workspace_id = :ws ORDER BY created_at"),
@@ -100,14 +100,14 @@ async def _conversation_ids(engine, workspace: dict) -> list[str]:  # type: igno
         return [to_global_id("Conversation", row.id) for row in rows]
 
 
-async def _run(gql, sql_log, query: str, variables: dict, token: str) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+async def _run(gql, sql_log, query: str, variables: dict, token: str) -> tuple[int, dict]:
     with sql_log() as log:
         body = await gql.query(query, variables, token)
     assert "errors" not in body, body["errors"]
     return log.count, body["data"]
 
 
-async def _sizes(gql, make_user, make_workspace, db_engine, sql_log, query_for):  # type: ignore[no-untyped-def]
+async def _sizes(gql, make_user, make_workspace, db_engine, sql_log, query_for):
     owner = await make_user("owner")
     small_ws = await make_workspace(owner, "Small")
     large_ws = await make_workspace(owner, "Large")
@@ -126,7 +126,7 @@ def _conversations(data: dict) -> list[dict]:
 
 async def test_workspace_chat_tree_statements_are_constant(
     gql, make_user, make_workspace, db_engine, sql_log
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     async def query_for(workspace: dict) -> tuple[str, dict]:
         return WORKSPACE_QUERY, {"id": workspace["id"]}
 
@@ -148,7 +148,7 @@ async def test_workspace_chat_tree_statements_are_constant(
 
 async def test_nodes_chat_tree_statements_are_constant(
     gql, make_user, make_workspace, db_engine, sql_log
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     async def query_for(workspace: dict) -> tuple[str, dict]:
         return NODES_QUERY, {"ids": await _conversation_ids(db_engine, workspace)}
 

@@ -84,7 +84,7 @@ def test_recovery_joins_logged_deltas_at_utf16_offsets() -> None:
 
 
 @pytest.mark.parametrize("tokens_per_second", [0, 40])
-async def test_every_delta_placed_at_its_offset_rebuilds_the_answer(  # type: ignore[no-untyped-def]
+async def test_every_delta_placed_at_its_offset_rebuilds_the_answer(
     settings, make_user, make_workspace, tokens_per_second
 ) -> None:
     """Given a question full of emoji, combining marks and CJK that the model echoes, when
@@ -109,7 +109,7 @@ async def test_every_delta_placed_at_its_offset_rebuilds_the_answer(  # type: ig
     assert utf16_length(content) > len(content)
 
 
-async def test_a_resume_after_sequence_k_continues_at_the_utf16_offset(  # type: ignore[no-untyped-def]
+async def test_a_resume_after_sequence_k_continues_at_the_utf16_offset(
     settings, make_user, make_workspace
 ) -> None:
     """Given a subscriber that read k deltas past the emoji and disconnected, when it

@@ -59,7 +59,7 @@ async def subscribers(server: Served, channel: str, count: int) -> None:
     await wait_for(lambda: _at_least(realtime, channel, count))
 
 
-async def _at_least(realtime, channel: str, count: int) -> bool:  # type: ignore[no-untyped-def]
+async def _at_least(realtime, channel: str, count: int) -> bool:
     return realtime.subscriber_count(channel) >= count
 
 
@@ -67,7 +67,7 @@ def typenames(events: list[dict]) -> list[str]:
     return [e["__typename"] for e in events]
 
 
-async def test_every_event_type_by_role(  # type: ignore[no-untyped-def]
+async def test_every_event_type_by_role(
     settings, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """Given a workspace with a viewer, a member, a removed member and an outsider, when an
@@ -150,7 +150,7 @@ async def _outsider_refusals(server: Served, team: Team, answer_id: str) -> dict
     return refusals
 
 
-async def test_a_failed_answer_shows_its_usage_to_members_only(  # type: ignore[no-untyped-def]
+async def test_a_failed_answer_shows_its_usage_to_members_only(
     settings, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """Given an answer that fails (provider 401), then MessageFailed reaches viewer and
@@ -192,7 +192,7 @@ async def test_a_failed_answer_shows_its_usage_to_members_only(  # type: ignore[
     assert streams["member"]["usage"]["status"] == "ERROR"
 
 
-async def _watching_member(server: Served, team: Team, socket) -> dict[str, Operation]:  # type: ignore[no-untyped-def]
+async def _watching_member(server: Served, team: Team, socket) -> dict[str, Operation]:
     """The member's socket subscribed to the conversation and the workspace's usage."""
     ops = {
         "conversationEvents": await socket.start(
@@ -207,7 +207,7 @@ async def _watching_member(server: Served, team: Team, socket) -> dict[str, Oper
     return ops
 
 
-async def _owner_answer(server: Served, team: Team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def _owner_answer(server: Served, team: Team, db_engine) -> None:
     """The owner sends a question; wait until its answer ended and its usage is written."""
     turn = await send(server.gql, team.owner, team.conversation, "Anyone listening?")
     await wait_ended(db_engine, turn["assistantMessage"])
@@ -215,7 +215,7 @@ async def _owner_answer(server: Served, team: Team, db_engine) -> None:  # type:
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
-async def test_removal_ends_every_subscription_at_once(  # type: ignore[no-untyped-def]
+async def test_removal_ends_every_subscription_at_once(
     settings, make_user, make_workspace, add_member, db_engine, protocol
 ) -> None:
     """Given a member subscribed to a conversation and to usage, when removed, then each
@@ -236,7 +236,7 @@ async def test_removal_ends_every_subscription_at_once(  # type: ignore[no-untyp
     assert after == []
 
 
-async def test_demotion_to_viewer_ends_usage_but_not_messages(  # type: ignore[no-untyped-def]
+async def test_demotion_to_viewer_ends_usage_but_not_messages(
     settings, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """Given a member watching usage and a conversation, when demoted to viewer, then the
@@ -258,7 +258,7 @@ async def test_demotion_to_viewer_ends_usage_but_not_messages(  # type: ignore[n
 
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
-async def test_revoking_the_api_token_closes_its_socket(  # type: ignore[no-untyped-def]
+async def test_revoking_the_api_token_closes_its_socket(
     settings, make_user, make_workspace, add_member, db_engine, protocol
 ) -> None:
     """Given a socket opened with an API token, when the token is revoked, then the socket
@@ -282,7 +282,7 @@ async def test_revoking_the_api_token_closes_its_socket(  # type: ignore[no-unty
     assert [item for item in received if item is not None] == []
 
 
-async def test_deleting_the_workspace_ends_its_subscriptions(  # type: ignore[no-untyped-def]
+async def test_deleting_the_workspace_ends_its_subscriptions(
     settings, make_user, make_workspace, add_member
 ) -> None:
     """Given a viewer watching a conversation, when the owner deletes the workspace, then
@@ -300,7 +300,7 @@ async def test_deleting_the_workspace_ends_its_subscriptions(  # type: ignore[no
     assert refusal["code"] == "NOT_FOUND"
 
 
-async def test_an_expiring_login_token_closes_its_socket(  # type: ignore[no-untyped-def]
+async def test_an_expiring_login_token_closes_its_socket(
     settings, make_user, make_workspace, add_member
 ) -> None:
     """Given a socket authenticated with a login token that expires in two seconds, then
@@ -318,7 +318,7 @@ async def test_an_expiring_login_token_closes_its_socket(  # type: ignore[no-unt
     assert received == []
 
 
-async def test_removal_on_one_process_ends_subscriptions_on_another(  # type: ignore[no-untyped-def]
+async def test_removal_on_one_process_ends_subscriptions_on_another(
     settings, make_user, make_workspace, add_member, db_engine, redis_url
 ) -> None:
     """Given two servers sharing Redis, a member subscribed on B, when the owner removes the

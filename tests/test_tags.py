@@ -16,32 +16,32 @@ LINKS = (
 )
 
 
-async def create(gql, actor, workspace: dict, name: str = "Bug", **extra) -> dict:  # type: ignore[no-untyped-def]
+async def create(gql, actor, workspace: dict, name: str = "Bug", **extra) -> dict:
     given = {"workspaceId": workspace["id"], "name": name, **extra}
     return (await gql.op("CreateTag", actor.token, input=given))["createTag"]
 
 
-async def update(gql, actor, tag: dict, **changes) -> dict:  # type: ignore[no-untyped-def]
+async def update(gql, actor, tag: dict, **changes) -> dict:
     return (await gql.op("UpdateTag", actor.token, input={"id": tag["id"], **changes}))["updateTag"]
 
 
-async def link(gql, actor, operation: str, tag: dict, field: str, entity: str) -> dict:  # type: ignore[no-untyped-def]
+async def link(gql, actor, operation: str, tag: dict, field: str, entity: str) -> dict:
     token = actor.token if actor else None
     data = await gql.op(operation, token, input={"tagId": tag["id"], field: entity})
     return data[operation[0].lower() + operation[1:]]
 
 
-async def listed(gql, actor, workspace: dict, **variables) -> list[str]:  # type: ignore[no-untyped-def]
+async def listed(gql, actor, workspace: dict, **variables) -> list[str]:
     data = await gql.op("WorkspaceTags", actor.token, workspaceId=workspace["id"], **variables)
     return [e["node"]["name"] for e in data["workspace"]["tags"]["edges"]]
 
 
-async def tagged(gql, actor, tag: dict, **variables) -> dict:  # type: ignore[no-untyped-def]
+async def tagged(gql, actor, tag: dict, **variables) -> dict:
     return (await gql.op("TaggedEntities", actor.token, id=tag["id"], **variables))["node"]
 
 
 @pytest.fixture
-async def team(make_user, make_workspace, add_member):  # type: ignore[no-untyped-def]
+async def team(make_user, make_workspace, add_member):
     """A workspace with an owner, a member and a viewer, and an outsider with their own."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
@@ -54,13 +54,13 @@ async def team(make_user, make_workspace, add_member):  # type: ignore[no-untype
 
 
 @pytest.fixture
-async def chat(team, db_engine):  # type: ignore[no-untyped-def]
+async def chat(team, db_engine):
     """A conversation with one message in the team's workspace: (conversation, message)."""
     conversation = await insert_conversation(db_engine, team[0], "Support")
     return conversation, await insert_message(db_engine, conversation, "Answer")
 
 
-async def test_member_creates_tag_with_defaults(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_member_creates_tag_with_defaults(gql, team) -> None:
     """Given a member, when they create a tag without colour, then it is grey, manual, theirs."""
     workspace, _, member, viewer, *_ = team
     tag = await create(gql, member, workspace, " Bug ")
@@ -76,14 +76,14 @@ async def test_member_creates_tag_with_defaults(gql, team) -> None:  # type: ign
     assert await listed(gql, viewer, workspace) == ["Bug"]
 
 
-async def test_colour_is_normalised_and_category_kept(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_colour_is_normalised_and_category_kept(gql, team) -> None:
     """Given an upper-case colour and a category, then the colour is stored lower-case."""
     workspace, owner, *_ = team
     tag = await create(gql, owner, workspace, color="#FFAA00", category="triage")
     assert (tag["color"], tag["category"]) == ("#ffaa00", "triage")
 
 
-async def test_names_are_unique_per_workspace_regardless_of_case(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_names_are_unique_per_workspace_regardless_of_case(gql, team, db_engine) -> None:
     """Given a tag "Bug", when "bug" is created in the same workspace, then ALREADY_EXISTS;
     in another workspace the same name is fine."""
     workspace, owner, member, _, outsider, elsewhere = team
@@ -93,7 +93,7 @@ async def test_names_are_unique_per_workspace_regardless_of_case(gql, team, db_e
     assert await scalar(db_engine, "SELECT count(*) FROM tags") == 2
 
 
-async def test_concurrent_creates_keep_names_unique(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_creates_keep_names_unique(gql, team, db_engine) -> None:
     """Given ten concurrent creations of "Bug" in varying case, then exactly one succeeds
     and the others get ALREADY_EXISTS."""
     workspace, owner, *_ = team
@@ -116,7 +116,7 @@ async def test_concurrent_creates_keep_names_unique(gql, team, db_engine) -> Non
         ({"category": "c" * 65}, ["input", "category"]),
     ],
 )
-async def test_create_validates(gql, team, db_engine, given, path) -> None:  # type: ignore[no-untyped-def]
+async def test_create_validates(gql, team, db_engine, given, path) -> None:
     """Given a member, when a field is out of bounds, then INVALID_INPUT and no row."""
     workspace, _, member, *_ = team
     user_error(
@@ -125,7 +125,7 @@ async def test_create_validates(gql, team, db_engine, given, path) -> None:  # t
     assert await scalar(db_engine, "SELECT count(*) FROM tags") == 0
 
 
-async def test_denied_callers_cannot_create(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_denied_callers_cannot_create(gql, team, db_engine) -> None:
     """Given a viewer, an outsider and no login, when they create a tag, then FORBIDDEN,
     NOT_FOUND and UNAUTHENTICATED, and no row is written."""
     workspace, _, _, viewer, outsider, _ = team
@@ -137,7 +137,7 @@ async def test_denied_callers_cannot_create(gql, team, db_engine) -> None:  # ty
     assert await scalar(db_engine, "SELECT count(*) FROM tags") == 0
 
 
-async def test_update_renames_recolours_and_clears_category(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_update_renames_recolours_and_clears_category(gql, team, db_engine) -> None:
     """Given a categorised tag, when a member renames it (case only), recolours it and
     clears its category, then all three change."""
     workspace, owner, member, *_ = team
@@ -148,7 +148,7 @@ async def test_update_renames_recolours_and_clears_category(gql, team, db_engine
     assert tuple(row) == ("BUG", "#00ff00", None)
 
 
-async def test_update_rejects_taken_name_and_bad_colour(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_update_rejects_taken_name_and_bad_colour(gql, team, db_engine) -> None:
     """Given tags Bug and Idea, when Idea is renamed "bug" or recoloured badly, then
     ALREADY_EXISTS or INVALID_INPUT and it stays as it was."""
     workspace, owner, *_ = team
@@ -160,7 +160,7 @@ async def test_update_rejects_taken_name_and_bad_colour(gql, team, db_engine) ->
     assert [r.color for r in rows] == ["#6b7280"]
 
 
-async def test_denied_callers_cannot_update_or_delete(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_denied_callers_cannot_update_or_delete(gql, team, db_engine) -> None:
     """Given a tag, when a viewer or an outsider updates or deletes it, then FORBIDDEN or
     NOT_FOUND and the tag is unchanged."""
     workspace, owner, _, viewer, outsider, _ = team
@@ -172,7 +172,7 @@ async def test_denied_callers_cannot_update_or_delete(gql, team, db_engine) -> N
     assert await scalar(db_engine, "SELECT name FROM tags") == "Bug"
 
 
-async def test_delete_removes_the_tag_and_its_links(gql, team, chat, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_removes_the_tag_and_its_links(gql, team, chat, db_engine) -> None:
     """Given a tag on a conversation and a message, when a member deletes it, then the tag
     and its links are gone."""
     workspace, owner, member, *_ = team
@@ -193,7 +193,7 @@ KINDS = [
 ]
 
 
-async def entity_of(gql, chat, owner, workspace, field: str) -> str:  # type: ignore[no-untyped-def]
+async def entity_of(gql, chat, owner, workspace, field: str) -> str:
     if field == "projectId":
         input = {"workspaceId": workspace["id"], "name": "P"}
         return (await gql.op("CreateProject", owner.token, input=input))["createProject"]["id"]
@@ -201,7 +201,7 @@ async def entity_of(gql, chat, owner, workspace, field: str) -> str:  # type: ig
 
 
 @pytest.mark.parametrize(("tag_op", "untag_op", "field", "table"), KINDS)
-async def test_tagging_is_idempotent_both_ways(  # type: ignore[no-untyped-def]
+async def test_tagging_is_idempotent_both_ways(
     gql, team, chat, db_engine, tag_op, untag_op, field, table
 ) -> None:
     """Given a tag, when a member applies it twice, then one link exists and the tag is
@@ -219,7 +219,7 @@ async def test_tagging_is_idempotent_both_ways(  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("tag_op", "untag_op", "field", "table"), KINDS)
-async def test_denied_callers_cannot_tag(  # type: ignore[no-untyped-def]
+async def test_denied_callers_cannot_tag(
     gql, team, chat, db_engine, tag_op, untag_op, field, table
 ) -> None:
     """Given a tag, when a viewer, an outsider or an anonymous caller applies it, then
@@ -239,7 +239,7 @@ async def test_denied_callers_cannot_tag(  # type: ignore[no-untyped-def]
     assert await scalar(db_engine, f"SELECT count(*) FROM {table}") == 1
 
 
-async def test_tag_and_entity_must_share_a_workspace(gql, team, db_engine, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_tag_and_entity_must_share_a_workspace(gql, team, db_engine, add_member) -> None:
     """Given a tag of one workspace and a conversation of another, when a member of both
     applies it, then INVALID_INPUT; when a member of only the tag's workspace does, then the
     conversation is NOT_FOUND. Nothing is linked."""
@@ -254,7 +254,7 @@ async def test_tag_and_entity_must_share_a_workspace(gql, team, db_engine, add_m
     assert await scalar(db_engine, LINKS) == 0
 
 
-async def test_missing_and_mistyped_ids(gql, team, chat) -> None:  # type: ignore[no-untyped-def]
+async def test_missing_and_mistyped_ids(gql, team, chat) -> None:
     """Given a deleted tag or an ID of the wrong type, then NOT_FOUND or INVALID_ID with
     the input's path."""
     workspace, owner, *_ = team
@@ -267,7 +267,7 @@ async def test_missing_and_mistyped_ids(gql, team, chat) -> None:  # type: ignor
     user_error(result, "NOT_FOUND", ["input", "tagId"])
 
 
-async def test_entities_by_tag_and_tags_of_entities(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_entities_by_tag_and_tags_of_entities(gql, team, db_engine) -> None:
     """Given conversations, messages and a project tagged Bug or Idea, when listing Bug's
     entities, then only Bug's show, newest first, each with all its tags by name."""
     workspace, owner, _, viewer, *_ = team
@@ -303,7 +303,7 @@ async def test_entities_by_tag_and_tags_of_entities(gql, team, db_engine) -> Non
     assert projects["workspace"]["projects"]["nodes"][0]["tags"][0]["name"] == "Idea"
 
 
-async def test_entities_by_tag_paginate(gql, team, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_entities_by_tag_paginate(gql, team, db_engine) -> None:
     """Given three tagged conversations, when paging two at a time, then the pages join up."""
     workspace, owner, *_ = team
     tag = await create(gql, owner, workspace)
@@ -317,7 +317,7 @@ async def test_entities_by_tag_paginate(gql, team, db_engine) -> None:  # type: 
     assert ([c["title"] for c in rest["nodes"]], rest["pageInfo"]["hasNextPage"]) == (["A"], False)
 
 
-async def test_workspace_tags_sort_filter_and_paginate(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_workspace_tags_sort_filter_and_paginate(gql, team) -> None:
     """Given tags in mixed case and categories, when listed, then they sort by name
     ignoring case, filter by category, and page with cursors."""
     workspace, owner, _, viewer, *_ = team
@@ -330,7 +330,7 @@ async def test_workspace_tags_sort_filter_and_paginate(gql, team) -> None:  # ty
     assert await listed(gql, viewer, workspace, first=3, after=cursor) == ["gamma"]
 
 
-async def test_tag_is_a_node_for_members_only(gql, team) -> None:  # type: ignore[no-untyped-def]
+async def test_tag_is_a_node_for_members_only(gql, team) -> None:
     """Given a tag, when a viewer refetches it by ID, then it resolves; for an outsider null."""
     workspace, owner, _, viewer, outsider, _ = team
     tag = await create(gql, owner, workspace)
@@ -338,7 +338,7 @@ async def test_tag_is_a_node_for_members_only(gql, team) -> None:  # type: ignor
     assert await tagged(gql, outsider, tag) is None
 
 
-async def test_listing_statements_do_not_grow_with_tags(gql, team, db_engine, sql_log) -> None:  # type: ignore[no-untyped-def]
+async def test_listing_statements_do_not_grow_with_tags(gql, team, db_engine, sql_log) -> None:
     """Given one then five tags each on two conversations, when listing every tag with its
     conversations and their tags, then the number of SQL statements stays the same."""
     workspace, owner, *_ = team

@@ -28,7 +28,7 @@ class Clock:
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def store(request, redis_url: str) -> AsyncIterator[CounterStore]:  # type: ignore[no-untyped-def]
+async def store(request, redis_url: str) -> AsyncIterator[CounterStore]:
     backend: CounterStore = (
         MemoryCounterStore() if request.param == "memory" else RedisCounterStore(redis_url)
     )

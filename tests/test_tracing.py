@@ -43,7 +43,7 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture
-async def app(exporter, settings):  # type: ignore[no-untyped-def]
+async def app(exporter, settings):
     """The app built while tracing into ``exporter``."""
     async with running(create_app(settings)) as application:
         yield application
@@ -61,7 +61,7 @@ def parent_of(exporter: InMemorySpanExporter, span: ReadableSpan) -> ReadableSpa
     return parent
 
 
-async def test_generate_makes_a_model_span_under_the_request_span(  # type: ignore[no-untyped-def]
+async def test_generate_makes_a_model_span_under_the_request_span(
     gql, make_user, make_workspace, db_engine, exporter
 ) -> None:
     """Given gpt-4o, when a member generates with max tokens and temperature, then one
@@ -104,7 +104,7 @@ async def test_generate_makes_a_model_span_under_the_request_span(  # type: igno
     assert statements, [s.name for s in exporter.get_finished_spans()]
 
 
-async def test_a_failed_call_has_an_error_status(  # type: ignore[no-untyped-def]
+async def test_a_failed_call_has_an_error_status(
     gql, make_user, make_workspace, db_engine, exporter, openai_host
 ) -> None:
     """Given a host that refuses the key, when a member generates, then the model span ends
@@ -123,7 +123,7 @@ async def test_a_failed_call_has_an_error_status(  # type: ignore[no-untyped-def
     assert "gen_ai.usage.output_tokens" not in span.attributes
 
 
-async def test_a_chat_answer_in_the_background_is_traced_under_its_request(  # type: ignore[no-untyped-def]
+async def test_a_chat_answer_in_the_background_is_traced_under_its_request(
     app, gql, make_user, make_workspace, exporter
 ) -> None:
     """Given a conversation on the mock model, when a member sends a message, then the

@@ -28,21 +28,21 @@ INSERT_SECRET = (
 
 async def set_var(
     gql, actor, key: str = "OPENAI_API_KEY", value: str = OPENAI_KEY, **extra
-) -> dict:  # type: ignore[no-untyped-def]
+) -> dict:
     given = {"key": key, "value": value, **extra}
     return (await gql.op("SetVariable", actor.token, input=given))["setVariable"]
 
 
-async def stored(db_engine, key: str = "OPENAI_API_KEY"):  # type: ignore[no-untyped-def]
+async def stored(db_engine, key: str = "OPENAI_API_KEY"):
     sql = "SELECT user_id, value_encrypted, is_secret, last_four FROM user_variables WHERE key = :k"
     return await fetch(db_engine, sql, k=key)
 
 
-def keyring_of(settings) -> Keyring:  # type: ignore[no-untyped-def]
+def keyring_of(settings) -> Keyring:
     return Keyring(settings.secret_key.get_secret_value())
 
 
-async def test_set_variable_stores_an_encrypted_secret(gql, make_user, db_engine, settings) -> None:  # type: ignore[no-untyped-def]
+async def test_set_variable_stores_an_encrypted_secret(gql, make_user, db_engine, settings) -> None:
     """Given a user, when they set a variable without isSecret, then it is a secret: masked,
     no clear value, and the row holds only ciphertext that decrypts to it."""
     alice = await make_user("alice")
@@ -60,7 +60,7 @@ async def test_set_variable_stores_an_encrypted_secret(gql, make_user, db_engine
     assert keyring_of(settings).decrypt(row.value_encrypted) == OPENAI_KEY
 
 
-async def test_set_variable_upserts_by_key(gql, make_user, db_engine, settings) -> None:  # type: ignore[no-untyped-def]
+async def test_set_variable_upserts_by_key(gql, make_user, db_engine, settings) -> None:
     """Given a variable, when set again with a new value, then the same row is replaced."""
     alice = await make_user("alice")
     first = await set_var(gql, alice)
@@ -72,7 +72,7 @@ async def test_set_variable_upserts_by_key(gql, make_user, db_engine, settings) 
     assert keyring_of(settings).decrypt(row.value_encrypted) == "plain-setting-value"
 
 
-async def test_non_secret_is_shown_and_still_encrypted(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_non_secret_is_shown_and_still_encrypted(gql, make_user, db_engine) -> None:
     """Given a non-secret variable, when listed, then its value shows in clear, yet the
     database still stores it encrypted."""
     alice = await make_user("alice")
@@ -83,7 +83,7 @@ async def test_non_secret_is_shown_and_still_encrypted(gql, make_user, db_engine
     assert "eu-west-1" not in row.value_encrypted
 
 
-async def test_short_value_shows_no_hint(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_short_value_shows_no_hint(gql, make_user) -> None:
     """Given a value shorter than 12 characters, when set, then the mask shows nothing of it."""
     alice = await make_user("alice")
     assert (await set_var(gql, alice, value="abc123"))["maskedValue"] == "••••"
@@ -101,21 +101,21 @@ async def test_short_value_shows_no_hint(gql, make_user) -> None:  # type: ignor
         ("KEY", "x" * 10_001, ["input", "value"]),
     ],
 )
-async def test_set_variable_validates(gql, make_user, db_engine, key, value, path) -> None:  # type: ignore[no-untyped-def]
+async def test_set_variable_validates(gql, make_user, db_engine, key, value, path) -> None:
     """Given a bad key or value, when set, then INVALID_INPUT at its path and no row."""
     alice = await make_user("alice")
     user_error(await set_var(gql, alice, key, value), "INVALID_INPUT", path)
     assert await scalar(db_engine, "SELECT count(*) FROM user_variables") == 0
 
 
-async def test_limits_are_inclusive(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_limits_are_inclusive(gql, make_user) -> None:
     """Given a 128-character key and a 10 000-character value, when set, then accepted."""
     alice = await make_user("alice")
     result = await set_var(gql, alice, "K" * 128, "v" * 10_000)
     assert (result["__typename"], result["key"]) == ("UserVariable", "K" * 128)
 
 
-async def test_lists_are_own_and_sorted(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_lists_are_own_and_sorted(gql, make_user, make_workspace, add_member) -> None:
     """Given two users of one workspace with variables, when each lists them (variables and
     me.variables), then each sees only theirs, sorted by key; the other's is empty."""
     alice, bob = await make_user("alice"), await make_user("bob")
@@ -132,7 +132,7 @@ async def test_lists_are_own_and_sorted(gql, make_user, make_workspace, add_memb
     assert body["data"]["node"] == {"id": bob.id, "variables": []}
 
 
-async def test_delete_variable(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_variable(gql, make_user, db_engine) -> None:
     """Given a variable, when its owner deletes it, then the row goes; again: NOT_FOUND."""
     alice = await make_user("alice")
     created = await set_var(gql, alice)
@@ -143,7 +143,7 @@ async def test_delete_variable(gql, make_user, db_engine) -> None:  # type: igno
     user_error(again, "NOT_FOUND", ["key"])
 
 
-async def test_cannot_delete_anothers_variable(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_cannot_delete_anothers_variable(gql, make_user, db_engine) -> None:
     """Given Alice's variable, when Bob deletes that key, then NOT_FOUND and it stays."""
     alice, bob = await make_user("alice"), await make_user("bob")
     await set_var(gql, alice)
@@ -152,7 +152,7 @@ async def test_cannot_delete_anothers_variable(gql, make_user, db_engine) -> Non
     assert await scalar(db_engine, "SELECT count(*) FROM user_variables") == 1
 
 
-async def test_anonymous_cannot_set_or_delete(gql, make_user, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_cannot_set_or_delete(gql, make_user, db_engine) -> None:
     """Given no token, when setting or deleting, then UNAUTHENTICATED and nothing changes."""
     alice = await make_user("alice")
     await set_var(gql, alice)
@@ -165,7 +165,7 @@ async def test_anonymous_cannot_set_or_delete(gql, make_user, db_engine) -> None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_variable_node_is_owner_only(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_variable_node_is_owner_only(gql, make_user) -> None:
     """Given Alice's variable, when fetched by ID, then Alice gets it and Bob gets null."""
     alice, bob = await make_user("alice"), await make_user("bob")
     created = await set_var(gql, alice)
@@ -176,7 +176,7 @@ async def test_variable_node_is_owner_only(gql, make_user) -> None:  # type: ign
     assert theirs["data"]["node"] is None
 
 
-async def test_resolve_provider_key_prefers_user_then_workspace(  # type: ignore[no-untyped-def]
+async def test_resolve_provider_key_prefers_user_then_workspace(
     gql, make_user, make_workspace, database_url, settings
 ) -> None:
     """Given a workspace secret and a user variable, when resolving, then the user's key
@@ -206,7 +206,7 @@ async def test_resolve_provider_key_prefers_user_then_workspace(  # type: ignore
         await db.dispose()
 
 
-async def _encrypted_rows(db_engine) -> list[str]:  # type: ignore[no-untyped-def]
+async def _encrypted_rows(db_engine) -> list[str]:
     sql = (
         "SELECT value_encrypted FROM user_variables"
         " UNION ALL SELECT value_encrypted FROM workspace_secrets"
@@ -214,7 +214,7 @@ async def _encrypted_rows(db_engine) -> list[str]:  # type: ignore[no-untyped-de
     return [row.value_encrypted for row in await fetch(db_engine, sql)]
 
 
-async def _seed_under_secret_a(make_user, make_workspace, db_engine) -> list[str]:  # type: ignore[no-untyped-def]
+async def _seed_under_secret_a(make_user, make_workspace, db_engine) -> list[str]:
     """Three user variables and two workspace secrets encrypted with secret A."""
     alice = await make_user("alice")
     workspace = await make_workspace(alice)
@@ -230,7 +230,7 @@ async def _seed_under_secret_a(make_user, make_workspace, db_engine) -> list[str
 
 async def test_rotation_reencrypts_everything(
     make_user, make_workspace, db_engine, database_url
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given values under secret A, when B becomes current with A as previous, then they
     still decrypt; after the rotation (in batches of 2) B alone decrypts all of them, A
     none, and updatedAt is untouched."""
@@ -252,7 +252,7 @@ async def test_rotation_reencrypts_everything(
 
 async def test_rotation_without_the_old_secret_fails(
     make_user, make_workspace, db_engine, database_url
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Given values under secret A, when rotating with B alone, then a configuration error
     names the missing previous secret and the values are left as they were."""
     await _seed_under_secret_a(make_user, make_workspace, db_engine)

@@ -23,12 +23,12 @@ async def _init(url: str, protocol: str, payload: dict) -> tuple[object, dict]:
 
 
 @pytest.fixture
-async def ws_url(app):  # type: ignore[no-untyped-def]
+async def ws_url(app):
     async with serve(app) as address:
         yield f"ws://{address}/graphql"
 
 
-async def test_transport_ws_authenticates_and_runs_a_query(ws_url, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_transport_ws_authenticates_and_runs_a_query(ws_url, make_user) -> None:
     user = await make_user("socket")
     ws, ack = await _init(ws_url, TRANSPORT_WS, {"authorization": f"Bearer {user.token}"})
     async with ws:
@@ -40,7 +40,7 @@ async def test_transport_ws_authenticates_and_runs_a_query(ws_url, make_user) ->
         assert result["payload"]["data"]["me"]["email"] == user.email
 
 
-async def test_legacy_ws_authenticates_the_user(ws_url, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_legacy_ws_authenticates_the_user(ws_url, make_user) -> None:
     # The legacy protocol carries only subscriptions: the ack names the authenticated user.
     user = await make_user("legacy")
     ws, ack = await _init(ws_url, LEGACY_WS, {"Authorization": f"Bearer {user.token}"})
@@ -52,7 +52,7 @@ async def test_legacy_ws_authenticates_the_user(ws_url, make_user) -> None:  # t
 
 
 @pytest.mark.parametrize("payload", [{}, {"authorization": "Bearer not-a-token"}])
-async def test_transport_ws_rejects_missing_or_bad_token(ws_url, payload) -> None:  # type: ignore[no-untyped-def]
+async def test_transport_ws_rejects_missing_or_bad_token(ws_url, payload) -> None:
     ws = await websockets.connect(ws_url, subprotocols=[TRANSPORT_WS])
     await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
     with pytest.raises(ConnectionClosed) as closed:
@@ -60,7 +60,7 @@ async def test_transport_ws_rejects_missing_or_bad_token(ws_url, payload) -> Non
     assert closed.value.rcvd.code == 4403
 
 
-async def test_legacy_ws_rejects_bad_token(ws_url) -> None:  # type: ignore[no-untyped-def]
+async def test_legacy_ws_rejects_bad_token(ws_url) -> None:
     ws, reply = await _init(ws_url, LEGACY_WS, {"authorization": "Bearer nope"})
     async with ws:
         assert reply["type"] == "connection_error"

@@ -10,18 +10,18 @@ from synapse_gql.gql.relay import decode_id, to_global_id
 from tests.helpers import execute, fetch, user_error
 
 
-async def llm(db_engine, model_id: str = "gpt-4o") -> str:  # type: ignore[no-untyped-def]
+async def llm(db_engine, model_id: str = "gpt-4o") -> str:
     """The global ID of a seeded catalog model."""
     [row] = await fetch(db_engine, "SELECT id FROM llms WHERE model_id = :m", m=model_id)
     return to_global_id("LLM", row.id)
 
 
-async def update(gql, actor, workspace: dict, **changes) -> dict:  # type: ignore[no-untyped-def]
+async def update(gql, actor, workspace: dict, **changes) -> dict:
     given = {"id": workspace["id"], **changes}
     return (await gql.op("UpdateWorkspace", actor.token, input=given))["updateWorkspace"]
 
 
-async def stored_fallback(db_engine, workspace: dict) -> uuid.UUID | None:  # type: ignore[no-untyped-def]
+async def stored_fallback(db_engine, workspace: dict) -> uuid.UUID | None:
     """The fallback model id stored on the workspace row."""
     sql = "SELECT fallback_llm_id FROM workspaces WHERE id = :id"
     [row] = await fetch(db_engine, sql, id=decode_id(workspace["id"], "Workspace"))
@@ -29,13 +29,13 @@ async def stored_fallback(db_engine, workspace: dict) -> uuid.UUID | None:  # ty
 
 
 @pytest.fixture
-async def owned(make_user, make_workspace):  # type: ignore[no-untyped-def]
+async def owned(make_user, make_workspace):
     """An owner and their new workspace."""
     owner = await make_user("owner")
     return owner, await make_workspace(owner)
 
 
-async def test_set_read_back_and_clear(gql, owned, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_set_read_back_and_clear(gql, owned, db_engine) -> None:
     """Given a new workspace without a fallback, when the owner sets one, then it is returned
     and read back; when set to null, then it is cleared."""
     owner, workspace = owned
@@ -54,7 +54,7 @@ async def test_set_read_back_and_clear(gql, owned, db_engine) -> None:  # type: 
     assert await stored_fallback(db_engine, workspace) is None
 
 
-async def test_absent_field_leaves_it_unchanged(gql, owned, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_absent_field_leaves_it_unchanged(gql, owned, db_engine) -> None:
     """Given a fallback, when an update omits fallbackLlmId (or only sets the default), then
     the fallback stays."""
     owner, workspace = owned
@@ -68,7 +68,7 @@ async def test_absent_field_leaves_it_unchanged(gql, owned, db_engine) -> None: 
     assert await stored_fallback(db_engine, workspace) == decode_id(model, "LLM")
 
 
-async def test_inactive_or_unknown_model_rejected(gql, owned, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_inactive_or_unknown_model_rejected(gql, owned, db_engine) -> None:
     """Given a retired model and an unknown id, when set as fallback, then MODEL_INACTIVE or
     NOT_FOUND on ["input", "fallbackLlmId"], a non-LLM id is INVALID_ID, and no change."""
     owner, workspace = owned
@@ -86,7 +86,7 @@ async def test_inactive_or_unknown_model_rejected(gql, owned, db_engine) -> None
 
 
 @pytest.mark.parametrize("role", ["MEMBER", "VIEWER"])
-async def test_non_admin_is_forbidden(gql, owned, make_user, add_member, db_engine, role) -> None:  # type: ignore[no-untyped-def]
+async def test_non_admin_is_forbidden(gql, owned, make_user, add_member, db_engine, role) -> None:
     """Given a member below admin, when they set the fallback, then FORBIDDEN and no change;
     an admin may."""
     owner, workspace = owned

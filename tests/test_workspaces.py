@@ -10,14 +10,14 @@ from synapse_gql.gql.relay import decode_id, to_global_id
 from tests.helpers import error_codes, fetch, scalar, user_error
 
 
-async def workspace_name(db_engine, workspace_id: str) -> str | None:  # type: ignore[no-untyped-def]
+async def workspace_name(db_engine, workspace_id: str) -> str | None:
     """The name stored for a workspace, None when the row is gone."""
     sql = "SELECT name FROM workspaces WHERE id = :id"
     rows = await fetch(db_engine, sql, id=decode_id(workspace_id, "Workspace"))
     return rows[0].name if rows else None
 
 
-async def read_workspace(gql, token: str, workspace_id: str) -> dict | None:  # type: ignore[no-untyped-def]
+async def read_workspace(gql, token: str, workspace_id: str) -> dict | None:
     return (await gql.op("Workspace", token, id=workspace_id))["workspace"]
 
 
@@ -26,7 +26,7 @@ def member_roles(workspace: dict) -> dict[str, str]:
     return {e["node"]["user"]["id"]: e["node"]["role"] for e in workspace["members"]["edges"]}
 
 
-async def team_with(make_user, make_workspace, add_member, *roles: str):  # type: ignore[no-untyped-def]
+async def team_with(make_user, make_workspace, add_member, *roles: str):
     """An owner, a workspace and one new user per role in ``roles``."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
@@ -41,7 +41,7 @@ async def team_with(make_user, make_workspace, add_member, *roles: str):  # type
 # --- create ---------------------------------------------------------------------------
 
 
-async def test_creator_is_owner(gql, make_user) -> None:  # type: ignore[no-untyped-def]
+async def test_creator_is_owner(gql, make_user) -> None:
     """Given a user, when they create a workspace, then they are its only member and owner."""
     user = await make_user("ada")
     data = await gql.op("CreateWorkspace", user.token, input={"name": "  Research  "})
@@ -55,7 +55,7 @@ async def test_creator_is_owner(gql, make_user) -> None:  # type: ignore[no-unty
     assert member_roles(listed) == {user.id: "OWNER"}
 
 
-async def test_derived_slugs_are_unique(gql, make_user, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_derived_slugs_are_unique(gql, make_user, make_workspace) -> None:
     """Given a "Team" workspace, when another "Team" is created, then it gets another slug."""
     user = await make_user()
     first = await make_workspace(user, "Team")
@@ -75,7 +75,7 @@ async def test_derived_slugs_are_unique(gql, make_user, make_workspace) -> None:
         ({"name": ""}, "INVALID_INPUT", ["input", "name"]),
     ],
 )
-async def test_create_rejects_bad_input(gql, make_user, db_engine, given, code, path) -> None:  # type: ignore[no-untyped-def]
+async def test_create_rejects_bad_input(gql, make_user, db_engine, given, code, path) -> None:
     """Given the slug "taken" exists, when creating with bad input, then a UserError and
     no new row."""
     user = await make_user()
@@ -88,7 +88,7 @@ async def test_create_rejects_bad_input(gql, make_user, db_engine, given, code, 
 # --- update and delete ----------------------------------------------------------------
 
 
-async def test_admin_updates_workspace(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_updates_workspace(gql, make_user, make_workspace, add_member) -> None:
     """Given an admin, when they rename and configure, then the workspace changes."""
     _, workspace, (admin,) = await team_with(make_user, make_workspace, add_member, "ADMIN")
     changes = {"id": workspace["id"], "name": "Renamed", "settings": {"theme": "dark"}}
@@ -98,7 +98,7 @@ async def test_admin_updates_workspace(gql, make_user, make_workspace, add_membe
     assert result["slug"] == workspace["slug"]
 
 
-async def test_member_cannot_update(gql, make_user, make_workspace, add_member, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_member_cannot_update(gql, make_user, make_workspace, add_member, db_engine) -> None:
     """Given a plain member, when they rename the workspace, then FORBIDDEN and no change."""
     _, workspace, (member,) = await team_with(make_user, make_workspace, add_member, "MEMBER")
     changes = {"id": workspace["id"], "name": "Hijacked"}
@@ -123,7 +123,7 @@ async def test_member_cannot_update(gql, make_user, make_workspace, add_member, 
         ),
     ],
 )
-async def test_update_rejects_bad_input(gql, make_user, make_workspace, given, code, path) -> None:  # type: ignore[no-untyped-def]
+async def test_update_rejects_bad_input(gql, make_user, make_workspace, given, code, path) -> None:
     """Given an owner and the slug "taken" in use, when an update is invalid (settings not a
     small JSON object, slug, name, model), then a UserError and the row is unchanged."""
     owner = await make_user()
@@ -140,7 +140,7 @@ async def test_update_rejects_bad_input(gql, make_user, make_workspace, given, c
     }
 
 
-async def test_owner_deletes_workspace(  # type: ignore[no-untyped-def]
+async def test_owner_deletes_workspace(
     gql, make_user, make_workspace, add_member, db_engine
 ) -> None:
     """Given a workspace with a member, an invitation and a project, when the owner deletes
@@ -160,7 +160,7 @@ async def test_owner_deletes_workspace(  # type: ignore[no-untyped-def]
         assert await scalar(db_engine, f"SELECT count(*) FROM {table}") == 0
 
 
-async def test_admin_cannot_delete(gql, make_user, make_workspace, add_member, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_cannot_delete(gql, make_user, make_workspace, add_member, db_engine) -> None:
     """Given an admin, when they delete the workspace, then FORBIDDEN and the row stays."""
     _, workspace, (admin,) = await team_with(make_user, make_workspace, add_member, "ADMIN")
     result = (await gql.op("DeleteWorkspace", admin.token, id=workspace["id"]))["deleteWorkspace"]
@@ -171,7 +171,7 @@ async def test_admin_cannot_delete(gql, make_user, make_workspace, add_member, d
 # --- members and roles ----------------------------------------------------------------
 
 
-async def test_members_are_listed_with_roles(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_members_are_listed_with_roles(gql, make_user, make_workspace, add_member) -> None:
     """Given members of every role, when a viewer lists members, then all are shown."""
     owner, workspace, (admin, member, viewer) = await team_with(
         make_user, make_workspace, add_member, "ADMIN", "MEMBER", "VIEWER"
@@ -186,12 +186,12 @@ async def test_members_are_listed_with_roles(gql, make_user, make_workspace, add
     }
 
 
-async def change_role(gql, actor, workspace: dict, user, role: str) -> dict:  # type: ignore[no-untyped-def]
+async def change_role(gql, actor, workspace: dict, user, role: str) -> dict:
     change = {"workspaceId": workspace["id"], "userId": user.id, "role": role}
     return (await gql.op("ChangeMemberRole", actor.token, input=change))["changeMemberRole"]
 
 
-async def test_admin_demotes_member(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_demotes_member(gql, make_user, make_workspace, add_member) -> None:
     """Given an admin and a member, when the admin makes the member a viewer, then it is so."""
     _, workspace, (admin, member) = await team_with(
         make_user, make_workspace, add_member, "ADMIN", "MEMBER"
@@ -203,7 +203,7 @@ async def test_admin_demotes_member(gql, make_user, make_workspace, add_member) 
     assert member_roles(listed)[member.id] == "VIEWER"
 
 
-async def test_only_owner_grants_owner(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_only_owner_grants_owner(gql, make_user, make_workspace, add_member) -> None:
     """Given an admin and a member, when the admin grants owner, then FORBIDDEN; when the
     owner does, then the member becomes owner."""
     owner, workspace, (admin, member) = await team_with(
@@ -215,7 +215,7 @@ async def test_only_owner_grants_owner(gql, make_user, make_workspace, add_membe
     assert promoted["role"] == "OWNER"
 
 
-async def test_member_cannot_change_roles(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_member_cannot_change_roles(gql, make_user, make_workspace, add_member) -> None:
     """Given two members, when one changes the other's role, then FORBIDDEN."""
     _, workspace, (member, other) = await team_with(
         make_user, make_workspace, add_member, "MEMBER", "MEMBER"
@@ -224,7 +224,7 @@ async def test_member_cannot_change_roles(gql, make_user, make_workspace, add_me
     user_error(result, "FORBIDDEN", ["input", "workspaceId"])
 
 
-async def test_last_owner_cannot_step_down(gql, make_user, make_workspace) -> None:  # type: ignore[no-untyped-def]
+async def test_last_owner_cannot_step_down(gql, make_user, make_workspace) -> None:
     """Given a sole owner, when they demote themselves, then LAST_OWNER."""
     owner = await make_user()
     workspace = await make_workspace(owner)
@@ -232,7 +232,7 @@ async def test_last_owner_cannot_step_down(gql, make_user, make_workspace) -> No
     user_error(result, "LAST_OWNER", ["input", "userId"])
 
 
-async def test_second_owner_lets_first_step_down(  # type: ignore[no-untyped-def]
+async def test_second_owner_lets_first_step_down(
     gql, make_user, make_workspace, add_member
 ) -> None:
     """Given two owners, when one demotes themselves, then it works."""
@@ -241,12 +241,12 @@ async def test_second_owner_lets_first_step_down(  # type: ignore[no-untyped-def
     assert result["role"] == "ADMIN"
 
 
-async def remove(gql, actor, workspace: dict, user) -> dict:  # type: ignore[no-untyped-def]
+async def remove(gql, actor, workspace: dict, user) -> dict:
     target = {"workspaceId": workspace["id"], "userId": user.id}
     return (await gql.op("RemoveMember", actor.token, input=target))["removeMember"]
 
 
-async def test_admin_removes_member(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_removes_member(gql, make_user, make_workspace, add_member) -> None:
     """Given an admin and a member, when the admin removes the member, then they are gone."""
     _, workspace, (admin, member) = await team_with(
         make_user, make_workspace, add_member, "ADMIN", "MEMBER"
@@ -256,13 +256,13 @@ async def test_admin_removes_member(gql, make_user, make_workspace, add_member) 
     assert await read_workspace(gql, member.token, workspace["id"]) is None
 
 
-async def test_admin_cannot_remove_owner(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_cannot_remove_owner(gql, make_user, make_workspace, add_member) -> None:
     """Given an admin, when they remove the owner, then FORBIDDEN."""
     owner, workspace, (admin,) = await team_with(make_user, make_workspace, add_member, "ADMIN")
     user_error(await remove(gql, admin, workspace, owner), "FORBIDDEN", ["input", "userId"])
 
 
-async def test_member_leaves(gql, make_user, make_workspace, add_member) -> None:  # type: ignore[no-untyped-def]
+async def test_member_leaves(gql, make_user, make_workspace, add_member) -> None:
     """Given a member, when they remove themselves, then the workspace is no longer theirs."""
     _, workspace, (member,) = await team_with(make_user, make_workspace, add_member, "VIEWER")
     assert (await remove(gql, member, workspace, member))["__typename"] == "Deleted"
@@ -270,7 +270,7 @@ async def test_member_leaves(gql, make_user, make_workspace, add_member) -> None
     assert listed["totalCount"] == 0
 
 
-async def test_last_owner_cannot_leave(gql, make_user, make_workspace, db_engine) -> None:  # type: ignore[no-untyped-def]
+async def test_last_owner_cannot_leave(gql, make_user, make_workspace, db_engine) -> None:
     """Given a sole owner, when they leave, then LAST_OWNER and they stay owner."""
     owner = await make_user()
     workspace = await make_workspace(owner)
@@ -283,7 +283,7 @@ async def test_last_owner_cannot_leave(gql, make_user, make_workspace, db_engine
 # --- pagination -----------------------------------------------------------------------
 
 
-async def page(gql, token: str, **args) -> tuple[list[str], dict]:  # type: ignore[no-untyped-def]
+async def page(gql, token: str, **args) -> tuple[list[str], dict]:
     """Names on one page of ``workspaces`` and its pageInfo."""
     connection = (await gql.op("Workspaces", token, **args))["workspaces"]
     return [e["node"]["name"] for e in connection["edges"]], connection["pageInfo"]
@@ -294,7 +294,7 @@ def flags(info: dict) -> tuple[bool, bool]:
 
 
 @pytest.fixture
-async def five(make_user, make_workspace):  # type: ignore[no-untyped-def]
+async def five(make_user, make_workspace):
     """A user with workspaces W1..W5, created in that order (listed newest first)."""
     user = await make_user()
     for n in range(1, 6):
@@ -302,7 +302,7 @@ async def five(make_user, make_workspace):  # type: ignore[no-untyped-def]
     return user
 
 
-async def test_pages_forward(gql, five) -> None:  # type: ignore[no-untyped-def]
+async def test_pages_forward(gql, five) -> None:
     """Given five workspaces, when paging forward by two, then newest first without gaps."""
     names, info = await page(gql, five.token, first=2)
     assert (names, flags(info)) == (["W5", "W4"], (True, False))
@@ -312,7 +312,7 @@ async def test_pages_forward(gql, five) -> None:  # type: ignore[no-untyped-def]
     assert (names, flags(info)) == (["W1"], (False, True))
 
 
-async def test_pages_backward(gql, five) -> None:  # type: ignore[no-untyped-def]
+async def test_pages_backward(gql, five) -> None:
     """Given five workspaces, when paging backward by two, then the same order from the end."""
     names, info = await page(gql, five.token, last=2)
     assert (names, flags(info)) == (["W2", "W1"], (False, True))
@@ -322,7 +322,7 @@ async def test_pages_backward(gql, five) -> None:  # type: ignore[no-untyped-def
     assert (names, flags(info)) == (["W5"], (True, False))
 
 
-async def test_page_size_is_capped(gql, five) -> None:  # type: ignore[no-untyped-def]
+async def test_page_size_is_capped(gql, five) -> None:
     """Given the maximum page size of 100, when asking for 1000, then INVALID_INPUT."""
     body = await gql.query("query { workspaces(first: 1000) { totalCount } }", token=five.token)
     assert body["data"] is None

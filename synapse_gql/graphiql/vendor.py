@@ -38,7 +38,7 @@ def _pack(spec: str, into: Path) -> Path:
     return into / out.stdout.strip().splitlines()[-1]
 
 
-def vendor() -> dict[str, dict[str, str]]:
+def vendor() -> dict[str, dict[str, dict[str, str]]]:
     """Fetch every pinned file into ``static/``; returns the manifest written."""
     files: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@ where calls are metered (``metering.service``), so estimated counts are included
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -67,7 +67,7 @@ class ObservedProvider:
 
     async def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams, *, api_key: str | None
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """The provider's events, unchanged, inside the call's span."""
         with _Call(self.name, params) as call:
             events = self.inner.stream(messages, params, api_key=api_key)
@@ -77,7 +77,7 @@ class ObservedProvider:
                         call.ended(event)
                     yield event
             finally:
-                await events.aclose()  # type: ignore[attr-defined]
+                await events.aclose()
 
     async def complete(
         self, messages: Sequence[ChatMessage], params: GenerationParams, *, api_key: str | None
@@ -129,4 +129,4 @@ class _Call:
 
 def observed(providers: Mapping[str, Provider]) -> dict[str, Provider]:
     """Every provider of ``providers``, observed."""
-    return {name: ObservedProvider(provider) for name, provider in providers.items()}  # type: ignore[misc]
+    return {name: ObservedProvider(provider) for name, provider in providers.items()}

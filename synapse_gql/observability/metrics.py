@@ -13,7 +13,7 @@ import hmac
 import os
 import shutil
 import weakref
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ def scrape() -> bytes:
     return generate_latest(registry)
 
 
-def metrics_endpoint(token: str | None):  # type: ignore[no-untyped-def]
+def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
     """The ``/metrics`` handler; with ``token``, only ``Authorization: Bearer <token>``."""
 
     async def metrics(request: Request) -> Response:

@@ -126,7 +126,10 @@ class OperationGuard(SchemaExtension):
         context = execution.context
         if _is_exempt_admin(context, operations.settings.rate_limit_exempt_admins):
             return None
-        operation = get_operation_ast(execution.graphql_document, execution.operation_name)
+        document = execution.graphql_document
+        if document is None:
+            return None
+        operation = get_operation_ast(document, execution.operation_name)
         if operation is None:
             return None
         limits = operations.rate_limits
