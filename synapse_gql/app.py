@@ -16,6 +16,7 @@ from synapse_gql.alerts import bind_alerts
 from synapse_gql.body_limit import BodySizeLimit
 from synapse_gql.chat.manager import GenerationManager
 from synapse_gql.config import Settings
+from synapse_gql.datasets.routes import router as dataset_routes
 from synapse_gql.db import Database
 from synapse_gql.generation.providers import build_llm_providers
 from synapse_gql.graphiql.page import install as install_graphiql
@@ -75,6 +76,8 @@ async def running(state: AppState) -> AsyncIterator[None]:
         yield
     finally:
         await state.generations.shutdown()
+        if state.feed_hub is not None:
+            state.feed_hub.close()
         await state.stream_log.close()
         await state.realtime.disconnect()
         await state.login_guard.close()
@@ -135,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_graphiql(app, graphql)  # GraphiQL's files served locally, checked at start
     app.include_router(graphql, prefix="/graphql")
     app.include_router(invoice_routes)
+    app.include_router(dataset_routes)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

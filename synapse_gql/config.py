@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     max_sockets_per_user: int = Field(default=50, ge=1)
     max_sockets_per_address: int = Field(default=200, ge=1)
     max_subscriptions_per_socket: int = Field(default=100, ge=1)
+    # Frames waiting to be written to one WebSocket; a socket whose queue stays at this
+    # bound for ``slow_consumer_seconds`` (or reaches four times it) is closed with 4408.
+    subscription_send_queue: int = Field(default=4096, ge=1)
+    slow_consumer_seconds: float = Field(default=5.0, gt=0)
+    # Subscription set-ups (the access check at subscribe time) running at once in a process
+    # (unset: ``db_pool_size``, half the pool's connections); the rest wait in order, at
+    # most ``subscribe_queue_limit`` of them. A set-up not done within
+    # ``subscribe_timeout_seconds`` (waiting included) is refused with TRY_AGAIN.
+    max_concurrent_subscribe: int | None = Field(default=None, ge=1)
+    subscribe_queue_limit: int = Field(default=5_000, ge=0)
+    subscribe_timeout_seconds: float = Field(default=5.0, gt=0)
     # Query cost points per minute for each anonymous address, user (login token) and API
     # token (an API token's own limit, set through `setApiTokenRateLimit`, replaces the
     # last); model calls per minute per user or API token. Shared through Redis when set.
@@ -118,9 +129,10 @@ class Settings(BaseSettings):
     stale_generation_seconds: float = Field(default=60.0, gt=0)
     stale_sweep_seconds: float = Field(default=30.0, gt=0)
     # Each serving process renews its lease this often; a process whose lease is this old
-    # is taken for dead and its streaming answers are closed by any live process.
+    # is taken for dead and its streaming answers are closed by any live process (long
+    # beside the heartbeat, so that a busy process that renews late is not taken for dead).
     worker_heartbeat_seconds: float = Field(default=1.0, gt=0)
-    worker_lease_seconds: float = Field(default=5.0, gt=0)
+    worker_lease_seconds: float = Field(default=15.0, gt=0)
     stream_retention_seconds: int = Field(default=3600, ge=60)
     stop_wait_seconds: float = Field(default=5.0, gt=0)
 

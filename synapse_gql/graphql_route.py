@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
 from synapse_gql.accounts.auth import authenticate, bearer_token
-from synapse_gql.context import Context
-from synapse_gql.errors import Unauthenticated
+from synapse_gql.context import Context, Viewer
+from synapse_gql.errors import ErrorCode, Unauthenticated
 from synapse_gql.gql.http_request import GraphQLRequestParsing
 from synapse_gql.gql.http_subscriptions import HTTPSubscriptions
+from synapse_gql.gql.read_connection import ReadConnection
 from synapse_gql.gql.relay import to_global_id
 from synapse_gql.graphiql.page import LocalGraphiQL
+from synapse_gql.metrics.protocols import MetricsGraphQLWSHandler, MetricsTransportWSHandler
 from synapse_gql.operations.http import PersistedQueryParsing
 from synapse_gql.realtime.sockets import (
     ClosingSafeAdapter,
@@ -26,19 +36,58 @@ from synapse_gql.realtime.sockets import (
 )
 from synapse_gql.state import AppState
 
+# A caller not authenticated within this (the pool exhausted) is told to try again soon.
+AUTHENTICATE_TIMEOUT_SECONDS = 5.0
+BUSY_MESSAGE = "The server is busy; try again shortly."
 
-async def get_context(connection: HTTPConnection) -> Context:
-    """Build a request's context; an invalid HTTP bearer token is a 401 at once."""
+
+async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
+    """A request's context (a FastAPI dependency); an invalid HTTP bearer token is a 401 at
+    once. The request's read connection returns to the pool when the request ends, whether
+    or not an operation ran."""
     state: AppState = connection.app.state.synapse
     if connection.scope["type"] == "websocket":
-        return Context(state, viewer=None)  # authenticated in connection-init
+        # Authenticated in connection-init; the socket's operations run at once, so each
+        # read checks a connection out for itself.
+        yield Context(state, viewer=None, hold_reads=False)
+        return
+    reads = ReadConnection(state.db.read_engine)
     try:
-        viewer = await authenticate(state, bearer_token(connection.headers.get("authorization")))
+        try:
+            viewer = await _viewer(state, connection, reads)
+        except (TimeoutError, PoolTimeoutError):
+            yield BusyContext(state, viewer=None, reads=reads)
+            return
+        # Returned until the operation's first read: parsing and validating the document,
+        # or a mutation's own transaction, hold no connection of the pool meanwhile.
+        await reads.release()
+        yield Context(state, viewer=viewer, reads=reads)
+    finally:
+        await reads.release()
+
+
+class BusyContext(Context):
+    """The context of a request whose caller could not be authenticated in time (the
+    database pool is exhausted): answered ``TRY_AGAIN`` without running the operation."""
+
+
+def busy_response() -> JSONResponse:
+    """503 with ``Retry-After`` and the GraphQL error ``TRY_AGAIN``."""
+    error = {"message": BUSY_MESSAGE, "extensions": {"code": ErrorCode.TRY_AGAIN.value}}
+    return JSONResponse({"errors": [error]}, status_code=503, headers={"Retry-After": "1"})
+
+
+async def _viewer(
+    state: AppState, connection: HTTPConnection, reads: ReadConnection
+) -> Viewer | None:
+    try:
+        token = bearer_token(connection.headers.get("authorization"))
+        async with asyncio.timeout(AUTHENTICATE_TIMEOUT_SECONDS):
+            return await authenticate(state, token, reads)
     except Unauthenticated as error:
         raise HTTPException(
             status_code=401, detail=error.message, headers={"WWW-Authenticate": "Bearer"}
         ) from None
-    return Context(state, viewer=viewer)
 
 
 def _init_token(params: Any) -> str | None:
@@ -64,10 +113,22 @@ class SynapseGraphQLRouter(
     Subscriptions also stream over HTTP (``gql.http_subscriptions``); a request may name its
     document by hash (``operations.http``)."""
 
-    websocket_adapter_class = ClosingSafeAdapter  # type: ignore[assignment]
+    websocket_adapter_class = ClosingSafeAdapter
+    # Subscribes of a shared feed (an answer's stream) go to the process's hub, those of
+    # live workspace metrics to its metrics groups.
+    # (The handlers are Strawberry's, subclassed without their type parameters: the
+    # context module cannot be imported where they are defined without an import cycle.)
+    graphql_transport_ws_handler_class = cast(
+        "type[BaseGraphQLTransportWSHandler[Context, None]]", MetricsTransportWSHandler
+    )
+    graphql_ws_handler_class = cast(
+        "type[BaseGraphQLWSHandler[Context, None]]", MetricsGraphQLWSHandler
+    )
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if not self.is_websocket_request(request):
+            if isinstance(context, BusyContext):
+                return busy_response()
             return await super().run(request, context, root_value)
         return await serve_socket(
             request,

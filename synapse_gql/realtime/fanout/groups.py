@@ -1,0 +1,97 @@
+"""The subscribers of one feed that sent the same document, operation name and variables:
+each feed item is executed once for all of them (the end once per viewer, whose rights
+shape its ``usage``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from graphql.execution import Executor
+
+from synapse_gql.chat.streams import AnswerDelta, Finished
+from synapse_gql.chat.types import MessageDelta, ending
+from synapse_gql.realtime.fanout.payloads import (
+    encode_result,
+    execute_event,
+    failure_payload,
+)
+from synapse_gql.realtime.fanout.subscriber import Subscriber, ViewerKey
+
+if TYPE_CHECKING:
+    from synapse_gql.realtime.fanout.feed import AnswerFeed
+
+END_CONCURRENCY = 4
+
+
+class EventGroup:
+    """Subscribers sharing one executor; payloads cached by feed item index."""
+
+    def __init__(self, feed: AnswerFeed, executor: Executor) -> None:
+        self.feed = feed
+        self.executor = executor
+        self.subscribers: list[Subscriber] = []
+        self._payloads: dict[int, str] = {}
+        self._endings: dict[ViewerKey, str] = {}
+        self._failure_payload: str | None = None
+
+    async def deliver(self) -> None:
+        """Send every subscriber the items it has not considered yet, in order; finish
+        those that reached the end of an ended feed."""
+        feed = self.feed
+        items = feed.items
+        if feed.ended and items and isinstance(items[-1], Finished):
+            await self._prepare_endings(items[-1])
+        for subscriber in list(self.subscribers):
+            while subscriber.active and subscriber.position < len(items):
+                index = subscriber.position
+                subscriber.position += 1
+                item = items[index]
+                if isinstance(item, AnswerDelta):
+                    if item.delta.sequence <= subscriber.after:
+                        continue
+                    payload = self._payloads.get(index) or await self._delta(index, item)
+                elif isinstance(item, Finished):
+                    payload = await self._ending(subscriber.viewer_key, subscriber, item)
+                else:
+                    continue
+                subscriber.send(payload)
+            if feed.ended and subscriber.active and subscriber.position >= len(items):
+                if feed.failure is not None:
+                    subscriber.send(self._failure(feed.failure))
+                subscriber.finish()
+
+    def _failure(self, error: Exception) -> str:
+        """The masked error of a broken feed, encoded once (one error id logged)."""
+        if self._failure_payload is None:
+            self._failure_payload = failure_payload(error)
+        return self._failure_payload
+
+    async def _delta(self, index: int, item: AnswerDelta) -> str:
+        event = MessageDelta.from_delta(item.message_id, item.delta)
+        payload = self._payloads[index] = encode_result(await execute_event(self.executor, event))
+        self.feed.hub.executions += 1
+        return payload
+
+    async def _prepare_endings(self, finished: Finished) -> None:
+        todo = {s.viewer_key: s for s in self.subscribers if s.active}
+        todo = {key: s for key, s in todo.items() if key not in self._endings}
+        limit = asyncio.Semaphore(END_CONCURRENCY)
+
+        async def one(key: ViewerKey, subscriber: Subscriber) -> None:
+            async with limit:
+                await self._ending(key, subscriber, finished)
+
+        await asyncio.gather(*(one(key, s) for key, s in todo.items()))
+
+    async def _ending(self, key: ViewerKey, subscriber: Subscriber, finished: Finished) -> str:
+        """The end, executed once per viewer with fresh loaders (the committed rows)."""
+        payload = self._endings.get(key)
+        if payload is not None:
+            return payload
+        context = subscriber.context
+        context.refresh_loaders()
+        result = await execute_event(self.executor, ending(finished), context)
+        self.feed.hub.executions += 1
+        payload = self._endings[key] = encode_result(result)
+        return payload
