@@ -12,6 +12,9 @@ from synapse_gql.agents.queries import agent_connection  # noqa: F401  (register
 from synapse_gql.alerts.mutations import AlertMutation
 from synapse_gql.alerts.queries import alert_connection  # noqa: F401  (registers nodes)
 from synapse_gql.alerts.subscriptions import AlertSubscription
+from synapse_gql.analytics.plain_fields import PlainFieldExecutionContext, plain_bucket_resolvers
+from synapse_gql.analytics.queries import AnalyticsQuery
+from synapse_gql.analytics.stats import StatisticsQuery
 from synapse_gql.billing.queries import billing_connection  # noqa: F401  (registers nodes)
 from synapse_gql.budgets.mutations import BudgetMutation
 from synapse_gql.catalog.mutations import CatalogMutation
@@ -25,25 +28,31 @@ from synapse_gql.conversations.mutations import ConversationMutation
 from synapse_gql.conversations.queries import (  # noqa: F401  (registers nodes)
     conversation_connection,
 )
+from synapse_gql.dashboards.mutations import DashboardMutation
+from synapse_gql.dashboards.queries import DashboardQuery
+from synapse_gql.datasets.mutations import DatasetMutation
+from synapse_gql.feedback import queries as feedback_nodes  # noqa: F401  (registers nodes)
 from synapse_gql.feedback.mutations import FeedbackMutation
-from synapse_gql.feedback.queries import feedback_connection  # noqa: F401  (registers nodes)
+from synapse_gql.feedback.summary import FeedbackSummaryQuery
 from synapse_gql.generation.mutations import GenerationMutation
 from synapse_gql.generation.queries import GenerationQuery
 from synapse_gql.gql.errors import DomainErrorHandler, ErrorMasking
 from synapse_gql.gql.input_guard import InputGuard
 from synapse_gql.gql.limits import limit_extensions
+from synapse_gql.gql.read_connection import ReleaseReadConnection
 from synapse_gql.gql.relay import Node, check_node_count, resolve_nodes
 from synapse_gql.gql.scalars import SCALAR_OVERRIDES, literal_defaults
 from synapse_gql.invoices.mutations import InvoiceMutation
 from synapse_gql.invoices.queries import invoice_connection  # noqa: F401  (registers nodes)
+from synapse_gql.metrics.subscriptions import MetricsSubscription
 from synapse_gql.observability.extension import GraphQLMetrics
 from synapse_gql.operations.guard import OperationGuard
 from synapse_gql.operations.mutations import OperationsMutation
+from synapse_gql.projects import queries as project_nodes  # noqa: F401  (registers nodes)
 from synapse_gql.projects.mutations import ProjectMutation
-from synapse_gql.projects.queries import project_connection  # noqa: F401  (registers nodes)
 from synapse_gql.projects.types import ProjectType
 from synapse_gql.tags.mutations import TagMutation
-from synapse_gql.tags.queries import tags_of  # noqa: F401  (registers nodes)
+from synapse_gql.tags.queries import tagged_connection  # noqa: F401  (registers nodes)
 from synapse_gql.usage.queries import usage_connection  # noqa: F401  (registers nodes)
 from synapse_gql.usage.subscriptions import UsageSubscription
 from synapse_gql.variables.mutations import VariableMutation
@@ -69,7 +78,18 @@ class NodeQuery:
 
 Query = merge_types(
     "Query",
-    (NodeQuery, AccountQuery, WorkspaceQuery, CatalogQuery, VariableQuery, GenerationQuery),
+    (
+        NodeQuery,
+        AccountQuery,
+        WorkspaceQuery,
+        CatalogQuery,
+        VariableQuery,
+        GenerationQuery,
+        AnalyticsQuery,
+        StatisticsQuery,
+        FeedbackSummaryQuery,
+        DashboardQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -89,10 +109,15 @@ Mutation = merge_types(
         AlertMutation,
         InvoiceMutation,
         OperationsMutation,
+        DatasetMutation,
+        DashboardMutation,
     ),
 )
 
-Subscription = merge_types("Subscription", (ChatSubscription, UsageSubscription, AlertSubscription))
+Subscription = merge_types(
+    "Subscription",
+    (ChatSubscription, UsageSubscription, AlertSubscription, MetricsSubscription),
+)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -105,6 +130,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=[ProjectType, LLMType],
         extensions=[
+            ReleaseReadConnection,
             ErrorMasking,
             *limit_extensions(settings),
             InputGuard,
@@ -112,8 +138,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             OperationGuard,
         ],
         exception_handlers=[DomainErrorHandler()],
+        execution_context_class=PlainFieldExecutionContext,
     )
     literal_defaults(built._schema)
+    plain_bucket_resolvers(built._schema)
     return built
 
 

@@ -511,3 +511,55 @@ async def test_roles_decide_who_reads_usage(
         m=dims.llms[0][0],
     )
     assert admin["node"]["usageSummary"]["totals"]["calls"] == of_model[0].calls
+
+
+ALIASED = """
+query Aliased($workspaceId: ID!, $filter: UsageFilter) {
+  usageSummary(workspaceId: $workspaceId, filter: $filter, groupBy: [MODEL]) {
+    ... on UsageSummary {
+      buckets {
+        __typename
+        n: calls
+        calls
+        spent: cost
+        ... on UsageBucket { slow: latencyP95 llmId }
+        ...Dimensions
+      }
+    }
+  }
+}
+fragment Dimensions on UsageBucket { user: userId keySource }
+"""
+
+
+async def test_aliases_and_fragments_of_bucket_figures(
+    gql, make_user, make_workspace, add_member, db_engine
+) -> None:
+    """The bucket figures GraphQL completes straight from their attributes answer under
+    aliases, twice, through fragments and beside ``__typename`` as the plain fields do."""
+    owner, _, workspace, dims = await _workspace_with_dimensions(
+        gql, make_user, make_workspace, add_member, db_engine
+    )
+    await insert_random_usage(db_engine, random.Random(5), dims, 40)
+    variables = {
+        "workspaceId": workspace["id"],
+        "filter": {"from": START.isoformat(), "to": (START + SPAN).isoformat()},
+    }
+    plain = await gql.op("UsageSummary", owner.token, groupBy=["MODEL"], **variables)
+    aliased = await gql.query(ALIASED, variables, owner.token)
+    assert "errors" not in aliased, aliased
+    expected = [
+        {
+            "__typename": "UsageBucket",
+            "n": bucket["calls"],
+            "calls": bucket["calls"],
+            "spent": bucket["cost"],
+            "slow": bucket["latencyP95"],
+            "llmId": bucket["llmId"],
+            "user": None,
+            "keySource": None,
+        }
+        for bucket in plain["usageSummary"]["buckets"]
+    ]
+    assert expected
+    assert aliased["data"]["usageSummary"]["buckets"] == expected

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal, DecimalException
+from typing import NewType
 
 from graphql import (
     GraphQLDefaultInput,
@@ -20,6 +21,7 @@ from graphql import (
 )
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import DateTimeDefinition, DecimalDefinition
+from strawberry.types.scalar import ScalarDefinition
 
 # Far beyond any price, budget or model parameter, far below what slows arithmetic down.
 MAX_DECIMAL_DIGITS = 40
@@ -66,7 +68,9 @@ def parse_datetime(value: object) -> datetime:
     """An ISO 8601 date-time whose instant lies within years 1 to 9999 in UTC (the driver
     converts to UTC: "0001-01-01T00:00:00+14:00" or "9999-12-31T23:59:59-14:00" would
     overflow there)."""
-    parsed = DateTimeDefinition.parse_value(value)
+    parse_iso = DateTimeDefinition.parse_value
+    assert parse_iso is not None
+    parsed = parse_iso(value)
     assert isinstance(parsed, datetime)
     if parsed.tzinfo is not None:
         try:
@@ -78,7 +82,19 @@ def parse_datetime(value: object) -> datetime:
     return parsed
 
 
-SCALAR_OVERRIDES = {
+# Sums (tokens, calls) that outgrow GraphQL's 32-bit Int: a month of a team's tokens does.
+BigInt = NewType("BigInt", int)
+
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {
+    BigInt: ScalarDefinition(
+        name="BigInt",
+        description="A whole number beyond Int's 32 bits (sums of tokens or calls), as a"
+        " JSON number: exact up to 2^53.",
+        specified_by_url=None,
+        serialize=int,
+        parse_value=int,
+        parse_literal=None,
+    ),
     Decimal: dataclasses.replace(
         DecimalDefinition,
         serialize=plain_decimal,

@@ -1,0 +1,1 @@
+"""Usage analytics: hourly rollups kept by metering, summaries and the LLM efficiency report."""
