@@ -40,7 +40,22 @@ ROLLUP_DIMENSIONS = (
 ROLLUP_KEY = "uq_usage_rollups_dimensions"
 
 
-class UsageRollup(Base):
+class _RollupMeasures:
+    """What every rollup row adds up: calls, the four token counts, the cost, the latency
+    sum, and the log-spaced latency and time-to-first-token histograms."""
+
+    calls: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[Decimal] = mapped_column(Money)
+    latency_ms_sum: Mapped[int] = mapped_column(BigInteger)
+    latency_hist: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    ttft_hist: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+
+
+class UsageRollup(_RollupMeasures, Base):
     """The usage of one hour (UTC), workspace, LLM, provider, project, user, agent,
     API token, status, key source: sums, and log-spaced latency and time-to-first-token
     histograms (:mod:`synapse_gql.analytics.histogram`) for percentiles.
@@ -68,21 +83,12 @@ class UsageRollup(Base):
     api_token_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     status: Mapped[UsageStatus] = mapped_column(str_enum(UsageStatus, "usage_status"))
     api_key_source: Mapped[ApiKeySource] = mapped_column(str_enum(ApiKeySource, "api_key_source"))
-    calls: Mapped[int] = mapped_column(BigInteger)
-    input_tokens: Mapped[int] = mapped_column(BigInteger)
-    output_tokens: Mapped[int] = mapped_column(BigInteger)
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[Decimal] = mapped_column(Money)
-    latency_ms_sum: Mapped[int] = mapped_column(BigInteger)
-    latency_hist: Mapped[list[int]] = mapped_column(ARRAY(Integer))
-    ttft_hist: Mapped[list[int]] = mapped_column(ARRAY(Integer))
 
 
 COARSE_ROLLUP_DIMENSIONS = ("workspace_id", "period", "llm_id", "provider")
 
 
-class _CoarseRollup:
+class _CoarseRollup(_RollupMeasures):
     """The columns of a rollup by period (a day or a month, UTC), workspace, LLM and
     provider: the same sums and histograms as :class:`UsageRollup`, with the errors and
     cancellations counted."""
@@ -91,17 +97,8 @@ class _CoarseRollup:
     period: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     llm_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     provider: Mapped[str] = mapped_column(String(50))
-    calls: Mapped[int] = mapped_column(BigInteger)
     errors: Mapped[int] = mapped_column(BigInteger)
     cancelled: Mapped[int] = mapped_column(BigInteger)
-    input_tokens: Mapped[int] = mapped_column(BigInteger)
-    output_tokens: Mapped[int] = mapped_column(BigInteger)
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger)
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[Decimal] = mapped_column(Money)
-    latency_ms_sum: Mapped[int] = mapped_column(BigInteger)
-    latency_hist: Mapped[list[int]] = mapped_column(ARRAY(Integer))
-    ttft_hist: Mapped[list[int]] = mapped_column(ARRAY(Integer))
 
 
 class UsageRollupDaily(_CoarseRollup, Base):
