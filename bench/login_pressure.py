@@ -34,6 +34,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.processes import stop_process
 from bench.stream_latency import bench_database
 from tests.gql_client import operation_documents
 from tests.live import free_port
@@ -153,13 +154,7 @@ async def measure(args: argparse.Namespace, database_url: str, data_dir: Path) -
         print(summary("pressure", loaded))
         print(f"logins answered: {answered} in {elapsed:.1f} s ({answered / elapsed:.1f}/s)")
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import httpx
 
+from bench.processes import stop_process
 from tests.live import free_port
 
 START_SECONDS = 90.0
-STOP_SECONDS = 30.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # Nothing a read of the bench asks for may be refused or throttled.
@@ -115,17 +115,6 @@ async def _wait_ready(server: Server, probe: dict[str, str]) -> None:
     raise RuntimeError(f"{server.name} exited with {server.process.returncode}")
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), STOP_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-
-
 @asynccontextmanager
 async def _running(
     name: str, command: list[str], env: dict[str, str], work_dir: Path, headers: dict[str, str]
@@ -141,7 +130,7 @@ async def _running(
         await _wait_ready(server, {"query": "{ __typename }"})
         yield server
     finally:
-        await _stop(process)
+        await stop_process(process)
         log.close()
 
 

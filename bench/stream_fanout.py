@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.processes import stop_process
+
 PERF = time.perf_counter
 SOCKET_PROTOCOL = "graphql-transport-ws"
 SERVER_START_SECONDS = 120
@@ -150,13 +152,7 @@ async def server_process(env: dict[str, str], data_dir: Path) -> AsyncIterator[S
         print(f"----- server log (pid {process.pid}) -----\n{server.log_tail()}", file=sys.stderr)
         raise
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
 
 
 async def _wait_healthy(server: Server, http: Any) -> None:
