@@ -37,7 +37,7 @@ from synapse_gql.models import (
     UsageRollupMonthly,
     UsageStatus,
 )
-from synapse_gql.usage.filters import viewer_workspaces
+from synapse_gql.workspaces.membership import readable_workspaces
 
 ROLLUPS: Table = UsageRollup.__table__  # type: ignore[assignment]
 LOGS: Table = UsageLog.__table__  # type: ignore[assignment]
@@ -104,7 +104,7 @@ FILTER_COLUMNS = {
 def _where(table: Table, scope: UsageScope, filters: DimensionFilter) -> list[ColumnElement[bool]]:
     terms: list[ColumnElement[bool]] = []
     if scope.member_of is not None:
-        member = viewer_workspaces(scope.member_of, MemberRole.MEMBER)
+        member = readable_workspaces(scope.member_of, MemberRole.MEMBER)
         terms.append(table.c.workspace_id.in_(member))
     for name in ("workspace_id", "user_id", "project_id", "llm_id"):
         value = getattr(scope, name)

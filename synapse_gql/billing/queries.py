@@ -17,8 +17,9 @@ from synapse_gql.gql.batched import ChildList, child_connection
 from synapse_gql.gql.pagination import ColumnExpr, Connection, PageArgs, SortKey
 from synapse_gql.gql.relay import register_node
 from synapse_gql.models import BillingEvent, MemberRole, Message, UsageLog
-from synapse_gql.usage.filters import as_utc, time_range, viewer_workspaces
+from synapse_gql.usage.filters import as_utc, time_range
 from synapse_gql.workspaces.access import visible_rows
+from synapse_gql.workspaces.membership import readable_workspaces
 
 BILLING_ROLE = MemberRole.ADMIN
 # scope -> (the parent column, the join terms that reach it from a billing event)
@@ -37,7 +38,7 @@ def billing_visibility(info: Info, scope: str) -> list[ColumnElement[bool]]:
     if viewer is None:
         return [false()]
     terms: list[ColumnElement[bool]] = [
-        BillingEvent.workspace_id.in_(viewer_workspaces(viewer.id, BILLING_ROLE))
+        BillingEvent.workspace_id.in_(readable_workspaces(viewer.id, BILLING_ROLE))
     ]
     if scope == "user":
         terms.append(BillingEvent.user_id == viewer.id)

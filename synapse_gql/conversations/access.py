@@ -17,20 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from synapse_gql.context import Info
 from synapse_gql.conversations import repository
 from synapse_gql.errors import NotFound
-from synapse_gql.models import (
-    Conversation,
-    ConversationLLM,
-    MemberRole,
-    Message,
-    WorkspaceMember,
-)
+from synapse_gql.models import Conversation, ConversationLLM, MemberRole, Message
 from synapse_gql.workspaces.access import require_role, viewer_role
-
-
-def readable_workspaces(user_id: uuid.UUID) -> Select[Any]:
-    """The workspaces ``user_id`` may read (any role): the membership predicate of every
-    read by id of a conversation or a message."""
-    return select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == user_id)
+from synapse_gql.workspaces.membership import readable_workspaces
 
 
 def readable_conversation_ids(user_id: uuid.UUID) -> Select[Any]:

@@ -1,15 +1,15 @@
-"""Filters shared by the usage and billing lists: a time range and the viewer's workspaces."""
+"""Filters shared by the usage and billing lists: a time range and the viewer's workspaces
+(``workspaces.membership.readable_workspaces``, also known here as ``viewer_workspaces``)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement
 
 from synapse_gql.errors import InvalidInput
 from synapse_gql.gql.pagination import ColumnExpr
-from synapse_gql.models import MemberRole, WorkspaceMember
+from synapse_gql.workspaces.membership import readable_workspaces
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -34,9 +34,5 @@ def time_range(
     return terms
 
 
-def viewer_workspaces(user_id: uuid.UUID, minimum: MemberRole) -> Select[uuid.UUID]:
-    """Ids of the workspaces where ``user_id`` has ``minimum`` or a higher role."""
-    roles = [role for role in MemberRole if role.rank >= minimum.rank]
-    return select(WorkspaceMember.workspace_id).where(
-        WorkspaceMember.user_id == user_id, WorkspaceMember.role.in_(roles)
-    )
+# The membership predicate under the name the usage, billing and analytics reads import.
+viewer_workspaces = readable_workspaces

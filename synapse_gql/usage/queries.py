@@ -21,9 +21,10 @@ from synapse_gql.gql.pagination import ColumnExpr, Connection, PageArgs, SortKey
 from synapse_gql.gql.relay import register_node
 from synapse_gql.gql.selection import connection_selection
 from synapse_gql.models import MemberRole, UsageLog
-from synapse_gql.usage.filters import as_utc, time_range, viewer_workspaces
+from synapse_gql.usage.filters import as_utc, time_range
 from synapse_gql.usage.types import UsageLogType
 from synapse_gql.workspaces.access import visible_rows
+from synapse_gql.workspaces.membership import readable_workspaces
 
 USAGE_ROLE = MemberRole.MEMBER
 SCOPES: dict[str, ColumnExpr] = {
@@ -41,7 +42,7 @@ def usage_visibility(info: Info, scope: str) -> list[ColumnElement[bool]]:
     if viewer is None:
         return [false()]
     terms: list[ColumnElement[bool]] = [
-        UsageLog.workspace_id.in_(viewer_workspaces(viewer.id, USAGE_ROLE))
+        UsageLog.workspace_id.in_(readable_workspaces(viewer.id, USAGE_ROLE))
     ]
     if scope == "user":
         terms.append(UsageLog.user_id == viewer.id)

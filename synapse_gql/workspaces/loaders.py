@@ -21,7 +21,8 @@ from synapse_gql.gql.pagination import (
     count_query,
     fetch_rows_page,
 )
-from synapse_gql.models import Workspace, WorkspaceMember
+from synapse_gql.models import Workspace
+from synapse_gql.workspaces.membership import readable_workspaces
 
 if TYPE_CHECKING:
     from synapse_gql.context import Info
@@ -46,8 +47,7 @@ WORKSPACE_ORDER = SortKey(Workspace.created_at, Workspace.id)
 
 def member_of(user_id: uuid.UUID) -> ColumnElement[bool]:
     """Workspaces where ``user_id`` holds any role: the predicate of every direct read."""
-    members = select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == user_id)
-    return Workspace.id.in_(members)
+    return Workspace.id.in_(readable_workspaces(user_id))
 
 
 def _select() -> Select[Any]:
