@@ -1,29 +1,33 @@
-"""How much latency the server adds to a streamed answer: to its first token and to each token.
+"""How much latency the server adds to a streamed answer, to its first token and to each
+token, beside a direct SDK call to the same provider.
 
     python -m bench.stream_latency [--runs 20] [--tokens 200] [--token-interval-ms 5]
                                    [--redis URL] [--subscribe message|conversation]
 
-Everything runs in one process and one event loop, so every ``time.perf_counter()`` below is
-on the same clock:
+Three processes, so that what is measured is the server's work and not the client's or the
+provider's CPU (each has its own interpreter and event loop):
 
-* a loopback OpenAI-compatible provider (written here, raw asyncio HTTP/1.1) that answers
-  every streamed chat completion with ``--tokens`` content chunks, the first at once and then
-  one every ``--token-interval-ms`` (on an absolute schedule), and records when it read the
-  request and when each chunk was handed to the socket (right after ``transport.write``);
-* the app (``create_app``, lifespan running) served by uvicorn on loopback, its ``openai``
-  provider pointed at the fake, realtime in-process or over Redis (``--redis``);
-* a client: HTTP GraphQL for the mutations, one graphql-transport-ws connection whose reader
-  stamps every message when ``websockets`` hands it over. It sends each operation of
-  ``schema/`` with only the fragments it uses, as a real client does.
+* a loopback OpenAI-compatible provider (``bench.latency_provider``, raw asyncio HTTP/1.1)
+  that answers every streamed chat completion with ``--tokens`` content chunks, the first
+  at once and then one every ``--token-interval-ms`` (on an absolute schedule), stamping
+  when it read each request and when each chunk was handed to the socket;
+* the app (``bench.latency_server``: ``create_app`` and ``gc.freeze()`` as
+  ``app_from_env`` does, served by uvicorn), its ``openai`` provider pointed at the fake,
+  realtime in-process or over Redis (``--redis``); ``Generation.__call__``,
+  ``Generation._prompt``, ``DeltaPump.push`` and ``DeltaOutbox._send`` are wrapped there
+  (the source is untouched) to stamp the stages of the token path;
+* this process, the client: HTTP GraphQL for the mutations, one graphql-transport-ws
+  connection whose reader stamps every message when ``websockets`` hands it over, and the
+  baseline, the ``openai`` SDK streaming from the same provider.
 
-Per run (a fresh conversation each, so every prompt is the same size): ``sendMessage`` with an
-OpenAI catalog model, then (``--subscribe message``, the default) ``messageStream`` of the
-answer once the mutation has returned, or (``--subscribe conversation``) ``conversationEvents``
-opened before sending. ``Generation.__call__``, ``Generation._prompt``, ``DeltaPump.push`` and
-``DeltaOutbox._send`` are wrapped (in this process only, the source is untouched) to
-stamp when the generation started, when its prompt was built, when the server got each token
-from the SDK and when it sent each delta, which splits the added latency into its stages.
-See ``bench/README.md`` for what each printed figure is.
+``time.perf_counter()`` is ``CLOCK_MONOTONIC`` on Linux, one clock for every process of the
+machine, so stamps of different processes compare.
+
+Each round (in random order): a direct SDK call, and ``sendMessage`` with an OpenAI catalog
+model in a new conversation of a workspace with a hard-stop budget (each call reserves its
+worst case first), then (``--subscribe message``, the default) ``messageStream`` of the
+answer once the mutation has returned, or (``--subscribe conversation``)
+``conversationEvents`` opened before sending. See ``bench/README.md`` for each figure.
 
 The database: ``SYNAPSE_BENCH_DATABASE_URL`` or ``DATABASE_URL`` (migrated and seeded, which
 is idempotent; the bench's user, workspace and conversations are left there), else an embedded
@@ -43,9 +47,9 @@ import logging
 import math
 import os
 import platform
+import random
 import secrets
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -56,6 +60,8 @@ from pathlib import Path
 from typing import Any
 
 PERF = time.perf_counter
+CALLS_PATH = "/bench/calls/"
+PROMPT = "Count, please."
 
 
 # --- the loopback provider --------------------------------------------------------------------
@@ -132,6 +138,9 @@ class LoopbackOpenAI:
                 body = await reader.readexactly(int(headers.get("content-length") or 0))
                 received = PERF()
                 method, path, _ = request_line.split(" ", 2)
+                if method == "GET" and path.startswith(CALLS_PATH):
+                    self._calls(writer, int(path[len(CALLS_PATH) :] or 0))
+                    continue
                 request = json.loads(body or b"{}")
                 if method != "POST" or path != "/v1/chat/completions" or not request.get("stream"):
                     self._refuse(writer, f"the bench provider streams only ({method} {path})")
@@ -143,6 +152,19 @@ class LoopbackOpenAI:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    def _calls(self, writer: asyncio.StreamWriter, after: int) -> None:
+        """The stamps of the calls after the first ``after``, for a client in another
+        process (``GET /bench/calls/<after>``)."""
+        calls = [
+            {"received": c.received, "writes": c.writes, "texts": c.texts}
+            for c in self.calls[after:]
+        ]
+        body = json.dumps(calls).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(body), body)
+        )
 
     @staticmethod
     def _refuse(writer: asyncio.StreamWriter, message: str) -> None:
@@ -422,20 +444,6 @@ class Received:
         return self.offset + len(self.text)
 
 
-@dataclass
-class Run:
-    """The stamps of one answer."""
-
-    sent: float
-    returned: float
-    subscribed: float
-    deltas: list[Received]
-    provider: ProviderCall
-    server: ServerStamps
-    status: str
-    content: str
-
-
 async def collect(
     queue: asyncio.Queue[tuple[float, dict[str, Any]]], field_name: str
 ) -> tuple[list[Received], dict[str, Any]]:
@@ -457,80 +465,6 @@ async def collect(
             raise RuntimeError(f"subscription refused: {event}")
 
 
-@dataclass
-class Bench:
-    """What every run uses."""
-
-    gql: Any
-    socket: GraphQLSocket
-    app: Any
-    provider: LoopbackOpenAI
-    token: str
-    workspace_id: str
-    model_id: str
-    mode: str  # "message" or "conversation"
-
-
-async def one_run(bench: Bench) -> Run:
-    """Send a question in a new conversation and stamp its answer."""
-    from synapse_gql.gql.relay import from_global_id
-
-    gql, socket, provider, token, mode = (
-        bench.gql,
-        bench.socket,
-        bench.provider,
-        bench.token,
-        bench.mode,
-    )
-    created = await gql.op(
-        "CreateConversation", token, input={"workspaceId": bench.workspace_id, "title": "bench"}
-    )
-    conversation = created["createConversation"]
-    assert conversation["__typename"] == "Conversation", conversation
-    if mode == "conversation":
-        op_id, queue = await socket.subscribe(
-            "ConversationEvents", conversationId=conversation["id"]
-        )
-        await asyncio.sleep(0.05)  # let the subscription go live before sending
-    calls_before = len(provider.calls)
-    given = {
-        "conversationId": conversation["id"],
-        "content": "Count, please.",
-        "model": bench.model_id,
-    }
-    sent = PERF()
-    payload = (await gql.op("SendMessage", token, input=given))["sendMessage"]
-    returned = PERF()
-    if payload["__typename"] != "ChatTurn":
-        raise RuntimeError(f"sendMessage failed: {payload}")
-    answer_id = payload["assistantMessage"]["id"]
-    answer_db_id = from_global_id(answer_id, "Message")[1]
-    subscribed = PERF()
-    if mode == "message":
-        op_id, queue = await socket.subscribe("MessageStream", messageId=answer_id)
-    field_name = "messageStream" if mode == "message" else "conversationEvents"
-    async with asyncio.timeout(30 + provider.tokens * provider.interval * 4):
-        deltas, end = await collect(queue, field_name)
-    if mode == "conversation":
-        await socket.stop(op_id)
-    # The answer is closed; let its generation task end before the next run.
-    await bench.app.state.synapse.generations.wait(answer_db_id)
-    calls = len(provider.calls) - calls_before
-    if calls != 1:
-        raise RuntimeError(f"expected one provider call, got {calls}")
-    message = end["message"]
-    return Run(
-        sent=sent,
-        returned=returned,
-        subscribed=subscribed,
-        deltas=deltas,
-        provider=provider.calls[-1],
-        server=STAMPS.pop(answer_db_id, ServerStamps()),
-        status=message["status"],
-        content=message["content"],
-    )
-
-
 # --- figures -------------------------------------------------------------------------------
 
 
@@ -544,147 +478,6 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def ms(seconds: float) -> float:
     return seconds * 1000.0
-
-
-@dataclass
-class Figures:
-    """Per-run and per-token figures (seconds), pooled over the measured runs."""
-
-    client_ttft: list[float] = field(default_factory=list)
-    provider_ttft: list[float] = field(default_factory=list)
-    added_ttft: list[float] = field(default_factory=list)
-    before_call: list[float] = field(default_factory=list)
-    to_generation: list[float] = field(default_factory=list)
-    prompt: list[float] = field(default_factory=list)
-    sdk_request: list[float] = field(default_factory=list)
-    first_delivery: list[float] = field(default_factory=list)
-    mutation: list[float] = field(default_factory=list)
-    subscribe_to_first: list[float] = field(default_factory=list)
-    caught_up: int = 0
-    per_token: list[float] = field(default_factory=list)
-    per_token_live: list[float] = field(default_factory=list)
-    sdk: list[float] = field(default_factory=list)  # chunk written -> DeltaPump.push
-    pump_wait: list[float] = field(default_factory=list)  # push -> its delta's send started
-    send: list[float] = field(default_factory=list)  # the send (log append + publish)
-    to_client: list[float] = field(default_factory=list)  # send returned -> client received
-    deltas: list[int] = field(default_factory=list)
-    chunks: list[int] = field(default_factory=list)
-    text_mismatches: int = 0
-    stalls: Stalls = field(default_factory=Stalls)
-    objects: int = 0  # tracked by the garbage collector, alive after the last run
-
-    def add(self, run: Run) -> None:
-        call = run.provider
-        if not run.deltas or not call.writes:
-            raise RuntimeError(f"an answer without deltas or chunks (status {run.status})")
-        streamed = "".join(d.text for d in sorted(run.deltas, key=lambda d: d.offset))
-        if streamed != "".join(call.texts) or run.content != streamed:
-            self.text_mismatches += 1
-        first_delta = run.deltas[0].at
-        self.client_ttft.append(first_delta - run.sent)
-        self.provider_ttft.append(call.writes[0] - call.received)
-        self.added_ttft.append(self.client_ttft[-1] - self.provider_ttft[-1])
-        self.before_call.append(call.received - run.sent)
-        self.to_generation.append(run.server.started - run.sent)
-        self.prompt.append(run.server.prompted - run.server.started)
-        self.sdk_request.append(call.received - run.server.prompted)
-        self.first_delivery.append(first_delta - call.writes[0])
-        self.mutation.append(run.returned - run.sent)
-        self.subscribe_to_first.append(first_delta - run.subscribed)
-        if call.writes[0] < run.subscribed:
-            self.caught_up += 1
-        self.deltas.append(len(run.deltas))
-        self.chunks.append(len(call.writes))
-        self._per_token(run)
-
-    def _per_token(self, run: Run) -> None:
-        call, server = run.provider, run.server
-        ends = list(itertools.accumulate(len(text) for text in call.texts))
-        send_ends = [end for end, _, _ in server.sends]
-        by_end = sorted(run.deltas, key=lambda d: d.end)
-        first_delta = run.deltas[0].at
-        delta_index = 0
-        send_index = 0
-        for index, (end, written) in enumerate(zip(ends, call.writes, strict=True)):
-            while delta_index < len(by_end) and by_end[delta_index].end < end:
-                delta_index += 1
-            if delta_index == len(by_end):
-                break
-            received = by_end[delta_index]
-            self.per_token.append(received.at - written)
-            if written >= first_delta:
-                self.per_token_live.append(received.at - written)
-            if index < len(server.pushes):
-                self.sdk.append(server.pushes[index] - written)
-                while send_index < len(send_ends) and send_ends[send_index] < end:
-                    send_index += 1
-                if send_index < len(server.sends):
-                    _, started, done = server.sends[send_index]
-                    self.pump_wait.append(started - server.pushes[index])
-                    if send_ends[send_index] == end:  # each delta once, at its last chunk
-                        self.send.append(done - started)
-                        if written >= first_delta and received.end == end:
-                            self.to_client.append(received.at - done)
-
-
-def gc_lines(pauses: list[tuple[int, float]]) -> list[str]:
-    """One line per collected generation: how many, longest, total."""
-    lines = []
-    for generation in sorted({g for g, _ in pauses}):
-        taken = [seconds for g, seconds in pauses if g == generation]
-        lines.append(
-            f"  garbage collections of generation {generation}: {len(taken)}, longest"
-            f" {ms(max(taken)):.2f} ms, total {ms(sum(taken)):.1f} ms"
-        )
-    return lines or ["  no garbage collection"]
-
-
-def report(figures: Figures, environment: dict[str, str]) -> str:
-    lines = ["environment"]
-    lines += [f"  {name:<22} {value}" for name, value in environment.items()]
-
-    def row(label: str, values: list[float]) -> str:
-        if not values:
-            return f"  {label:<46}   (no data)"
-        cells = [statistics.median(values), percentile(values, 0.95), max(values)]
-        return f"  {label:<46}{''.join(f'{ms(c):8.2f}' for c in cells)}   (n={len(values)})"
-
-    runs = len(figures.client_ttft)
-    lines += [
-        "",
-        f"time to first token, per run (ms)               {'median':>8}{'p95':>8}{'max':>8}",
-        row("client TTFT (mutation sent -> 1st delta)", figures.client_ttft),
-        row("provider's own TTFT (request -> 1st chunk)", figures.provider_ttft),
-        row("SERVER-ADDED TTFT (client - provider's own)", figures.added_ttft),
-        row("  = mutation sent -> provider request read", figures.before_call),
-        row("      mutation sent -> generation task starts", figures.to_generation),
-        row("      building the prompt (history query)", figures.prompt),
-        row("      prompt built -> provider request read", figures.sdk_request),
-        row("  + 1st chunk written -> 1st delta received", figures.first_delivery),
-        row("mutation round trip (sendMessage)", figures.mutation),
-        row("subscribe sent -> 1st delta received", figures.subscribe_to_first),
-        f"  runs whose 1st chunk was written before the subscribe was sent: {figures.caught_up}"
-        f"/{runs}",
-        "",
-        f"per token, pooled over runs (ms)                {'median':>8}{'p95':>8}{'max':>8}",
-        row("ADDED PER TOKEN (chunk written -> its delta)", figures.per_token),
-        row("  live only (chunks written after 1st delta)", figures.per_token_live),
-        row("  chunk written -> server has the token", figures.sdk),
-        row("  token -> its delta's send starts", figures.pump_wait),
-        row("  delta send (log append + publish)", figures.send),
-        row("  send returned -> client has it (live)", figures.to_client),
-        "",
-        f"deltas per answer (mean): {statistics.mean(figures.deltas):.1f} for "
-        f"{statistics.mean(figures.chunks):.0f} chunks"
-        f" (coalescing {statistics.mean(figures.chunks) / statistics.mean(figures.deltas):.2f}"
-        f" chunks per delta)",
-        f"answers whose streamed text differs from the provider's: {figures.text_mismatches}",
-        "",
-        "stalls during the measured runs (ms)            median     p95     max",
-        row("event-loop lag (10 ms timer fired late by)", figures.stalls.lags),
-        *gc_lines(figures.stalls.gc_pauses),
-    ]
-    return "\n".join(lines)
 
 
 # --- set-up ------------------------------------------------------------------------------
@@ -742,49 +535,6 @@ def bench_settings(
     )
 
 
-async def measure(args: argparse.Namespace, database_url: str) -> Figures:
-    import httpx
-
-    from synapse_gql.app import create_app
-    from tests.live import serve
-
-    instrument_server()
-    figures = Figures()
-    async with contextlib.AsyncExitStack() as stack:
-        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="synapse-bench-"))
-        interval = args.token_interval_ms / 1000.0
-        provider = await stack.enter_async_context(LoopbackOpenAI(args.tokens, interval))
-        settings = bench_settings(database_url, args.redis, provider.base_url, data_dir)
-        app = create_app(settings)
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        if args.gc_freeze:
-            gc.collect()
-            gc.freeze()
-        address = await stack.enter_async_context(serve(app))
-        http = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=f"http://{address}", timeout=60)
-        )
-        gql = Client(http)
-        token, workspace_id, model_id = await arrange(gql)
-        socket = await stack.enter_async_context(
-            GraphQLSocket.connect(f"ws://{address}/graphql", token)
-        )
-        bench = Bench(gql, socket, app, provider, token, workspace_id, model_id, args.subscribe)
-        for index in range(args.warmup + args.runs):
-            if index == args.warmup:
-                figures.stalls.start()
-            run = await one_run(bench)
-            if run.status != "COMPLETED":
-                raise RuntimeError(f"run {index}: the answer is {run.status}")
-            if index >= args.warmup:
-                figures.add(run)
-        await figures.stalls.stop()
-        gc.collect()  # after the measured runs: what stays alive
-        figures.objects = len(gc.get_objects())
-        await asyncio.sleep(0.2)  # let the server finish with the last subscription
-    return figures
-
-
 async def arrange(gql: Any) -> tuple[str, str, str]:
     """A user (its token), a workspace and an OpenAI catalog model (global ids)."""
     email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
@@ -804,23 +554,257 @@ async def arrange(gql: Any) -> tuple[str, str, str]:
     return token, workspace["id"], model_id
 
 
-def environment(args: argparse.Namespace, database: str, figures: Figures) -> dict[str, str]:
+async def set_budget(gql: Any, token: str, workspace_id: str) -> None:
+    """A hard-stop workspace budget far above what the bench spends: every call reserves
+    its worst case before it starts and settles when it ends."""
+    given = {"workspaceId": workspace_id, "limit": "1000000", "hardStop": True}
+    result = (await gql.op("SetBudget", token, input=given))["setBudget"]
+    if result["__typename"] != "Budget":
+        raise RuntimeError(f"setBudget failed: {result}")
+
+
+# --- the provider and server processes ---------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def provider_process(args: argparse.Namespace) -> AsyncIterator[str]:
+    """``bench.latency_provider`` running; yields its base URL."""
+    from bench.processes import stop_process
+
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bench.latency_provider", "--tokens", str(args.tokens)),
+        *("--token-interval-ms", str(args.token_interval_ms)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 60)
+        if not line:
+            raise RuntimeError("the loopback provider did not start")
+        yield line.decode().strip()
+    finally:
+        await stop_process(process)
+
+
+@contextlib.asynccontextmanager
+async def server_process(
+    args: argparse.Namespace, database_url: str, provider_url: str, data_dir: str
+) -> AsyncIterator[tuple[str, int]]:
+    """``bench.latency_server`` running and healthy; yields its address and pid."""
+    import httpx
+
+    from bench.processes import stop_process
+    from tests.live import free_port
+
+    port = free_port()
+    config = {
+        "database_url": database_url,
+        "redis_url": args.redis,
+        "provider_url": provider_url,
+        "data_dir": data_dir,
+        "port": port,
+        "loop": args.loop,
+    }
+    log_path = Path(data_dir) / "server.log"
+    with log_path.open("wb") as server_log:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bench.latency_server", json.dumps(config)),
+            stdout=server_log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    address = f"127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+            for _ in range(600):
+                if process.returncode is not None:
+                    raise RuntimeError(f"the server exited: {log_path.read_text()[-3000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/health")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the server did not become healthy in 60 s")
+        yield address, process.pid
+    finally:
+        await stop_process(process)
+
+
+# --- the rounds ----------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """What every round uses (the client's side of the three processes)."""
+
+    gql: Client
+    http: Any  # to the server
+    provider_http: Any  # to the provider
+    sdk: Any  # openai.AsyncOpenAI on the provider
+    socket: GraphQLSocket
+    token: str
+    workspace_id: str
+    model_id: str
+    mode: str  # "message" or "conversation"
+    calls_seen: int = 0
+
+    async def provider_call(self) -> ProviderCall:
+        """The stamps of the one provider call made since the last one read."""
+        response = await self.provider_http.get(f"{CALLS_PATH}{self.calls_seen}")
+        calls = response.json()
+        if len(calls) != 1:
+            raise RuntimeError(f"expected one provider call, got {len(calls)}")
+        self.calls_seen += 1
+        return ProviderCall(calls[0]["received"], calls[0]["writes"], calls[0]["texts"])
+
+    async def server_cpu(self) -> float:
+        return float((await self.http.get("/bench/cpu")).json())
+
+
+async def direct_call(bench: Bench) -> Any:
+    """The baseline: the ``openai`` SDK streaming from the same loopback provider here."""
+    from bench.latency_figures import DirectRun
+
+    received: list[tuple[float, int]] = []
+    offset = 0
+    cpu, sent = time.process_time(), PERF()
+    stream = await bench.sdk.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": PROMPT}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            offset += len(chunk.choices[0].delta.content)
+            received.append((PERF(), offset))
+    cpu = time.process_time() - cpu
+    return DirectRun(sent, received, await bench.provider_call(), cpu)
+
+
+async def through_server(bench: Bench) -> Any:
+    """Send a question in a new conversation and stamp its answer."""
+    from bench.latency_figures import Run
+    from synapse_gql.gql.relay import from_global_id
+
+    gql, socket, token = bench.gql, bench.socket, bench.token
+    created = await gql.op(
+        "CreateConversation", token, input={"workspaceId": bench.workspace_id, "title": "bench"}
+    )
+    conversation = created["createConversation"]
+    assert conversation["__typename"] == "Conversation", conversation
+    if bench.mode == "conversation":
+        op_id, queue = await socket.subscribe(
+            "ConversationEvents", conversationId=conversation["id"]
+        )
+        await asyncio.sleep(0.05)  # let the subscription go live before sending
+    given = {"conversationId": conversation["id"], "content": PROMPT, "model": bench.model_id}
+    server_cpu = await bench.server_cpu()
+    client_cpu, sent = time.process_time(), PERF()
+    payload = (await gql.op("SendMessage", token, input=given))["sendMessage"]
+    returned = PERF()
+    if payload["__typename"] != "ChatTurn":
+        raise RuntimeError(f"sendMessage failed: {payload}")
+    answer_id = payload["assistantMessage"]["id"]
+    subscribed = PERF()
+    if bench.mode == "message":
+        op_id, queue = await socket.subscribe("MessageStream", messageId=answer_id)
+    field_name = "messageStream" if bench.mode == "message" else "conversationEvents"
+    async with asyncio.timeout(60):
+        deltas, end = await collect(queue, field_name)
+    client_cpu = time.process_time() - client_cpu
+    if bench.mode == "conversation":
+        await socket.stop(op_id)
+    # The answer is closed; its generation task ends before the next round.
+    answer_db_id = from_global_id(answer_id, "Message")[1]
+    stamps = (await bench.http.get(f"/bench/answer/{answer_db_id}")).json()
+    server_cpu = await bench.server_cpu() - server_cpu
+    server = ServerStamps(
+        stamps["started"],
+        stamps["prompted"],
+        stamps["pushes"],
+        [tuple(send) for send in stamps["sends"]],
+    )
+    message = end["message"]
+    return Run(
+        sent=sent,
+        returned=returned,
+        subscribed=subscribed,
+        deltas=deltas,
+        provider=await bench.provider_call(),
+        server=server,
+        status=message["status"],
+        content=message["content"],
+        reserved=stamps["reserved"],
+        server_cpu=server_cpu,
+        client_cpu=client_cpu,
+    )
+
+
+async def measure(args: argparse.Namespace, database_url: str) -> Any:
+    import httpx
+    import openai
+
+    from bench.latency_figures import Figures
+
+    figures = Figures()
+    async with contextlib.AsyncExitStack() as stack:
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="synapse-bench-"))
+        provider_url = await stack.enter_async_context(provider_process(args))
+        address, _ = await stack.enter_async_context(
+            server_process(args, database_url, provider_url, data_dir)
+        )
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=f"http://{address}", timeout=60)
+        )
+        provider_http = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=provider_url.removesuffix("/v1"), timeout=60)
+        )
+        sdk = openai.AsyncOpenAI(base_url=provider_url, api_key="sk-bench", max_retries=0)
+        stack.push_async_callback(sdk.close)
+        gql = Client(http)
+        token, workspace_id, model_id = await arrange(gql)
+        await set_budget(gql, token, workspace_id)
+        socket = await stack.enter_async_context(
+            GraphQLSocket.connect(f"ws://{address}/graphql", token)
+        )
+        bench = Bench(
+            gql, http, provider_http, sdk, socket, token, workspace_id, model_id, args.subscribe
+        )
+        order = random.Random(7)
+        for index in range(args.warmup + args.runs):
+            if index == args.warmup:
+                await http.post("/bench/stalls")
+            first, second = (direct_call, through_server)[:: order.choice((1, -1))]
+            one, other = await first(bench), await second(bench)
+            run, direct = (one, other) if first is through_server else (other, one)
+            if run.status != "COMPLETED":
+                raise RuntimeError(f"round {index}: the answer is {run.status}")
+            if index >= args.warmup:
+                figures.add(run, direct)
+        stalls = (await http.get("/bench/stalls")).json()
+        figures.gc_pauses = [tuple(pause) for pause in stalls["gc_pauses"]]
+        figures.lags = stalls["lags"]
+    return figures
+
+
+def environment(args: argparse.Namespace, database: str, load: float) -> dict[str, str]:
     return {
+        "processes": "client (this one), server, loopback provider: one each",
+        "clock": "time.perf_counter: " + time.get_clock_info("perf_counter").implementation,
         "realtime": f"Redis {args.redis}" if args.redis else "in-process (memory)",
         "subscription": (
             "messageStream, opened after sendMessage returned"
             if args.subscribe == "message"
             else "conversationEvents, opened before sendMessage"
         ),
-        "tokens per answer": str(args.tokens),
-        "token interval": f"{args.token_interval_ms:g} ms",
-        "runs (+ warm-up)": f"{args.runs} (+ {args.warmup} excluded)",
-        "event loop": args.loop + (", gc.freeze() after start-up" if args.gc_freeze else ""),
-        "objects tracked by gc": f"{figures.objects} alive after the last run"
-        + (f" ({gc.get_freeze_count()} frozen)" if args.gc_freeze else ""),
+        "budget": "hard-stop workspace budget (each call reserves, then settles)",
+        "tokens per answer": f"{args.tokens}, every {args.token_interval_ms:g} ms",
+        "rounds (+ warm-up)": f"{args.runs} (+ {args.warmup} excluded); each round one answer"
+        " through the server and one direct SDK call, in random order",
+        "event loop": args.loop,
         "database": database,
         "python / cpus": f"{platform.python_version()} / {os.cpu_count()}",
-        "load average (1 min)": f"{os.getloadavg()[0]:.2f} at the end",
+        "load average (1 min)": f"{load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end",
     }
 
 
@@ -829,8 +813,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench.stream_latency",
         description="Latency the server adds to streamed answers (figures, no assertions).",
     )
-    parser.add_argument("--runs", type=int, default=20, help="measured answers (default 20)")
-    parser.add_argument("--warmup", type=int, default=2, help="excluded answers first (2)")
+    parser.add_argument("--runs", type=int, default=20, help="measured rounds (default 20)")
+    parser.add_argument("--warmup", type=int, default=2, help="excluded rounds first (2)")
     parser.add_argument("--tokens", type=int, default=200, help="chunks per answer (200)")
     parser.add_argument(
         "--token-interval-ms", type=float, default=5.0, help="between chunks (default 5)"
@@ -843,15 +827,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="messageStream after the mutation (default) or conversationEvents before it",
     )
     parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() once the app has started (a mitigation for long full collections)",
-    )
-    parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),
         default="uvloop",
-        help="event loop (uvloop, as `synapse-gql serve` uses when installed)",
+        help="event loop of every process (uvloop, as `synapse-gql serve` uses when installed)",
     )
     args = parser.parse_args(argv)
     if args.runs < 1 or args.tokens < 1 or args.warmup < 0 or args.token_interval_ms < 0:
@@ -860,6 +839,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.latency_figures import report
+
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     run = asyncio.run
@@ -870,11 +851,12 @@ def main(argv: list[str] | None = None) -> int:
             args.loop = "asyncio"
         else:
             run = uvloop.run
+    load = os.getloadavg()[0]
     with bench_database() as (url, database):
         started = PERF()
         figures = run(measure(args, url))
         elapsed = PERF() - started
-    print(report(figures, environment(args, database, figures)))
+    print(report(figures, environment(args, database, load)))
     print(f"\n(measured in {elapsed:.1f} s)")
     return 0
 

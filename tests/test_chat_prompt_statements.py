@@ -99,3 +99,35 @@ async def test_a_first_question_reads_no_edits_and_a_later_one_does(
     assert not any(edits in s for s in first_log.statements), first_log.statements
     assert any(edits in s for s in second_log.statements), second_log.statements
     assert first_log.count == second_log.count - 1
+
+
+async def test_a_budgeted_answer_sends_the_prompt_its_reservation_counted(
+    gql, make_user, make_workspace, db_engine, sql_log
+) -> None:
+    """Given a conversation with one answered turn and a budget covering it, when the next
+    question is sent, then its thread is read once (by the reservation, in the mutation)
+    and the generation sends that prompt: no second read, no later write of its size, which
+    the answer's row has from its insert."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    mock = await price_the_mock(gql, db_engine, await make_user("root"))
+    conversation = await new_conversation(gql, owner, workspace)
+    made = await set_budget(gql, owner, workspace, limit="1000")
+    assert made["__typename"] == "Budget", made
+    first = await send(gql, owner, conversation, "first question", model=mock)
+    assert first["__typename"] == "ChatTurn", first
+    await wait_for(lambda: _closed(db_engine, first["assistantMessage"]["id"]))
+
+    with sql_log() as log:
+        turn = await send(gql, owner, conversation, "second question", model=mock)
+        assert turn["__typename"] == "ChatTurn", turn
+        await wait_for(lambda: _closed(db_engine, turn["assistantMessage"]["id"]))
+
+    thread_reads = [s for s in log.statements if "messages.role, messages.content" in s]
+    assert len(thread_reads) == 1, thread_reads
+    size_writes = [s for s in log.statements if "SET generation=" in s.replace(" = ", "=")]
+    assert size_writes == [], size_writes
+    sql = "SELECT (generation->>'prompt_tokens')::int FROM messages WHERE id = :id"
+    tokens = await scalar(db_engine, sql, id=db_id(turn["assistantMessage"]["id"]))
+    assert tokens is not None
+    assert tokens > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import openai
 import pytest
 
 from synapse_gql.llm import (
@@ -84,6 +85,42 @@ async def test_stream_yields_tokens_in_order_and_the_reported_usage(host, provid
     assert drained.end == StreamEnd(finish_reason="stop", usage=Usage(33, 5))
     assert host.last.body["stream"] is True
     assert host.last.body["stream_options"] == {"include_usage": True}
+
+
+async def test_chunks_are_read_as_json_and_one_client_serves_a_key(
+    host, provider, monkeypatch
+) -> None:
+    """Two streamed replies with one key: the SDK builds no model per chunk (each is read
+    once as JSON from the SDK's own stream) and the key's client is made once; a second
+    key gets its own."""
+    built = []
+    real_init = openai.AsyncOpenAI.__init__
+
+    def counted_init(self, *args, **kwargs) -> None:
+        built.append(kwargs.get("api_key"))
+        real_init(self, *args, **kwargs)
+
+    processed = []
+    real_process = openai.AsyncOpenAI._process_response_data
+
+    def counted_process(self, *args, **kwargs):
+        processed.append(1)
+        return real_process(self, *args, **kwargs)
+
+    monkeypatch.setattr(openai.AsyncOpenAI, "__init__", counted_init)
+    monkeypatch.setattr(openai.AsyncOpenAI, "_process_response_data", counted_process)
+    host.default = Reply(text="One two three", input_tokens=7, output_tokens=3)
+
+    first = await drain(provider.stream(MESSAGES, PARAMS, api_key=KEY))
+    second = await drain(provider.stream(MESSAGES, PARAMS, api_key=KEY))
+    other = await drain(provider.stream(MESSAGES, PARAMS, api_key="sk-other"))
+
+    for drained in (first, second, other):
+        assert drained.tokens == ["One", " two", " three"]
+        assert drained.end == StreamEnd(finish_reason="stop", usage=Usage(7, 3))
+    assert processed == []
+    assert built == [KEY, "sk-other"]
+    assert [key_of(request) for request in host.requests] == [KEY, KEY, "sk-other"]
 
 
 async def test_a_host_without_usage_gets_an_estimate(host, provider) -> None:

@@ -12,7 +12,6 @@ kept for the answer; the first turn kept is a user turn.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select, tuple_
@@ -22,6 +21,7 @@ from sqlalchemy.orm import aliased
 from synapse_gql.errors import DomainError, ErrorCode
 from synapse_gql.llm import ChatMessage, GenerationParams, count_tokens
 from synapse_gql.models import LLM, Message, MessageRole, MessageStatus
+from synapse_gql.pipeline.plan import Prompt
 
 ANSWER_SHARE = 4  # with no max tokens set, keep 1/4 of the window for the answer
 
@@ -101,14 +101,6 @@ def window(llm: LLM, params: GenerationParams) -> int:
     """Tokens the prompt may use: the context window less the room kept for the answer."""
     room = params.max_tokens or min(llm.max_output_tokens, llm.context_window // ANSWER_SHARE)
     return max(llm.context_window - room, 0)
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """The messages to send and the tokens counted for them while fitting the window."""
-
-    messages: list[ChatMessage]
-    tokens: int
 
 
 def fit(

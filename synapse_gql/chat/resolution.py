@@ -25,7 +25,14 @@ from synapse_gql.errors import DomainError, ErrorCode
 from synapse_gql.generation.prompts import Sampling, generation_params
 from synapse_gql.llm import RESERVED_PARAMETERS, GenerationParams, Provider
 from synapse_gql.models import LLM, Agent, Conversation, Workspace
-from synapse_gql.pipeline.plan import CallPlan, ModelChoice, choose, enabled_provider, reserve
+from synapse_gql.pipeline.plan import (
+    CallPlan,
+    ModelChoice,
+    Prompt,
+    choose,
+    enabled_provider,
+    reserve,
+)
 from synapse_gql.state import AppState
 
 MODEL_PATH = ["input", "model"]
@@ -56,6 +63,8 @@ def generation_info(plan: CallPlan, user_id: uuid.UUID) -> dict[str, Any]:
         "user_id": str(user_id),
         "api_token_id": str(token) if (token := request_api_token()) else None,
         RESERVATION_KEY: str(plan.reservation_id) if plan.reservation_id else None,
+        # The prompt's size when the plan has it (else the generation notes it once built).
+        **({"prompt_tokens": plan.prompt.tokens} if plan.prompt is not None else {}),
     }
 
 
@@ -162,26 +171,24 @@ async def _fallback(
         return None
 
 
-async def _prompt_tokens(
+async def _counted_prompt(
     session: AsyncSession,
     state: AppState,
     choice: ModelChoice,
     system_prompt: str | None,
     question_id: uuid.UUID | None,
-) -> int:
-    """The prompt's tokens as the generation will count them; the most the model's window
-    lets the prompt take when the question is unknown or does not fit (its call fails
-    before any token, and the reservation is released)."""
-    if question_id is not None:
-        try:
-            limit = state.settings.history_max_messages
-            prompt = await prompt_for(
-                session, question_id, choice.llm, choice.params, system_prompt, limit
-            )
-            return prompt.tokens
-        except DomainError:
-            pass
-    return window(choice.llm, choice.params)
+) -> Prompt | None:
+    """The prompt as the generation would build it; None when the question is unknown or
+    does not fit (its call fails before any token, and the reservation is released)."""
+    if question_id is None:
+        return None
+    try:
+        limit = state.settings.history_max_messages
+        return await prompt_for(
+            session, question_id, choice.llm, choice.params, system_prompt, limit
+        )
+    except DomainError:
+        return None
 
 
 async def plan_call(
@@ -200,13 +207,21 @@ async def plan_call(
     system_prompt = target.agent.system_prompt if target.agent is not None else None
     fallback = await _fallback(session, state, target, user_id)
     plan = CallPlan(primary, fallback, system_prompt or None)
+    counted: list[Prompt] = []  # the primary's, kept for the call (built once)
 
     async def prompt_tokens(choice: ModelChoice) -> int:
-        return await _prompt_tokens(session, state, choice, plan.system_prompt, question_id)
+        """The prompt's tokens as the generation will count them; the most the model's
+        window lets the prompt take when it cannot be built."""
+        prompt = await _counted_prompt(session, state, choice, plan.system_prompt, question_id)
+        if prompt is None:
+            return window(choice.llm, choice.params)
+        if choice is plan.primary:
+            counted.append(prompt)
+        return prompt.tokens
 
     coverage = Coverage(target.workspace.id, target.project_id, user_id, request_api_token())
     reservation_id = await reserve(session, coverage, plan.choices, prompt_tokens, CONFIGURED_PATH)
-    return replace(plan, reservation_id=reservation_id)
+    return replace(plan, reservation_id=reservation_id, prompt=counted[0] if counted else None)
 
 
 def is_request_error(error: DomainError) -> bool:

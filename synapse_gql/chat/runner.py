@@ -152,6 +152,15 @@ class Generation:
         return await self._call(choice, messages)
 
     async def _prompt(self, choice: ModelChoice) -> list[ChatMessage]:
+        """The prompt the plan counted for the primary model when it reserved (its size
+        is on the row already), else the one built now."""
+        plan = self.job.plan
+        if choice is plan.primary and plan.prompt is not None:
+            return plan.prompt.messages
+        return await self._built_prompt(choice)
+
+    async def _built_prompt(self, choice: ModelChoice) -> list[ChatMessage]:
+        """The history read now, cut to ``choice``'s window; its size noted on the row."""
         async with self.state.db.transaction() as session:
             prompt = await prompt_for(
                 session,

@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 
 import strawberry
+from sqlalchemy import select
 
 from synapse_gql.chat.streams import (
     Added,
@@ -34,23 +35,32 @@ from synapse_gql.chat.types import (
     ending,
 )
 from synapse_gql.context import Context, Info
-from synapse_gql.conversations.access import conversation_for, message_for
-from synapse_gql.errors import DomainError, InvalidInput
+from synapse_gql.conversations.access import conversation_for
+from synapse_gql.errors import DomainError, InvalidInput, NotFound
 from synapse_gql.gql.permissions import AUTHENTICATED
 from synapse_gql.gql.relay import decode_id
 from synapse_gql.models import Conversation, MemberRole, Message, MessageRole
 from synapse_gql.realtime.admission import subscribe_slot
 from synapse_gql.realtime.guard import watched
+from synapse_gql.workspaces.membership import readable_workspaces
 
 
 async def readable_answer(context: Context, message_id: uuid.UUID) -> Message:
-    """The answer ``message_id`` when the viewer may stream it (one small query);
-    ``DomainError`` (NOT_FOUND, INVALID_INPUT) otherwise."""
+    """The answer ``message_id`` when the viewer may stream it (any role in its workspace,
+    checked in the same statement that reads it: one round trip on the subscribe's path);
+    ``DomainError`` (NOT_FOUND, as for an id that does not exist; INVALID_INPUT)
+    otherwise."""
     viewer = context.require_viewer()
+    member_of = readable_workspaces(viewer.id)
+    stmt = (
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.id == message_id, Conversation.workspace_id.in_(member_of))
+    )
     async with context.sessions() as session:
-        message, _ = await message_for(
-            session, viewer.id, message_id, MemberRole.VIEWER, ["messageId"]
-        )
+        message = await session.scalar(stmt)
+    if message is None:
+        raise NotFound("No such message.", field=["messageId"])
     if message.role is not MessageRole.ASSISTANT:
         raise InvalidInput("Only answers stream; this is a user message.", field=["messageId"])
     return message

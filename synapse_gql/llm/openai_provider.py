@@ -4,12 +4,14 @@ Llama hosts, Ollama, vLLM) under another base URL."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
 from synapse_gql.llm.base import Timeouts
+from synapse_gql.llm.openai_wire import ClientCache, chunk_payloads
 from synapse_gql.llm.registration import ProviderSpec, provider, register_provider
 from synapse_gql.llm.support import (
     CONTENT_FILTER_PHRASES,
@@ -80,15 +82,20 @@ def _stream_error(exc: openai.APIError) -> ProviderError:
 
 
 def _usage(raw: Any) -> Usage:
-    """The host's usage; ``prompt_tokens`` includes the cached input, which is kept apart."""
-    details = getattr(raw, "prompt_tokens_details", None)
-    prompt = int(raw.prompt_tokens or 0)
-    cached = min(prompt, int(getattr(details, "cached_tokens", None) or 0))
-    return Usage(
-        input_tokens=prompt - cached,
-        output_tokens=int(raw.completion_tokens or 0),
-        cache_read_tokens=cached,
-    )
+    """The host's usage (an SDK object or its JSON); ``prompt_tokens`` includes the cached
+    input, which is kept apart."""
+    if isinstance(raw, dict):
+        details = raw.get("prompt_tokens_details") or {}
+        prompt = int(raw.get("prompt_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or 0)
+        cached_tokens = details.get("cached_tokens") if isinstance(details, dict) else None
+    else:
+        details = getattr(raw, "prompt_tokens_details", None)
+        prompt = int(raw.prompt_tokens or 0)
+        completion = int(raw.completion_tokens or 0)
+        cached_tokens = getattr(details, "cached_tokens", None)
+    cached = min(prompt, int(cached_tokens or 0))
+    return Usage(input_tokens=prompt - cached, output_tokens=completion, cache_read_tokens=cached)
 
 
 @dataclass
@@ -99,18 +106,20 @@ class _Collected:
     finish: str | None = None
     usage: Usage | None = None
 
-    def take(self, chunk: Any) -> str | None:
-        """Fold one chunk in; return its text, if it carries some."""
-        if chunk.usage is not None:
-            self.usage = _usage(chunk.usage)
+    def take(self, chunk: dict[str, Any]) -> str | None:
+        """Fold one chunk (its JSON) in; return its text, if it carries some."""
+        usage = chunk.get("usage")
+        if usage is not None:
+            self.usage = _usage(usage)
         text: str | None = None
-        for choice in chunk.choices or ():
-            if choice.index != 0:
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
                 continue
-            if choice.delta and choice.delta.content:
-                text = str(choice.delta.content)
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                text = str(content)
                 self.parts.append(text)
-            self.finish = choice.finish_reason or self.finish
+            self.finish = choice.get("finish_reason") or self.finish
         return text
 
     def reported(self) -> PartialUsage | None:
@@ -151,18 +160,23 @@ class OpenAICompatibleProvider:
         self.timeouts = timeouts or Timeouts()
         self.max_tokens_field = max_tokens_field
         self._http: openai.DefaultAsyncHttpxClient | None = None
+        self._clients = ClientCache(self._new_client)
 
     def _default_key(self) -> str | None:
         """The key used when the caller has none: a placeholder, never OpenAI's env key."""
         return NO_KEY
 
     def _client(self, api_key: str | None) -> openai.AsyncOpenAI:
+        """The client of ``api_key`` (kept for the next calls with the same key)."""
+        return self._clients.get(api_key if api_key is not None else self._default_key())
+
+    def _new_client(self, api_key: str | None) -> openai.AsyncOpenAI:
         timeout = openai.Timeout(self.timeouts.total, connect=self.timeouts.connect)
         if self._http is None:
             self._http = openai.DefaultAsyncHttpxClient(timeout=timeout)
         try:
             return openai.AsyncOpenAI(
-                api_key=api_key if api_key is not None else self._default_key(),
+                api_key=api_key,
                 base_url=self.base_url,
                 timeout=timeout,
                 max_retries=0,
@@ -193,7 +207,8 @@ class OpenAICompatibleProvider:
         *,
         api_key: str | None,
     ) -> AsyncGenerator[TokenDelta | StreamEnd | UsageReport, None]:
-        """Stream the reply; usage comes from the host's final chunk (``include_usage``)."""
+        """Stream the reply; usage comes from the host's final chunk (``include_usage``).
+        Chunks are read as JSON (:func:`~synapse_gql.llm.openai_wire.chunk_payloads`)."""
         client = self._client(api_key)
         collected = _Collected()
         try:
@@ -202,8 +217,8 @@ class OpenAICompatibleProvider:
                 stream=True,
                 stream_options={"include_usage": True},
             )
-            async with response:
-                async for chunk in response:
+            async with response, aclosing(chunk_payloads(response)) as chunks:
+                async for chunk in chunks:
                     reported = collected.usage
                     text = collected.take(chunk)
                     if text:
@@ -246,6 +261,7 @@ class OpenAICompatibleProvider:
 
     async def aclose(self) -> None:
         """Close the pooled HTTP connections."""
+        self._clients.clear()
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()

@@ -16,13 +16,14 @@
 from synapse_gql.pipeline.announce import announce
 from synapse_gql.pipeline.call import failure, needs_fallback, start_call
 from synapse_gql.pipeline.meter import CallScope, MeteredHook, call_record, meter_and_settle
-from synapse_gql.pipeline.plan import CallPlan, ModelChoice, choose, reserve
+from synapse_gql.pipeline.plan import CallPlan, ModelChoice, Prompt, choose, reserve
 
 __all__ = [
     "CallPlan",
     "CallScope",
     "MeteredHook",
     "ModelChoice",
+    "Prompt",
     "announce",
     "call_record",
     "choose",

@@ -18,7 +18,7 @@ from synapse_gql.errors import DomainError, ErrorCode
 from synapse_gql.generation.failures import MODEL_PATH
 from synapse_gql.generation.keys import ResolvedKey, resolve_key
 from synapse_gql.generation.prompts import recorded_parameters
-from synapse_gql.llm import MOCK_PROVIDER, GenerationParams, Provider
+from synapse_gql.llm import MOCK_PROVIDER, ChatMessage, GenerationParams, Provider
 from synapse_gql.metering import cost, current_price
 from synapse_gql.models import LLM, LLMPrice
 from synapse_gql.state import AppState
@@ -45,14 +45,25 @@ class ModelChoice:
 
 
 @dataclass(frozen=True)
+class Prompt:
+    """The messages to send a model and the tokens counted for them."""
+
+    messages: list[ChatMessage]
+    tokens: int
+
+
+@dataclass(frozen=True)
 class CallPlan:
-    """A planned call: the model, its fallback (None: none), the system prompt, and the
-    budget reservation of its worst case (None: no budget covers it)."""
+    """A planned call: the model, its fallback (None: none), the system prompt, the budget
+    reservation of its worst case (None: no budget covers it), and the primary model's
+    prompt when the reservation counted it (the call sends that one instead of building
+    it again; None: the call builds its prompt)."""
 
     primary: ModelChoice
     fallback: ModelChoice | None = None
     system_prompt: str | None = None
     reservation_id: uuid.UUID | None = None
+    prompt: Prompt | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def choices(self) -> Sequence[ModelChoice]:
