@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     graphiql: bool = True
     allow_registration: bool = True
     access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # An HTTP request's access token and its account are remembered this long (0: read the
+    # account on every request): an account disabled, deleted or changed in the database
+    # is seen by HTTP requests at most this late. WebSockets always re-read the account.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     invitation_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Logins and sign-ups: hashing threads; failed logins per account (backoff, then a
@@ -69,6 +73,9 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(default=4000, ge=100)
     max_query_cost: int = Field(default=50_000, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Queries made only of fields with a SQL form run as one statement that builds the
+    # response in PostgreSQL (``synapse_gql.compiled``); off, every query runs its resolvers.
+    compiled_reads: bool = True
     # ``nodes(ids:)`` takes at most this many ids (each is also counted in the cost).
     max_nodes_ids: int = Field(default=100, ge=1, le=10_000)
     # Open WebSockets per user and per client address (shared through Redis when set), and

@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from fastapi import HTTPException
-from fastapi.responses import JSONResponse
+from cross_web import HTTPException as ViewHTTPException
+from fastapi import HTTPException, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
@@ -18,7 +20,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
-from synapse_gql.accounts.auth import authenticate, bearer_token
+from synapse_gql.accounts.auth import (
+    authenticate,
+    authenticate_request,
+    bearer_token,
+    cached_viewer,
+)
 from synapse_gql.context import Context, Viewer
 from synapse_gql.errors import ErrorCode, Unauthenticated
 from synapse_gql.gql.http_request import GraphQLRequestParsing
@@ -42,28 +49,41 @@ BUSY_MESSAGE = "The server is busy; try again shortly."
 
 
 async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
-    """A request's context (a FastAPI dependency); an invalid HTTP bearer token is a 401 at
-    once. The request's read connection returns to the pool when the request ends, whether
-    or not an operation ran."""
-    state: AppState = connection.app.state.synapse
-    if connection.scope["type"] == "websocket":
-        # Authenticated in connection-init; the socket's operations run at once, so each
-        # read checks a connection out for itself.
-        yield Context(state, viewer=None, hold_reads=False)
-        return
+    """A WebSocket's context (a FastAPI dependency): authenticated in connection-init; the
+    socket's operations run at once, so each read checks a connection out for itself."""
+    yield Context(connection.app.state.synapse, viewer=None, hold_reads=False)
+
+
+async def http_context(request: Request, response: Response) -> Context:
+    """An HTTP request's context; an invalid bearer token is a 401 at once. The request's
+    read connection is checked out by its first read (the account's, when the token was
+    not checked recently: returned at once, so parsing and validating the document, or a
+    mutation's own transaction, hold no connection of the pool meanwhile)."""
+    state: AppState = request.app.state.synapse
     reads = ReadConnection(state.db.read_engine)
     try:
-        try:
-            viewer = await _viewer(state, connection, reads)
-        except (TimeoutError, PoolTimeoutError):
-            yield BusyContext(state, viewer=None, reads=reads)
-            return
-        # Returned until the operation's first read: parsing and validating the document,
-        # or a mutation's own transaction, hold no connection of the pool meanwhile.
-        await reads.release()
-        yield Context(state, viewer=viewer, reads=reads)
+        viewer = await _viewer(state, request, reads)
+        context = Context(state, viewer=viewer, reads=reads)
+    except (TimeoutError, PoolTimeoutError):
+        context = BusyContext(state, viewer=None, reads=reads)
     finally:
         await reads.release()
+    context.request = request
+    context.response = response
+    return context
+
+
+async def request_context(request: Request, response: Response) -> AsyncIterator[Context]:
+    """:func:`http_context` as a FastAPI dependency for plain HTTP routes (the invoice CSV):
+    the read connection returns to the pool when the route is done; 503 when the caller
+    could not be authenticated in time."""
+    context = await http_context(request, response)
+    if isinstance(context, BusyContext):
+        raise HTTPException(status_code=503, detail=BUSY_MESSAGE, headers={"Retry-After": "1"})
+    try:
+        yield context
+    finally:
+        await context.reads.release()
 
 
 class BusyContext(Context):
@@ -77,13 +97,14 @@ def busy_response() -> JSONResponse:
     return JSONResponse({"errors": [error]}, status_code=503, headers={"Retry-After": "1"})
 
 
-async def _viewer(
-    state: AppState, connection: HTTPConnection, reads: ReadConnection
-) -> Viewer | None:
+async def _viewer(state: AppState, request: Request, reads: ReadConnection) -> Viewer | None:
     try:
-        token = bearer_token(connection.headers.get("authorization"))
+        token = bearer_token(request.headers.get("authorization"))
+        viewer = cached_viewer(state, token)
+        if viewer is not None:
+            return viewer
         async with asyncio.timeout(AUTHENTICATE_TIMEOUT_SECONDS):
-            return await authenticate(state, token, reads)
+            return await authenticate_request(state, token, reads)
     except Unauthenticated as error:
         raise HTTPException(
             status_code=401, detail=error.message, headers={"WWW-Authenticate": "Bearer"}
@@ -124,6 +145,41 @@ class SynapseGraphQLRouter(
     graphql_ws_handler_class = cast(
         "type[BaseGraphQLWSHandler[Context, None]]", MetricsGraphQLWSHandler
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._serve_http_directly()
+
+    def _serve_http_directly(self) -> None:
+        """Replace Strawberry's GET and POST routes, which resolve the context through
+        FastAPI's dependency injection (a generator dependency, an exit stack and a
+        shielded exit per request), by one endpoint that builds the context itself."""
+        served = {"GET", "POST"}
+        for route in list(self.routes):
+            methods = getattr(route, "methods", None) or set()
+            if not isinstance(route, APIRoute) or not methods & served:
+                continue
+            self.routes.remove(route)
+            self.add_api_route(
+                route.path,
+                self.serve_http,
+                methods=sorted(methods & served),
+                include_in_schema=route.include_in_schema,
+                responses=route.responses,
+            )
+
+    async def serve_http(self, request: Request, response: Response) -> Any:
+        """A GraphQL request over HTTP (GET or POST), GraphiQL's page included."""
+        context = await http_context(request, response)
+        self.temporal_response = response
+        try:
+            return await self.run(request, context, None)
+        except ViewHTTPException as error:
+            return PlainTextResponse(error.reason, status_code=error.status_code)
+        finally:
+            # The operation returned its connection when it ended; this covers a request
+            # refused before any operation ran.
+            await context.reads.release()
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if not self.is_websocket_request(request):

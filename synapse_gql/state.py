@@ -15,6 +15,7 @@ from synapse_gql.security.keys import Keyring
 
 if TYPE_CHECKING:
     from synapse_gql.accounts.guard import LoginGuard
+    from synapse_gql.accounts.token_cache import TokenCache
     from synapse_gql.chat.manager import GenerationManager
     from synapse_gql.metrics.live import LiveMetrics
     from synapse_gql.operations import Operations
@@ -44,5 +45,7 @@ class AppState:
     feed_hub: FeedHub | None = field(default=None, init=False)
     # Live workspace metrics: tickers and subscriber groups (metrics.live; made on first use).
     live_metrics: LiveMetrics | None = field(default=None, init=False)
+    # Access tokens of HTTP requests recently checked (accounts.auth; made on first use).
+    access_tokens: TokenCache | None = field(default=None, init=False)
     # Results of dashboard widgets per widget and viewer (dashboards.execution).
     widget_cache: WidgetCache = field(default_factory=WidgetCache, init=False)

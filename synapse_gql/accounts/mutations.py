@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from synapse_gql.accounts import service
+from synapse_gql.accounts.auth import forget_account
 from synapse_gql.accounts.guard import TooManyAttempts
 from synapse_gql.accounts.types import (
     ApiTokenType,
@@ -89,6 +90,7 @@ class AccountMutation:
         new_hash = await service.rehash_if_needed(user, input.password)
         async with info.context.state.db.transaction() as session:
             user = await service.record_login(session, user, new_hash)
+        forget_account(info.context.state, user.id)  # tokens remembered hold the old row
         return _auth_payload(info, user)
 
     @strawberry.mutation(permission_classes=AUTHENTICATED, description="Create an API token.")

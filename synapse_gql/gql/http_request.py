@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types.unset import UNSET
@@ -99,6 +99,31 @@ def request_data(data: Any, protocol: Any) -> GraphQLRequestData:
     )
 
 
+def _mime_type(header: str) -> str:
+    """The media type of a ``Content-Type`` header (parameters aside), read as Strawberry's
+    parser does for the usual headers, without building an email message for it."""
+    media_type = header.partition(";")[0].strip()
+    if '"' in media_type or "(" in media_type:  # quoted or commented: the full parser
+        media_type, _ = parse_content_type(header)
+    return media_type
+
+
+def _may_stream(accept: str | None) -> bool:
+    """Whether ``Accept`` may ask for a streamed answer (multipart or server-sent events);
+    Strawberry's check of each transport runs only then."""
+    if not accept:
+        return False
+    accept = accept.lower()
+    return "multipart/mixed" in accept or "text/event-stream" in accept
+
+
+def _json_bytes(data: object) -> bytes:
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:  # integers beyond 64 bits in a ``JSON`` value
+        return json.dumps(data, separators=(",", ":")).encode()
+
+
 class GraphQLRequestParsing:
     """Request parsing for the GraphQL router: put it before the router in the bases.
 
@@ -119,15 +144,27 @@ class GraphQLRequestParsing:
         except orjson.JSONEncodeError:
             return json.dumps(data, separators=(",", ":"))
 
+    def create_response(self, response_data: Any, sub_response: Any) -> Response:
+        """The JSON response, encoded once, straight to bytes."""
+        response = Response(
+            _json_bytes(response_data),
+            media_type="application/json",
+            status_code=sub_response.status_code or 200,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        return response
+
     async def parse_http_body(self, request: Any) -> GraphQLRequestData:
-        content_type, _ = parse_content_type(request.content_type or "")
+        content_type = _mime_type(request.content_type or "")
         if request.method == "GET":
             data = self.parse_query_params(request.query_params)  # type: ignore[attr-defined]
         elif "application/json" in content_type:
             data = self.parse_json(await request.get_body())  # type: ignore[attr-defined]
         else:
             raise bad_request("Send the request as `application/json`.")
-        transport = self._get_stream_transport_from_headers(request.headers)  # type: ignore[attr-defined]
+        transport = None
+        if _may_stream(request.headers.get("accept")):
+            transport = self._get_stream_transport_from_headers(request.headers)  # type: ignore[attr-defined]
         data = await self.resolve_document(data)
         return request_data(data, transport.protocol if transport else "http")
 

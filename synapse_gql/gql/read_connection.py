@@ -99,6 +99,8 @@ class ReadConnection:
     async def release(self) -> None:
         """Return the connection to the pool, if one is checked out; later reads check
         out another."""
+        if self._connection is None and not self._lock.locked():
+            return  # nothing checked out, and no read under way that could check one out
         async with self._lock:
             await self._close()
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from synapse_gql.context import Context
 from synapse_gql.errors import DomainError
 from synapse_gql.gql.relay import decode_id
-from synapse_gql.graphql_route import get_context
+from synapse_gql.graphql_route import request_context
 from synapse_gql.invoices import repository
 from synapse_gql.invoices.periods import name_of
 from synapse_gql.invoices.service import BILLING_ROLE
@@ -43,7 +43,7 @@ router = APIRouter()
 
 @router.get("/invoices/{invoice_id:path}.csv", response_class=StreamingResponse)
 async def invoice_csv(
-    invoice_id: str, context: Context = Depends(get_context)
+    invoice_id: str, context: Context = Depends(request_context)
 ) -> StreamingResponse:
     """The invoice's lines, one CSV row each, amounts written exactly as stored."""
     if context.viewer is None:

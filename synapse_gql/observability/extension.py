@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -58,6 +59,18 @@ def operation_label(name: str | None) -> str:
     return name
 
 
+# The series of each metric by labels, looked up once (``labels()`` checks and locks).
+_children: dict[tuple[object, ...], Any] = {}
+
+
+def _series(metric: Any, *labels: str) -> Any:
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
 class GraphQLMetrics(SchemaExtension):
     """Counts and times every operation (see the module docstring); listed after
     ``ErrorMasking`` so it sees errors before they are masked."""
@@ -73,6 +86,8 @@ class GraphQLMetrics(SchemaExtension):
                 metrics.SUBSCRIPTIONS_OPEN.dec()
             self._record(operation, time.perf_counter() - started)
 
+    kind: str | None = None
+
     def on_execute(self) -> Iterator[None]:
         operation = _operation.get()
         if operation is not None and self._type() == OperationType.SUBSCRIPTION.value:
@@ -81,16 +96,19 @@ class GraphQLMetrics(SchemaExtension):
         yield
 
     def _type(self) -> str:
-        try:
-            return self.execution_context.operation_type.value
-        except Exception:  # no operation could be picked from the document
-            return "unknown"
+        # Found once: Strawberry looks the operation up in the document at every ask.
+        if self.kind is None:
+            try:
+                self.kind = self.execution_context.operation_type.value
+            except Exception:  # no operation could be picked from the document
+                return "unknown"
+        return self.kind
 
     def _record(self, operation: _Operation, seconds: float) -> None:
         name = operation_label(self.execution_context.operation_name)
         kind = self._type()
-        metrics.GRAPHQL_REQUESTS.labels(name, kind, self._outcome(operation)).inc()
-        metrics.GRAPHQL_DURATION.labels(name, kind).observe(seconds)
+        _series(metrics.GRAPHQL_REQUESTS, name, kind, self._outcome(operation)).inc()
+        _series(metrics.GRAPHQL_DURATION, name, kind).observe(seconds)
 
     def _outcome(self, operation: _Operation) -> str:
         result = self.execution_context.result

@@ -8,8 +8,8 @@ returned in the ``X-Request-Id`` response header, carried by every log line of t
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,7 +26,7 @@ def request_id_of(scope: Scope) -> str:
     for name, value in scope.get("headers") or ():
         if name == HEADER and _WELL_FORMED.fullmatch(value):
             return value.decode()
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, as a UUID's ``hex`` (without the object)
 
 
 class RequestIdMiddleware:

@@ -10,9 +10,10 @@ The counters live in the shared :class:`CounterStore` (Redis when configured).
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from synapse_gql.budgets.caller import request_api_token
 from synapse_gql.config import Settings
@@ -33,6 +34,13 @@ class Caller:
     model_calls: int | None  # None: anonymous callers cannot call models
 
 
+@lru_cache(maxsize=64)
+def utc_seconds(epoch: int) -> str:
+    """``epoch`` (whole seconds) as ``YYYY-MM-DDTHH:MM:SSZ`` (kept: every operation of a
+    second reports one of a few instants)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 @dataclass(frozen=True)
 class Spent:
     """The state of a bucket after an operation asked it for ``cost`` points."""
@@ -50,12 +58,11 @@ class Spent:
 
     def report(self) -> dict[str, object]:
         """``extensions.rateLimit``; ``resetAt`` is ``RateLimit-Reset`` seconds from now."""
-        reset_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=self.reset_seconds)
         return {
             "limit": self.limit,
             "cost": self.cost,
             "remaining": self.remaining,
-            "resetAt": reset_at.isoformat().replace("+00:00", "Z"),
+            "resetAt": utc_seconds(int(time.time()) + self.reset_seconds),
         }
 
     def headers(self) -> dict[str, str]:
