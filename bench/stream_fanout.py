@@ -273,14 +273,19 @@ class Subscriber:
 
 
 class Watchers:
-    """Every subscriber of a case; ``all_done`` is set when the last one has ended."""
+    """Every subscriber of a case; ``all_done`` is set when the last one has ended,
+    ``all_started`` when the last one has received its first message."""
 
     def __init__(self, count: int) -> None:
         self.subscribers = [Subscriber() for _ in range(count)]
         self.open = count
+        self.waiting_first = count
         self.all_done = asyncio.Event()
+        self.all_started = asyncio.Event()
+        self.on_all_started: list[Any] = []  # called once, when the last one started
         if count == 0:
             self.all_done.set()
+            self.all_started.set()
 
     def end(self, subscriber: Subscriber, at: float) -> None:
         if not subscriber.done:
@@ -293,6 +298,11 @@ class Watchers:
         """One graphql-transport-ws message of ``subscriber``'s operation."""
         if math.isnan(subscriber.first_at):
             subscriber.first_at = at
+            self.waiting_first -= 1
+            if self.waiting_first == 0:
+                for call in self.on_all_started:
+                    call()
+                self.all_started.set()
         kind = message["type"]
         if kind != "next":
             if kind == "error" or not subscriber.done:
@@ -609,6 +619,8 @@ async def one_answer(context: Context, case: Case) -> list[str]:
     [conversation] = await context.api.conversations(context.workspace_id, 1)
     watchers = Watchers(case.count)
     usage = Usage(context.server)
+    window: list[float] = []  # server CPU when sendMessage returned, when all had started
+    watchers.on_all_started.append(lambda: window.append(context.server.cpu_seconds()))
     async with sockets(
         context.server.ws_url, context.api.token, watchers, context.per_socket
     ) as opened:
@@ -618,6 +630,7 @@ async def one_answer(context: Context, case: Case) -> list[str]:
         except Exception as error:
             return [f"  sendMessage failed: {error!r:.500}"]
         returned = PERF()
+        window.append(context.server.cpu_seconds())
         payload = stream_payload(answer_id)
         starts = []
         for index, socket in enumerate(opened):
@@ -637,10 +650,23 @@ async def one_answer(context: Context, case: Case) -> list[str]:
         f"  subscribe frames written in    {frames_sent * 1000:.1f} ms",
         f"  SUBSCRIBE-ALL (sendMessage returned -> every subscriber's 1st message)"
         f" {max(firsts, default=math.nan) * 1000:.1f} ms",
+        *window_lines(window, case.count),
         f"  DELIVERY after the 1st subscriber, ms p50/p99/max: {spread(delays)}",
         f"    deltas first delivered after all had subscribed: {spread(live)}",
         *integrity_lines(check),
         *usage.lines(sum(check.received)),
+    ]
+
+
+def window_lines(window: list[float], count: int) -> list[str]:
+    """The server's CPU over the subscribe window, per subscriber (set-up, replay of the
+    deltas written meanwhile and their delivery included)."""
+    if len(window) < 2:
+        return []
+    cpu = window[1] - window[0]
+    return [
+        f"    server CPU over that window {cpu * 1000:.0f} ms,"
+        f" {cpu / count * 1e6:.0f} us per subscriber"
     ]
 
 

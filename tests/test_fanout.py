@@ -96,8 +96,11 @@ async def test_each_event_is_executed_once_per_group_and_reaches_everyone(
         *deltas, end = events
         assert [d["sequence"] for d in deltas] == list(range(RESUMED_AFTER + 1, last + 1))
         assert deltas[0]["offset"] == len("".join(d["text"] for d in full[0][:RESUMED_AFTER]))
-    # Three groups (same, short, resumed): each delta once per group, each end once.
-    assert hub_of(server).executions == (last + 1) * 2 + (last - RESUMED_AFTER + 1)
+    # Three groups (same, short, resumed): each delta written once per group (from the
+    # selection's template, not executed), each end executed once.
+    hub = hub_of(server)
+    assert hub.rendered == last * 2 + (last - RESUMED_AFTER)
+    assert hub.executions == 3
 
 
 async def raw_socket_that_stops_reading(url: str, token: str, answer_id: str, count: int) -> Any:

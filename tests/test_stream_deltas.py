@@ -40,14 +40,15 @@ async def test_pumps_of_several_answers_send_in_one_batch() -> None:
     first, second, third = pumps
     for pump, token in ((first, "a"), (second, "b"), (third, "c")):
         pump.push(token)
-    await asyncio.sleep(0)  # the batch is in flight: the first pump's next tokens gather
+    await asyncio.sleep(0)  # the batch is in flight: the first pump's next tokens wait
     first.push(" d")
     first.push(" e")
-    assert [await pump.close() for pump in pumps] == [2, 1, 1]
+    assert [await pump.close() for pump in pumps] == [3, 1, 1]
 
-    assert [[d.text for _, d in batch] for batch in log.batches] == [["a", "b", "c"], [" d e"]]
-    [(message_id, delta)] = log.batches[1]
-    assert (message_id, delta.sequence, delta.offset) == (first._message_id, 2, 1)
+    # The tokens that waited go out in one batch, each its own delta.
+    assert [[d.text for _, d in batch] for batch in log.batches] == [["a", "b", "c"], [" d", " e"]]
+    placed = [(message_id, d.sequence, d.offset) for message_id, d in log.batches[1]]
+    assert placed == [(first._message_id, 2, 1), (first._message_id, 3, 3)]
     assert first.text == "a d e"
 
 

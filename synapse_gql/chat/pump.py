@@ -5,10 +5,10 @@ answer streaming in the process share one :class:`DeltaOutbox` per stream log: a
 its pump ready, and one task takes the next delta of every ready pump and hands them to
 :meth:`~synapse_gql.realtime.stream_log.StreamLog.append_batch` together (with Redis: one
 pipelined round trip for all the answers, not one per delta). While a batch is in flight
-the next tokens of each answer gather and go out together as its next delta, so a fast
-model is never slowed by the round trip, and a model slower than the round trip gets one
-delta per token. No task is created per delta: the outbox's task runs while pumps are
-ready and ends when none is.
+the next tokens of each answer gather and go out together in the next batch, each still
+its own delta (numbered in order), so a fast model is never slowed by the round trip and
+no two tokens are ever merged into one delta. No task is created per delta: the outbox's
+task runs while pumps are ready and ends when none is.
 
 A failed send is logged and the stream goes on: the text is still in the message row, from
 which subscribers catch up when the answer ends.
@@ -69,15 +69,18 @@ class DeltaPump:
             await idle
         return self.sequence
 
-    def take(self) -> Entry:
-        """The next delta (all the text queued) and its publications; it is in flight
-        until :meth:`sent`."""
-        text = self._pending[0] if len(self._pending) == 1 else "".join(self._pending)
+    def take(self) -> list[Entry]:
+        """The next deltas (one per text queued, in order) and their publications; they
+        are in flight until :meth:`sent`."""
+        entries = [self._entry(text) for text in self._pending]
         self._pending.clear()
+        self._in_flight = True
+        return entries
+
+    def _entry(self, text: str) -> Entry:
         delta = Delta(self.sequence + 1, self.offset, text)
         self.sequence, self.offset = delta.sequence, delta.end
         self._sent.append(text)
-        self._in_flight = True
         payload = encode_delta(self._message_text, delta)
         return self._message_id, delta, [(channel, payload) for channel in self._channels]
 
@@ -115,8 +118,8 @@ class DeltaOutbox:
             self._task = None
 
     async def _send(self, pumps: list[DeltaPump]) -> None:
-        """One batch: the next delta of each of ``pumps``, logged and published together."""
-        entries = [pump.take() for pump in pumps]
+        """One batch: the next deltas of each of ``pumps``, logged and published together."""
+        entries = [entry for pump in pumps for entry in pump.take()]
         try:
             await self._log.append_batch(entries)
         except Exception:

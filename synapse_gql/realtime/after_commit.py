@@ -12,7 +12,8 @@ a command that concerns no row (a stop request), raising when it cannot.
 ``session.info``, as :class:`PendingEvents`) and hooks that session's SQLAlchemy events:
 
 * ``after_commit`` of the outermost transaction schedules one task (on the running loop)
-  that publishes the transaction's events in order; the publisher keeps a reference to
+  that publishes the transaction's events in order, together (with Redis one pipelined
+  round trip per commit, not one per event); the publisher keeps a reference to
   every task until it ends, and :meth:`AfterCommitPublisher.drain` awaits them;
 * ``after_commit`` of a SAVEPOINT (``begin_nested``) hands its events to the enclosing
   transaction, and ``after_rollback`` of a SAVEPOINT drops the events queued inside it;
@@ -192,13 +193,14 @@ class AfterCommitPublisher:
         return task
 
     async def _send(self, items: list[tuple[str, str | bytes]]) -> None:
-        """Publish ``items`` in order; commits publish in the order they happened."""
+        """Publish ``items`` in order, together (Redis: one pipelined round trip per
+        commit); commits publish in the order they happened."""
         async with self._order:
-            for channel, message in items:
-                try:
-                    await self._broadcaster.publish(channel, message)
-                except Exception:
-                    log.exception("realtime: publishing to %r after commit failed", channel)
+            try:
+                await self._broadcaster.publish_many(items)
+            except Exception:
+                channels = sorted({channel for channel, _ in items})
+                log.exception("realtime: publishing to %s after commit failed", channels)
 
 
 def _sync(session: AsyncSession | Session) -> Session:

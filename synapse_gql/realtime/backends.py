@@ -11,7 +11,7 @@ at once (no queue, no task switch per message), and ``next_published`` is not us
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 from urllib.parse import urlparse
 
@@ -103,6 +103,9 @@ class Backend(Protocol):
     async def publish(self, channel: str, message: str) -> None:
         """Send ``message`` to every subscriber of ``channel``."""
 
+    async def publish_many(self, publications: Sequence[tuple[str, str]]) -> None:
+        """:meth:`publish` each ``(channel, message)`` in order, at once."""
+
     async def next_published(self) -> Event:
         """The next message received on a subscribed channel."""
 
@@ -129,6 +132,11 @@ class InMemoryBackend(MemoryBackend):
             self.receiver(channel, message)
         else:
             await super().publish(channel, message)
+
+    async def publish_many(self, publications: Sequence[tuple[str, str]]) -> None:
+        """Deliver each message in this process, in order."""
+        for channel, message in publications:
+            await self.publish(channel, message)
 
     async def connect(self) -> None:
         """Create the in-process queue and report the backend connected."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -136,6 +136,16 @@ class Broadcaster:
         self._require_open()
         text = message.decode("utf-8") if isinstance(message, bytes) else message
         await self._backend.publish(channel, text)
+
+    async def publish_many(self, publications: Sequence[tuple[str, str | bytes]]) -> None:
+        """:meth:`publish` each ``(channel, message)`` in order, at once (Redis: one
+        pipelined round trip)."""
+        self._require_open()
+        texts = [
+            (channel, message.decode("utf-8") if isinstance(message, bytes) else message)
+            for channel, message in publications
+        ]
+        await self._backend.publish_many(texts)
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
         """Context manager yielding a :class:`Subscription` to ``channel``.

@@ -39,12 +39,16 @@ class DeltaJournal:
 
     def append(self, message_id: uuid.UUID, delta: Delta) -> None:
         """Write ``delta`` as one line (to the page cache; no fsync)."""
+        self.append_many(message_id, [delta])
+
+    def append_many(self, message_id: uuid.UUID, deltas: list[Delta]) -> None:
+        """Write ``deltas`` (in order), one line each, with one ``write()``."""
         fd = self._files.get(message_id)
         if fd is None:
             self._directory.mkdir(parents=True, exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
             fd = self._files[message_id] = os.open(self.path(message_id), flags, 0o600)
-        os.write(fd, (delta.to_json() + "\n").encode())
+        os.write(fd, "".join(delta.to_json() + "\n" for delta in deltas).encode())
 
     def read(self, message_id: uuid.UUID) -> list[Delta]:
         """The deltas in the file of ``message_id`` (none when it has no file); a line cut

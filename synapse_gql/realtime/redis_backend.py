@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
 from urllib.parse import urlparse
@@ -117,6 +118,17 @@ class RedisPubSubBackend:
         if self._closed:
             raise BroadcasterClosedError("the broadcaster is disconnected")
         await self._client.publish(channel, message)
+
+    async def publish_many(self, publications: Sequence[tuple[str, str]]) -> None:
+        """Every PUBLISH pipelined in one round trip on a pooled connection, in order."""
+        if self._closed:
+            raise BroadcasterClosedError("the broadcaster is disconnected")
+        if not publications:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for channel, message in publications:
+                pipe.publish(channel, message)
+            await pipe.execute()
 
     async def next_published(self) -> Event:
         """The next message read from the subscriber connection."""

@@ -12,9 +12,10 @@ reach it live; it drops duplicates by sequence number.
 * :class:`RedisStreamLog`: a Redis list per message (``synapse:stream:<id>``); ``RPUSH``,
   ``EXPIRE`` and the ``PUBLISH`` calls of a delta go in one pipelined round trip, in order.
 
-:meth:`StreamLog.append_batch` takes the next delta of any number of answers at once (the
-delta pumps of every answer streaming in the process hand theirs over together): in Redis one
-pipeline, one round trip, for all of them; in memory no await at all.
+:meth:`StreamLog.append_batch` takes the next deltas of any number of answers at once (the
+delta pumps of every answer streaming in the process hand theirs over together, each token
+its own delta): in Redis one pipeline, one round trip, for all of them; in memory no await
+at all.
 
 Logs are kept ``retention`` seconds after the last delta (Redis: a sliding ``EXPIRE``; in
 memory one timer per log, moved forward only when it fires early).
@@ -104,8 +105,8 @@ class StreamLog(Protocol):
         ``(channel, payload)``."""
 
     async def append_batch(self, entries: Sequence[Entry]) -> None:
-        """:meth:`append` of every entry, in order, at once (at most one entry per
-        message: its next delta)."""
+        """:meth:`append` of every entry, in order, at once (a message's entries come in
+        sequence order)."""
 
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
         """The logged deltas with a sequence above ``after``, in order."""
@@ -158,9 +159,9 @@ class MemoryStreamLog:
         """Journal and log every entry, then publish them in order (the in-process
         broadcaster hands each to its subscribers at once: nothing waits)."""
         now = time.monotonic()
+        if self._journal is not None:
+            self._journal_batch(entries)
         for message_id, delta, _ in entries:
-            if self._journal is not None:
-                self._journal.append(message_id, delta)
             deltas = self._logs.get(message_id)
             if deltas is None:
                 deltas = self._logs[message_id] = []
@@ -170,6 +171,15 @@ class MemoryStreamLog:
         for _, _, publications in entries:
             for channel, payload in publications:
                 await self._broadcaster.publish(channel, payload)
+
+    def _journal_batch(self, entries: Sequence[Entry]) -> None:
+        """One write per answer of the batch (its deltas in order)."""
+        assert self._journal is not None
+        by_message: dict[uuid.UUID, list[Delta]] = {}
+        for message_id, delta, _ in entries:
+            by_message.setdefault(message_id, []).append(delta)
+        for message_id, deltas in by_message.items():
+            self._journal.append_many(message_id, deltas)
 
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
         """Deltas numbered above ``after``; from the journal when this process has no log

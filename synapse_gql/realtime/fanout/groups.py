@@ -1,6 +1,7 @@
 """The subscribers of one feed that sent the same document, operation name and variables:
 each feed item is executed once for all of them (the end once per viewer, whose rights
-shape its ``usage``)."""
+shape its ``usage``). A delta is not executed at all when the document's selection on it
+has a template (``templates``): its payload is written from the delta directly."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from synapse_gql.realtime.fanout.payloads import (
     failure_payload,
 )
 from synapse_gql.realtime.fanout.subscriber import Subscriber, ViewerKey
+from synapse_gql.realtime.fanout.templates import delta_template
 
 if TYPE_CHECKING:
     from synapse_gql.realtime.fanout.feed import AnswerFeed
@@ -30,6 +32,7 @@ class EventGroup:
     def __init__(self, feed: AnswerFeed, executor: Executor) -> None:
         self.feed = feed
         self.executor = executor
+        self.template = delta_template(executor)
         self.subscribers: list[Subscriber] = []
         self._payloads: dict[int, str] = {}
         self._endings: dict[ViewerKey, str] = {}
@@ -68,9 +71,15 @@ class EventGroup:
         return self._failure_payload
 
     async def _delta(self, index: int, item: AnswerDelta) -> str:
-        event = MessageDelta.from_delta(item.message_id, item.delta)
-        payload = self._payloads[index] = encode_result(await execute_event(self.executor, event))
-        self.feed.hub.executions += 1
+        hub = self.feed.hub
+        if self.template is not None:
+            payload = self.template.render(item.message_id, item.delta)
+            hub.rendered += 1
+        else:
+            event = MessageDelta.from_delta(item.message_id, item.delta)
+            payload = encode_result(await execute_event(self.executor, event))
+            hub.executions += 1
+        self._payloads[index] = payload
         return payload
 
     async def _prepare_endings(self, finished: Finished) -> None:

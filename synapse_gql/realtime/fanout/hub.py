@@ -18,7 +18,8 @@ from synapse_gql.state import AppState
 
 class FeedHub:
     """Shared feeds by answer; ``executions`` counts the events executed (one per group
-    and delta, one per group and viewer for an answer's end)."""
+    and delta, one per group and viewer for an answer's end), ``rendered`` the deltas
+    written from a template instead (one per group and delta)."""
 
     def __init__(self, state: AppState, schema: Schema) -> None:
         self.state = state
@@ -29,6 +30,7 @@ class FeedHub:
         self.checks = SharedChecks()
         self.feeds: dict[uuid.UUID, AnswerFeed] = {}
         self.executions = 0
+        self.rendered = 0
 
     def feed(self, message_id: uuid.UUID) -> AnswerFeed:
         """The running feed of ``message_id``, started when there is none."""

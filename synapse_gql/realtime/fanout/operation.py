@@ -1,8 +1,9 @@
 """A subscribe served by the hub, inside the schema's own operation lifecycle.
 
 The schema's extensions run for each subscriber as they do on Strawberry's path (limits,
-cost, input checks, trusted documents, rate limits, metrics, error masking), with the
-parsed document handed in (no parse) and validation cached per text. Instead of
+cost, input checks, trusted documents, rate limits, metrics, error masking); parse and
+validation are the schema's document cache's (once per text, shared with queries), and
+the extensions' hooks are prepared once per extension class (``hooks``). Instead of
 graphql-core's ``subscribe``, the subscriber then takes its seat (``seat``): it passes
 the access check and joins its group (an answer's feed with :class:`AnswerSeat`: one
 query, see below). A refusal before that is returned as the result Strawberry would have
@@ -37,6 +38,7 @@ from synapse_gql.models import Message
 from synapse_gql.realtime.admission import subscribe_slot
 from synapse_gql.realtime.fanout.documents import FeedDocument
 from synapse_gql.realtime.fanout.feed import AnswerFeed
+from synapse_gql.gql.extension_hooks import hooks_runner
 from synapse_gql.realtime.fanout.hub import FeedHub
 from synapse_gql.realtime.fanout.payloads import VariablesRefused
 from synapse_gql.realtime.fanout.seat import Seat
@@ -73,11 +75,10 @@ async def run_feed_operation(operation: FeedOperation) -> ExecutionResult | None
         context_value=operation.context,
         operation_name=operation.operation_name,
     )
-    execution.graphql_document = operation.document.document
     extensions = schema.get_extensions()
     for extension in extensions:
         extension.execution_context = execution
-    runner = schema.create_extensions_runner(execution, extensions)
+    runner = hooks_runner(execution, extensions)  # Strawberry's, its hooks cached
     async with runner.operation():
         result = await _prepare(operation, execution, runner)
         if result is None:
@@ -154,10 +155,12 @@ class AnswerSeat(Seat):
 
 async def _shared_check(hub: FeedHub, context: Any, raw_id: Any) -> Message:
     """The subscription's access check (the answer, readable by the viewer), shared with
-    the same viewer's identical checks waiting at the same time."""
+    the same viewer's identical checks waiting at the same time (and, passed, reused while
+    the viewer hears no access news: ``checks``)."""
     viewer = context.require_viewer()
     key = (viewer.id, viewer.via, "messageStream", raw_id)
-    return await hub.checks.run(key, partial(_readable, context, raw_id))
+    epoch = partial(hub.watches.epoch, viewer.id)
+    return await hub.checks.run(key, partial(_readable, context, raw_id), epoch)
 
 
 async def _readable(context: Any, raw_id: Any) -> Message:

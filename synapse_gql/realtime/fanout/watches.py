@@ -1,13 +1,16 @@
 """Rights re-checked while subscriptions run, as ``realtime.access`` does for the others:
 one channel subscription per viewer per process, shared by the viewer's hub subscribers;
-on access news each of them runs its own check (one query each, only then) and a refused
-one ends with ``SubscriptionRefused``."""
+on access news each of them runs its own check (only then; checks of one key share a query,
+``checks``) and a refused one ends with ``SubscriptionRefused``. :meth:`ViewerWatches.epoch`
+changes with every news a viewer's watch hears (and with a new watch)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
+from collections.abc import Hashable
 
 from synapse_gql.errors import DomainError
 from synapse_gql.realtime.admission import subscribe_slot
@@ -19,12 +22,16 @@ from synapse_gql.realtime.subscription import subscribe
 
 log = logging.getLogger(__name__)
 
+_serials = itertools.count(1)
+
 
 class ViewerWatch:
     """The access news of one user, and the hub subscribers it concerns."""
 
     def __init__(self, realtime: Broadcaster, user_id: uuid.UUID) -> None:
         self.subscribers: set[Subscriber] = set()
+        self.serial = next(_serials)
+        self.news = 0  # access news heard so far
         self._listening = asyncio.Event()
         self._task = asyncio.create_task(self._listen(realtime, user_id))
         self._task.add_done_callback(_retrieve)
@@ -51,6 +58,7 @@ class ViewerWatch:
         async with subscribe(realtime, user_access_channel(user_id), AccessChangedEvent) as news:
             self._listening.set()
             async for _ in news:
+                self.news += 1
                 for subscriber in list(self.subscribers):
                     if subscriber.active:
                         await recheck(subscriber)
@@ -92,6 +100,13 @@ class ViewerWatches:
         except BaseException:
             self.leave(user_id, subscriber)
             raise
+
+    def epoch(self, user_id: uuid.UUID) -> Hashable:
+        """Changes whenever ``user_id``'s watch hears access news, or is replaced."""
+        watch = self._watches.get(user_id)
+        if watch is None or not watch.alive:
+            return None
+        return watch.serial, watch.news
 
     def leave(self, user_id: uuid.UUID, subscriber: Subscriber) -> None:
         watch = self._watches.get(user_id)
