@@ -12,7 +12,7 @@ from synapse_gql.agents.queries import agent_connection  # noqa: F401  (register
 from synapse_gql.alerts.mutations import AlertMutation
 from synapse_gql.alerts.queries import alert_connection  # noqa: F401  (registers nodes)
 from synapse_gql.alerts.subscriptions import AlertSubscription
-from synapse_gql.analytics.plain_fields import PlainFieldExecutionContext, plain_bucket_resolvers
+from synapse_gql.analytics.plain_fields import plain_bucket_resolvers
 from synapse_gql.analytics.queries import AnalyticsQuery
 from synapse_gql.analytics.stats import StatisticsQuery
 from synapse_gql.billing.queries import billing_connection  # noqa: F401  (registers nodes)
@@ -22,6 +22,7 @@ from synapse_gql.catalog.queries import CatalogQuery
 from synapse_gql.catalog.types import LLMType
 from synapse_gql.chat.mutations import ChatMutation
 from synapse_gql.chat.subscriptions import ChatSubscription
+from synapse_gql.compiled.execution import CompiledExecutionContext
 from synapse_gql.config import Settings
 from synapse_gql.context import Info
 from synapse_gql.conversations.mutations import ConversationMutation
@@ -42,6 +43,7 @@ from synapse_gql.gql.limits import limit_extensions
 from synapse_gql.gql.read_connection import ReleaseReadConnection
 from synapse_gql.gql.relay import Node, check_node_count, resolve_nodes
 from synapse_gql.gql.scalars import SCALAR_OVERRIDES, literal_defaults
+from synapse_gql.gql.schema_class import Schema
 from synapse_gql.invoices.mutations import InvoiceMutation
 from synapse_gql.invoices.queries import invoice_connection  # noqa: F401  (registers nodes)
 from synapse_gql.metrics.subscriptions import MetricsSubscription
@@ -123,7 +125,7 @@ Subscription = merge_types(
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with limits from ``settings`` (defaults when None)."""
     settings = settings or Settings()
-    built = strawberry.Schema(
+    built = Schema(
         scalar_overrides=SCALAR_OVERRIDES,
         query=Query,
         mutation=Mutation,
@@ -138,7 +140,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             OperationGuard,
         ],
         exception_handlers=[DomainErrorHandler()],
-        execution_context_class=PlainFieldExecutionContext,
+        execution_context_class=CompiledExecutionContext,
     )
     literal_defaults(built._schema)
     plain_bucket_resolvers(built._schema)

@@ -64,13 +64,23 @@ async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path) -> Settings:
+def settings(database_url: str, tmp_path, request) -> Settings:
+    """Indirectly parametrized (``tests.compiled_support.BOTH_PATHS``), the parameter is
+    ``compiled_reads``."""
+    made = settings_for(database_url, tmp_path)
+    if hasattr(request, "param"):
+        return made.model_copy(update={"compiled_reads": request.param})
+    return made
+
+
+def settings_for(database_url: str, data_dir) -> Settings:
+    """The settings of an in-process test app on ``database_url``."""
     return Settings(
         _env_file=None,
         database_url=database_url,
         redis_url=None,
         secret_key=SecretStr(secrets.token_urlsafe(48)),
-        data_dir=tmp_path,
+        data_dir=data_dir,
         db_pool_size=5,
         # Answers complete at once unless a test slows the mock down to watch them stream.
         mock_tokens_per_second=0,
@@ -80,6 +90,9 @@ def settings(database_url: str, tmp_path) -> Settings:
         # the lease tests shorten them.
         worker_heartbeat_seconds=3600,
         worker_lease_seconds=7200,
+        # Tests change accounts in the database (make_admin) and expect the next request to
+        # see it: no remembered access tokens (tests/test_token_cache.py turns them on).
+        auth_cache_seconds=0,
         # Rate limits far above what any test sends; their own tests lower them.
         rate_limit_anonymous_points=10**9,
         rate_limit_user_points=10**9,

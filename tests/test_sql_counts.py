@@ -1,11 +1,13 @@
 """Constant SQL per request: the same query shape runs the same number of statements
-whatever the amount of data (here: workspaces with members and projects)."""
+whatever the amount of data (here: workspaces with members and projects), on both read
+paths (``compiled_reads`` on and off)."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
 from synapse_gql.gql.relay import decode_id
+from tests.compiled_support import BOTH_PATHS, COMPILED_SQL
 
 WORKSPACE_TREE = """
 {
@@ -50,6 +52,7 @@ async def _count(gql, sql_log, token: str) -> tuple[int, dict]:
     return log.count, body["data"]
 
 
+@BOTH_PATHS
 async def test_workspace_tree_statements_do_not_grow_with_data(
     gql, make_user, make_workspace, add_member, sql_log
 ) -> None:
@@ -108,11 +111,13 @@ def _reading(statements: list[str], table: str) -> list[str]:
     return [s for s in statements if f"FROM {table}" in s]
 
 
+@BOTH_PATHS
 async def test_conversation_tree_reads_each_level_in_one_statement(
-    gql, make_user, make_workspace, db_engine, sql_log
+    gql, make_user, make_workspace, db_engine, sql_log, settings
 ) -> None:
     """Given workspaces of 2x2 and 12x25 conversations x messages, the tree query runs the
-    same statements: one per level, each page cut in SQL with its count beside it."""
+    same statements: one per level, each page cut in SQL with its count beside it (with
+    compiled reads, all levels are that one statement)."""
     owner = await make_user("owner")
     small_ws, large_ws = await make_workspace(owner, "Small"), await make_workspace(owner, "Large")
     small, small_tree = await _tree(gql, sql_log, db_engine, small_ws, owner, 2, 2)
@@ -130,3 +135,4 @@ async def test_conversation_tree_reads_each_level_in_one_statement(
     assert len(messages) == 1
     assert "LATERAL" in messages[0]
     assert not any("content" in s for s in messages), "content was not selected"
+    assert [s.startswith(COMPILED_SQL) for s in messages] == [settings.compiled_reads]

@@ -5,6 +5,7 @@ mutations keep their transactions."""
 
 from __future__ import annotations
 
+from tests.compiled_support import BOTH_PATHS, COMPILED_SQL
 from tests.sqlcount import StatementLog
 from tests.test_sql_counts import WORKSPACE_TREE, _grow
 
@@ -26,6 +27,7 @@ async def _tree(gql, sql_log, token: str) -> tuple[tuple[int, int, int, int], in
     return _sent(log), body["data"]["workspaces"]["totalCount"]
 
 
+@BOTH_PATHS
 async def test_workspace_tree_round_trips_do_not_grow_with_data(
     gql, make_user, make_workspace, add_member, sql_log
 ) -> None:
@@ -44,8 +46,9 @@ async def test_workspace_tree_round_trips_do_not_grow_with_data(
     assert large[3] <= CHECKOUTS
 
 
+@BOTH_PATHS
 async def test_one_row_query_sends_its_statements_and_nothing_else(
-    gql, make_user, make_workspace, sql_log
+    gql, make_user, make_workspace, sql_log, settings
 ) -> None:
     """Given a workspace, when its owner reads its name by id, then the request sends the
     bearer token's user and the row, and nothing else."""
@@ -57,6 +60,7 @@ async def test_one_row_query_sends_its_statements_and_nothing_else(
     assert _sent(log)[1:3] == (0, 0)
     assert log.checkouts <= CHECKOUTS
     assert log.round_trips == log.count <= 3
+    assert any(s.startswith(COMPILED_SQL) for s in log.statements) == settings.compiled_reads
 
 
 async def test_a_mutation_keeps_its_transaction(gql, make_user, sql_log) -> None:
