@@ -33,12 +33,12 @@ from strawberry.types.graphql import OperationType
 
 from synapse_gql.chat.subscriptions import readable_answer
 from synapse_gql.errors import TryAgain
+from synapse_gql.gql.extension_hooks import hooks_runner
 from synapse_gql.gql.relay import decode_id
 from synapse_gql.models import Message
 from synapse_gql.realtime.admission import subscribe_slot
 from synapse_gql.realtime.fanout.documents import FeedDocument
 from synapse_gql.realtime.fanout.feed import AnswerFeed
-from synapse_gql.gql.extension_hooks import hooks_runner
 from synapse_gql.realtime.fanout.hub import FeedHub
 from synapse_gql.realtime.fanout.payloads import VariablesRefused
 from synapse_gql.realtime.fanout.seat import Seat
