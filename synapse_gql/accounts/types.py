@@ -13,11 +13,11 @@ from synapse_gql.accounts.loaders import UserLoader
 from synapse_gql.analytics.fields import usage_summary_field
 from synapse_gql.context import Info
 from synapse_gql.gql.errors import ErrorCodeType
-from synapse_gql.gql.refs import UserVariableRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import ApiToken as ApiTokenRow
 from synapse_gql.models import User as UserRow
 from synapse_gql.usage.fields import billing_events_field, usage_logs_field
+from synapse_gql.variables.fields import user_variables_field
 
 if TYPE_CHECKING:
     pass
@@ -47,11 +47,7 @@ class UserType(Node):
             created_at=row.created_at,
         )
 
-    @strawberry.field(description="Your variables by key (secrets masked); empty for others.")
-    async def variables(self, info: Info) -> list[UserVariableRef]:
-        from synapse_gql.variables.types import user_variables
-
-        return await user_variables(info, self.db_id)
+    variables = user_variables_field()
 
 
 async def load_user(info: Info, user_id: uuid.UUID | None) -> UserType | None:

@@ -11,15 +11,14 @@ import strawberry
 from synapse_gql.chat.resolution import Overrides
 from synapse_gql.chat.service import Turn
 from synapse_gql.chat.streams import Added, Finished
-from synapse_gql.context import Info
 from synapse_gql.conversations.types import ConversationType, MessageType
 from synapse_gql.errors import ErrorCode, stored_error_code
 from synapse_gql.generation.prompts import Sampling
 from synapse_gql.gql.errors import ErrorCodeType, SubscriptionRefused, UserError
-from synapse_gql.gql.refs import UsageLogRef
 from synapse_gql.gql.relay import decode_id, to_global_id
 from synapse_gql.models import MessageStatus
 from synapse_gql.realtime import Delta
+from synapse_gql.usage.fields import call_usage_field
 
 
 @strawberry.input(description="Optional changes to the configured model and sampling.")
@@ -107,13 +106,6 @@ class MessageDelta:
         )
 
 
-async def _usage(info: Info, usage_log_id: uuid.UUID | None) -> UsageLogRef | None:
-    # The same check as over HTTP: usage is for members and above, so a viewer reads null.
-    from synapse_gql.usage.queries import readable_usage_log
-
-    return await readable_usage_log(info, usage_log_id)
-
-
 @strawberry.type(
     description="The answer ended: completed, or stopped (status CANCELLED, text so far kept)."
 )
@@ -122,11 +114,7 @@ class MessageCompleted:
     message: MessageType
     sequence: int = strawberry.field(description="The answer's last delta.")
 
-    @strawberry.field(
-        description="The usage log of the call that wrote the answer (null below member)."
-    )
-    async def usage(self, info: Info) -> UsageLogRef | None:
-        return await _usage(info, self.usage_log_id)
+    usage = call_usage_field("The usage log of the call that wrote the answer (null below member).")
 
 
 @strawberry.type(description="The answer failed; the text so far is kept on the message.")
@@ -137,11 +125,9 @@ class MessageFailed:
     code: ErrorCodeType
     error: str
 
-    @strawberry.field(
-        description="The usage log of the last call (failed calls are charged; null below member)."
+    usage = call_usage_field(
+        "The usage log of the last call (failed calls are charged; null below member)."
     )
-    async def usage(self, info: Info) -> UsageLogRef | None:
-        return await _usage(info, self.usage_log_id)
 
 
 @strawberry.type(description="A message was added to the conversation.")

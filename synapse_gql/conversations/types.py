@@ -24,15 +24,10 @@ from synapse_gql.conversations.loaders import (
     MessageLoader,
 )
 from synapse_gql.errors import stored_error_code
+from synapse_gql.feedback.fields import feedback_field, viewer_feedback_field
 from synapse_gql.gql.errors import ErrorCodeType
 from synapse_gql.gql.pagination import Connection, PageArgs
-from synapse_gql.gql.refs import (
-    FeedbackRef,
-    ProjectRef,
-    TagRef,
-    UsageLogRef,
-    WorkspaceRef,
-)
+from synapse_gql.gql.refs import ProjectRef, WorkspaceRef
 from synapse_gql.gql.relay import Node, from_values, lazy_global_id, orm_values, to_global_id
 from synapse_gql.gql.selection import connection_selection
 from synapse_gql.models import (
@@ -42,7 +37,8 @@ from synapse_gql.models import (
     MessageRole,
     MessageStatus,
 )
-from synapse_gql.usage.fields import billing_events_field, usage_logs_field
+from synapse_gql.tags.fields import tags_field
+from synapse_gql.usage.fields import billing_events_field, message_usage_field, usage_logs_field
 from synapse_gql.workspaces.types import load_workspace
 
 strawberry.enum(MessageRole, name="MessageRole")
@@ -160,11 +156,7 @@ class ConversationType(Node):
         selection = connection_selection(info)
         return await MessageLoader(info).page(self.db_id, args, selection, MessageType.of_values)
 
-    @strawberry.field
-    async def tags(self, info: Info) -> list[TagRef]:
-        from synapse_gql.tags.types import tags_of
-
-        return await tags_of(info, "conversation", self.db_id)
+    tags = tags_field("conversation")
 
 
 @strawberry.type(
@@ -274,34 +266,7 @@ class MessageType(Node):
     async def conversation(self, info: Info) -> ConversationType | None:
         return await load_conversation(info, self.conversation_id)
 
-    @strawberry.field(description="Ratings and comments on this message.")
-    async def feedback(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[FeedbackRef]:
-        from synapse_gql.feedback.types import feedback_connection
-
-        args = PageArgs(first, after, last, before)
-        return await feedback_connection(info, self.db_id, args)
-
-    @strawberry.field(description="Your own feedback on this message, if any.")
-    async def viewer_feedback(self, info: Info) -> FeedbackRef | None:
-        from synapse_gql.feedback.types import viewer_feedback
-
-        return await viewer_feedback(info, self.db_id)
-
-    @strawberry.field(description="The latest usage record of the LLM call behind it.")
-    async def usage(self, info: Info) -> UsageLogRef | None:
-        from synapse_gql.usage.queries import message_usage
-
-        return await message_usage(info, self.db_id)
-
-    @strawberry.field
-    async def tags(self, info: Info) -> list[TagRef]:
-        from synapse_gql.tags.types import tags_of
-
-        return await tags_of(info, "message", self.db_id)
+    feedback = feedback_field()
+    viewer_feedback = viewer_feedback_field()
+    usage = message_usage_field()
+    tags = tags_field("message")

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from synapse_gql.accounts.types import UserType
     from synapse_gql.agents.types import AgentType
     from synapse_gql.billing.types import BillingEventType
+    from synapse_gql.budgets.types import BudgetType
     from synapse_gql.conversations.types import ConversationType, MessageType
+    from synapse_gql.dashboards.types import DashboardType
     from synapse_gql.feedback.types import FeedbackSummary, FeedbackType
+    from synapse_gql.invoices.types import InvoiceStatusType, InvoiceType
     from synapse_gql.projects.types import ProjectType
     from synapse_gql.tags.types import TagType
     from synapse_gql.usage.types import UsageLogType
@@ -25,9 +28,13 @@ if TYPE_CHECKING:
 
 AgentRef = Annotated["AgentType", strawberry.lazy("synapse_gql.agents.types")]
 BillingEventRef = Annotated["BillingEventType", strawberry.lazy("synapse_gql.billing.types")]
+BudgetRef = Annotated["BudgetType", strawberry.lazy("synapse_gql.budgets.types")]
 ConversationRef = Annotated["ConversationType", strawberry.lazy("synapse_gql.conversations.types")]
+DashboardRef = Annotated["DashboardType", strawberry.lazy("synapse_gql.dashboards.types")]
 FeedbackRef = Annotated["FeedbackType", strawberry.lazy("synapse_gql.feedback.types")]
 FeedbackSummaryRef = Annotated["FeedbackSummary", strawberry.lazy("synapse_gql.feedback.types")]
+InvoiceRef = Annotated["InvoiceType", strawberry.lazy("synapse_gql.invoices.types")]
+InvoiceStatusRef = Annotated["InvoiceStatusType", strawberry.lazy("synapse_gql.invoices.types")]
 MessageRef = Annotated["MessageType", strawberry.lazy("synapse_gql.conversations.types")]
 ProjectRef = Annotated["ProjectType", strawberry.lazy("synapse_gql.projects.types")]
 TagRef = Annotated["TagType", strawberry.lazy("synapse_gql.tags.types")]

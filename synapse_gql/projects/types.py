@@ -14,11 +14,11 @@ from synapse_gql.context import Info
 from synapse_gql.conversations.fields import conversations_field
 from synapse_gql.gql.batched import ChildList, child_connection
 from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
-from synapse_gql.gql.refs import TagRef, WorkspaceRef
+from synapse_gql.gql.refs import WorkspaceRef
 from synapse_gql.gql.relay import Node, to_global_id
 from synapse_gql.models import Project, ProjectStatus
 from synapse_gql.projects.loaders import ProjectLoader
-from synapse_gql.tags.types import tags_of
+from synapse_gql.tags.fields import tags_field
 
 strawberry.enum(ProjectStatus, name="ProjectStatus")
 ProjectStatusType = ProjectStatus
@@ -64,9 +64,7 @@ class ProjectType(Node):
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.created_by_id)
 
-    @strawberry.field(description="Tags on the project, by name.")
-    async def tags(self, info: Info) -> list[TagRef]:
-        return await tags_of(info, "project", self.db_id)
+    tags = tags_field("project", "Tags on the project, by name.")
 
 
 async def load_project(info: Info, project_id: uuid.UUID | None) -> ProjectType | None:

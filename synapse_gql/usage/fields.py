@@ -1,5 +1,6 @@
 """``usageLogs`` and ``billingEvents`` fields, made once and attached to every type that
-has them (workspace, user, conversation, message, LLM)."""
+has them (workspace, user, conversation, message, LLM), and the ``usage`` fields of
+messages and of the stream events that end an answer."""
 
 from __future__ import annotations
 
@@ -63,3 +64,28 @@ def billing_events_field(scope: str) -> Any:
         description=f"Billing events of this {NOUNS.get(scope, scope)}, newest first; only rows "
         "of workspaces where you are an admin or owner.",
     )
+
+
+def message_usage_field() -> Any:
+    """``usage`` of a message: the latest usage record of the LLM call behind it."""
+
+    async def usage(root: Any, info: Info) -> UsageLogRef | None:
+        from synapse_gql.usage.queries import message_usage
+
+        return await message_usage(info, root.db_id)
+
+    return strawberry.field(
+        resolver=usage, description="The latest usage record of the LLM call behind it."
+    )
+
+
+def call_usage_field(description: str) -> Any:
+    """``usage`` of an answer's end event: the usage log its ``usage_log_id`` names, with the
+    same check as over HTTP (members and above; null for a viewer)."""
+
+    async def usage(root: Any, info: Info) -> UsageLogRef | None:
+        from synapse_gql.usage.queries import readable_usage_log
+
+        return await readable_usage_log(info, root.usage_log_id)
+
+    return strawberry.field(resolver=usage, description=description)

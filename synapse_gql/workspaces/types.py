@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 from sqlalchemy import Row, false, true
@@ -13,18 +13,16 @@ from strawberry.scalars import JSON
 from synapse_gql.accounts.types import UserType, load_user
 from synapse_gql.agents.fields import agents_field
 from synapse_gql.alerts.fields import alerts_field
+from synapse_gql.budgets.fields import budgets_field
 from synapse_gql.catalog.types import LLMType, load_llm
 from synapse_gql.context import Info
 from synapse_gql.conversations.fields import conversations_field
+from synapse_gql.dashboards.fields import dashboards_field
+from synapse_gql.feedback.fields import feedback_summary_field
 from synapse_gql.gql.batched import ChildList, child_connection
 from synapse_gql.gql.pagination import Connection, PageArgs, SortKey
-from synapse_gql.gql.refs import (
-    FeedbackSummaryRef,
-    ProjectTypeRef,
-    TagRef,
-    WorkspaceSecretRef,
-)
 from synapse_gql.gql.relay import Node, from_values, lazy_global_id, orm_values, to_global_id
+from synapse_gql.invoices.fields import invoices_field
 from synapse_gql.models import (
     InvitationStatus,
     MemberRole,
@@ -33,18 +31,13 @@ from synapse_gql.models import (
     WorkspaceMember,
     WorkspacePlan,
 )
+from synapse_gql.projects.fields import projects_field
+from synapse_gql.tags.fields import workspace_tags_field
 from synapse_gql.usage.fields import billing_events_field, usage_logs_field
+from synapse_gql.variables.fields import workspace_secrets_field
 from synapse_gql.workspaces import repository
 from synapse_gql.workspaces.access import viewer_role
 from synapse_gql.workspaces.loaders import WORKSPACE_COLUMNS, WorkspaceLoader
-
-if TYPE_CHECKING:
-    from synapse_gql.budgets.types import BudgetType
-    from synapse_gql.dashboards.types import DashboardType
-    from synapse_gql.invoices.types import InvoiceStatusType, InvoiceType
-
-InvoiceRef = Annotated["InvoiceType", strawberry.lazy("synapse_gql.invoices.types")]
-InvoiceStatusRef = Annotated["InvoiceStatusType", strawberry.lazy("synapse_gql.invoices.types")]
 
 strawberry.enum(MemberRole, name="MemberRole")
 MemberRoleType = MemberRole
@@ -126,42 +119,9 @@ class WorkspaceType(Node):
         """The workspace's fallback model (batched per request), None when unset."""
         return await load_llm(info, self.fallback_llm_db_id)
 
-    @strawberry.field(
-        description="Budgets of the workspace, its projects, members and API tokens, oldest"
-        " first (members and above; empty for viewers)."
-    )
-    async def budgets(
-        self, info: Info
-    ) -> list[Annotated[BudgetType, strawberry.lazy("synapse_gql.budgets.types")]]:
-        from synapse_gql.budgets.queries import workspace_budgets
-
-        return await workspace_budgets(info, self.db_id)
-
-    @strawberry.field(
-        description="Invoices, latest period first (admins and owners, as billing events;"
-        " empty for others)."
-    )
-    async def invoices(
-        self,
-        info: Info,
-        status: InvoiceStatusRef | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[InvoiceRef]:
-        from synapse_gql.invoices.queries import invoice_connection
-
-        args = page_args(first, after, last, before)
-        return await invoice_connection(info, self.db_id, status, args)
-
-    @strawberry.field(description="Your dashboards and the shared ones, oldest first.")
-    async def dashboards(
-        self, info: Info
-    ) -> list[Annotated[DashboardType, strawberry.lazy("synapse_gql.dashboards.types")]]:
-        from synapse_gql.dashboards.queries import workspace_dashboards
-
-        return await workspace_dashboards(info, self.db_id)
+    budgets = budgets_field()
+    invoices = invoices_field()
+    dashboards = dashboards_field()
 
     @strawberry.field(description="Your role here.")
     async def viewer_role(self, info: Info) -> MemberRoleType | None:
@@ -204,50 +164,10 @@ class WorkspaceType(Node):
         args = page_args(first, after, last, before)
         return await child_connection(info, spec, self.db_id, args, InvitationType.from_row)
 
-    @strawberry.field(description="Projects of the workspace, newest first.")
-    async def projects(
-        self,
-        info: Info,
-        include_archived: bool = False,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[ProjectTypeRef]:
-        from synapse_gql.projects.types import project_connection
-
-        return await project_connection(
-            info, self.db_id, include_archived, page_args(first, after, last, before)
-        )
-
-    @strawberry.field(description="Workspace secrets by key (admins and owners; empty for others).")
-    async def secrets(self, info: Info) -> list[WorkspaceSecretRef]:
-        from synapse_gql.variables.types import workspace_secrets
-
-        return await workspace_secrets(info, self.db_id)
-
-    @strawberry.field(description="Tags of the workspace by name, optionally of one category.")
-    async def tags(
-        self,
-        info: Info,
-        category: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[TagRef]:
-        from synapse_gql.tags.types import tag_connection
-
-        args = page_args(first, after, last, before)
-        return await tag_connection(info, self.db_id, category, args)
-
-    @strawberry.field(description="Ratings of the workspace's messages made in [since, until).")
-    async def feedback_summary(
-        self, info: Info, since: datetime | None = None, until: datetime | None = None
-    ) -> FeedbackSummaryRef:
-        from synapse_gql.feedback.types import feedback_summary
-
-        return await feedback_summary(info, self.db_id, since, until)
+    projects = projects_field()
+    secrets = workspace_secrets_field()
+    tags = workspace_tags_field()
+    feedback_summary = feedback_summary_field()
 
 
 @strawberry.type(name="WorkspaceMember", description="A user's role in a workspace.")
