@@ -14,8 +14,9 @@ provider's CPU (each has its own interpreter and event loop):
 * the app (``bench.latency_server``: ``create_app`` and ``gc.freeze()`` as
   ``app_from_env`` does, served by uvicorn), its ``openai`` provider pointed at the fake,
   realtime in-process or over Redis (``--redis``); ``Generation.__call__``,
-  ``Generation._prompt``, ``DeltaPump.push`` and ``DeltaOutbox._send`` are wrapped there
-  (the source is untouched) to stamp the stages of the token path;
+  ``Generation._prompt``, ``DeltaPump.push`` and ``DeltaOutbox._send`` (``_send_now`` for
+  an in-memory log) are wrapped there (the source is untouched) to stamp the stages of the
+  token path;
 * this process, the client: HTTP GraphQL for the mutations, one graphql-transport-ws
   connection whose reader stamps every message when ``websockets`` hands it over, and the
   baseline, the ``openai`` SDK streaming from the same provider.
@@ -227,12 +228,12 @@ STAMPS: dict[uuid.UUID, ServerStamps] = {}
 
 def instrument_server() -> None:
     """Wrap ``Generation.__call__``, ``Generation._prompt``, ``DeltaPump.push`` and
-    ``DeltaOutbox._send`` (a batch of deltas, one per answer) to stamp them."""
+    ``DeltaOutbox._send`` / ``_send_now`` (a batch of deltas, one per answer) to stamp them."""
     from synapse_gql.chat.pump import DeltaOutbox, DeltaPump
     from synapse_gql.chat.runner import Generation
 
     call, prompt = Generation.__call__, Generation._prompt
-    push, send_batch = DeltaPump.push, DeltaOutbox._send
+    push, send_batch, send_now = DeltaPump.push, DeltaOutbox._send, DeltaOutbox._send_now
 
     # The wrappers pass any arguments through: they only stamp, and survive signature changes.
     async def stamped_call(self: Generation, *args: Any, **kwargs: Any) -> Any:
@@ -260,10 +261,22 @@ def instrument_server() -> None:
             stamps.sends.append((pump.offset, started, returned))
         return result
 
+    def stamped_send_now(
+        self: DeltaOutbox, pumps: list[DeltaPump], *args: Any, **kwargs: Any
+    ) -> Any:
+        started = PERF()
+        result = send_now(self, pumps, *args, **kwargs)
+        returned = PERF()
+        for pump in pumps:
+            stamps = STAMPS.setdefault(pump._message_id, ServerStamps())
+            stamps.sends.append((pump.offset, started, returned))
+        return result
+
     Generation.__call__ = stamped_call  # type: ignore[method-assign]
     Generation._prompt = stamped_prompt  # type: ignore[method-assign]
     DeltaPump.push = stamped_push  # type: ignore[method-assign]
     DeltaOutbox._send = stamped_send  # type: ignore[method-assign]
+    DeltaOutbox._send_now = stamped_send_now  # type: ignore[method-assign]
 
 
 class Stalls:

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import pytest
 
 from synapse_gql.chat.pump import DeltaPump
-from synapse_gql.realtime import Delta
+from synapse_gql.realtime import Broadcaster, Delta, message_channel
 from synapse_gql.realtime.events import DeltaEvent, decode
-from synapse_gql.realtime.stream_log import Entry
+from synapse_gql.realtime.stream_log import Entry, MemoryStreamLog
+from synapse_gql.realtime.subscription import Subscription
 from tests.chat_helpers import new_conversation, send, served
 from tests.helpers import db_id
 from tests.test_chat_stream import contiguous_text
@@ -25,6 +26,8 @@ TOKENS = 6
 
 class SlowLog:
     """A stream log whose every batch takes a round trip; it keeps the batches."""
+
+    immediate = False
 
     def __init__(self) -> None:
         self.batches: list[list[tuple[uuid.UUID, Delta]]] = []
@@ -69,6 +72,29 @@ async def test_a_delta_is_published_as_the_event_encode_writes() -> None:
     assert events == [DeltaEvent(message_id=message_id, sequence=1, offset=0, text='é "q" 🙂')] * 2
 
 
+async def test_an_in_memory_log_has_each_delta_when_push_returns() -> None:
+    broadcaster = Broadcaster("memory://")
+    await broadcaster.connect()
+    log = MemoryStreamLog(broadcaster, 60)
+    message_id = uuid.uuid4()
+    pump = DeltaPump(log, message_id, uuid.uuid4())
+    try:
+        async with broadcaster.subscribe(message_channel(message_id)) as subscription:
+            pump.push("a")
+            pump.push(" b")
+            # No await since the pushes: each token is logged and delivered, its own delta.
+            events = [decode(payload) for payload in subscription.take_buffered()]
+            assert [(e.sequence, e.text) for e in events if isinstance(e, DeltaEvent)] == [
+                (1, "a"),
+                (2, " b"),
+            ]
+            assert [d.text for d in await log.read(message_id)] == ["a", " b"]
+        assert await pump.close() == 2
+    finally:
+        await log.close()
+        await broadcaster.disconnect()
+
+
 @pytest.mark.parametrize("backend", ["memory", "redis"])
 async def test_answers_at_once_reach_subscribers_one_delta_per_token(
     settings, make_user, make_workspace, backend, request
@@ -102,3 +128,27 @@ async def test_answers_at_once_reach_subscribers_one_delta_per_token(
             assert len(deltas) == TOKENS
             assert contiguous_text(deltas) == end["message"]["content"]
             assert len(await log.read(db_id(turn["assistantMessage"]["id"]))) == TOKENS
+
+
+async def test_a_listener_takes_the_messages_a_waiting_reader_has_not_seen() -> None:
+    subscription = Subscription("channel", 8)
+    heard: list[str] = []
+
+    def hear() -> None:
+        message = subscription.alone()
+        if message is not None and message != "left":
+            heard.append(message)
+            subscription.take_buffered()
+
+    subscription.listener = hear
+    reader = asyncio.create_task(anext(subscription))
+    await asyncio.sleep(0)  # the reader waits for a message
+    subscription.offer("a")
+    subscription.offer("b")
+    assert heard == ["a", "b"]
+    subscription.offer("left")  # the listener leaves it: the reader gets it, then "c"
+    subscription.offer("c")
+    assert heard == ["a", "b"]
+    assert await reader == "left"
+    assert subscription.alone() is None  # the reader is not waiting
+    assert await anext(subscription) == "c"

@@ -8,7 +8,9 @@ pipelined round trip for all the answers, not one per delta). While a batch is i
 the next tokens of each answer gather and go out together in the next batch, each still
 its own delta (numbered in order), so a fast model is never slowed by the round trip and
 no two tokens are ever merged into one delta. No task is created per delta: the outbox's
-task runs while pumps are ready and ends when none is.
+task runs while pumps are ready and ends when none is. A log that appends without I/O
+(in memory: :attr:`~synapse_gql.realtime.stream_log.StreamLog.immediate`) is handed each
+token's delta from :meth:`DeltaPump.push` itself, with no task and no wait for the loop.
 
 A failed send is logged and the stream goes on: the text is still in the message row, from
 which subscribers catch up when the answer ends.
@@ -100,13 +102,29 @@ class DeltaOutbox:
         self._log = stream_log
         self._ready: dict[DeltaPump, None] = {}  # an ordered set
         self._task: asyncio.Task[None] | None = None
+        self._sending_now = False
 
     def ready(self, pump: DeltaPump) -> None:
-        """``pump`` has text queued: send it with the next batch."""
+        """``pump`` has text queued: send it with the next batch (at once when the log
+        appends without I/O)."""
         self._ready[pump] = None
-        if self._task is None:
+        if self._task is not None or self._sending_now:
+            return
+        if self._log.immediate:
+            self._drain_now()
+        else:
             loop = asyncio.get_running_loop()
             self._task = loop.create_task(self._drain(), name="synapse-deltas")
+
+    def _drain_now(self) -> None:
+        self._sending_now = True  # a push made while delivering joins this loop
+        try:
+            while self._ready:
+                pumps = list(self._ready)
+                self._ready.clear()
+                self._send_now(pumps)
+        finally:
+            self._sending_now = False
 
     async def _drain(self) -> None:
         try:
@@ -122,6 +140,17 @@ class DeltaOutbox:
         entries = [entry for pump in pumps for entry in pump.take()]
         try:
             await self._log.append_batch(entries)
+        except Exception:
+            log.exception("realtime: %d deltas not sent", len(entries))
+        finally:
+            for pump in pumps:
+                pump.sent()
+
+    def _send_now(self, pumps: list[DeltaPump]) -> None:
+        """:meth:`_send` before returning, for an immediate log."""
+        entries = [entry for pump in pumps for entry in pump.take()]
+        try:
+            self._log.append_batch_now(entries)
         except Exception:
             log.exception("realtime: %d deltas not sent", len(entries))
         finally:

@@ -117,12 +117,16 @@ class AnswerStream:
             await self.state.stream_log.read(self.message_id, self.cursor.sequence)
         )
 
-    async def live(self, delta: Delta) -> list[Delta]:
-        """A delta received live, with the gap before it filled from the log."""
+    def live_now(self, delta: Delta) -> list[Delta] | None:
+        """:meth:`live` when no gap is to be filled; None when one is."""
         if self.cursor.stalled or delta.sequence <= self.cursor.sequence:
             return []
-        taken = self.cursor.accept([delta])
-        if taken:
+        return self.cursor.accept([delta]) or None
+
+    async def live(self, delta: Delta) -> list[Delta]:
+        """A delta received live, with the gap before it filled from the log."""
+        taken = self.live_now(delta)
+        if taken is not None:
             return taken
         taken = await self.catch_up()
         if delta.sequence > self.cursor.sequence:

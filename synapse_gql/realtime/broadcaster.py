@@ -31,7 +31,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
-from synapse_gql.realtime.backends import Backend, BroadcasterClosedError, create_backend
+from synapse_gql.realtime.backends import (
+    Backend,
+    BroadcasterClosedError,
+    InMemoryBackend,
+    create_backend,
+)
 from synapse_gql.realtime.subscription import Subscription
 
 log = logging.getLogger(__name__)
@@ -146,6 +151,21 @@ class Broadcaster:
             for channel, message in publications
         ]
         await self._backend.publish_many(texts)
+
+    @property
+    def in_process(self) -> bool:
+        """True when messages only go to this process's subscribers (``memory://``), so
+        :meth:`deliver_now` can hand them over."""
+        return isinstance(self._backend, InMemoryBackend)
+
+    def deliver_now(self, publications: Sequence[tuple[str, str]]) -> None:
+        """Offer each ``(channel, message)`` to this process's subscribers at once, in
+        order: :meth:`publish_many` without an await, for an :attr:`in_process` broadcaster."""
+        self._require_open()
+        if not self.in_process:
+            raise RuntimeError("deliver_now needs an in-process broadcaster")
+        for channel, message in publications:
+            self._receive(channel, message)
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
         """Context manager yielding a :class:`Subscription` to ``channel``.

@@ -15,7 +15,7 @@ reach it live; it drops duplicates by sequence number.
 :meth:`StreamLog.append_batch` takes the next deltas of any number of answers at once (the
 delta pumps of every answer streaming in the process hand theirs over together, each token
 its own delta): in Redis one pipeline, one round trip, for all of them; in memory no await
-at all.
+at all (:meth:`StreamLog.append_batch_now` does it before returning, from the caller).
 
 Logs are kept ``retention`` seconds after the last delta (Redis: a sliding ``EXPIRE``; in
 memory one timer per log, moved forward only when it fires early).
@@ -108,6 +108,13 @@ class StreamLog(Protocol):
         """:meth:`append` of every entry, in order, at once (a message's entries come in
         sequence order)."""
 
+    @property
+    def immediate(self) -> bool:
+        """True when :meth:`append_batch_now` can append and publish without waiting."""
+
+    def append_batch_now(self, entries: Sequence[Entry]) -> None:
+        """:meth:`append_batch` done before returning (only when :attr:`immediate`)."""
+
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
         """The logged deltas with a sequence above ``after``, in order."""
 
@@ -158,6 +165,24 @@ class MemoryStreamLog:
     async def append_batch(self, entries: Sequence[Entry]) -> None:
         """Journal and log every entry, then publish them in order (the in-process
         broadcaster hands each to its subscribers at once: nothing waits)."""
+        self._record(entries)
+        for _, _, publications in entries:
+            for channel, payload in publications:
+                await self._broadcaster.publish(channel, payload)
+
+    @property
+    def immediate(self) -> bool:
+        """True with an in-process broadcaster: publishing is handing over, no I/O."""
+        return self._broadcaster.in_process
+
+    def append_batch_now(self, entries: Sequence[Entry]) -> None:
+        """:meth:`append_batch` without an await: journal and log every entry, then hand
+        each publication to this process's subscribers, in order."""
+        self._record(entries)
+        self._broadcaster.deliver_now([pub for _, _, pubs in entries for pub in pubs])
+
+    def _record(self, entries: Sequence[Entry]) -> None:
+        """Journal and log every entry (before anything of the batch is published)."""
         now = time.monotonic()
         if self._journal is not None:
             self._journal_batch(entries)
@@ -168,9 +193,6 @@ class MemoryStreamLog:
                 self._expire_later(message_id, self._retention)
             deltas.append(delta)
             self._touched[message_id] = now
-        for _, _, publications in entries:
-            for channel, payload in publications:
-                await self._broadcaster.publish(channel, payload)
 
     def _journal_batch(self, entries: Sequence[Entry]) -> None:
         """One write per answer of the batch (its deltas in order)."""
@@ -244,6 +266,15 @@ class RedisStreamLog:
                 for channel, payload in publications:
                     pipe.publish(channel, payload)
             await pipe.execute()
+
+    @property
+    def immediate(self) -> bool:
+        """False: every append is a round trip."""
+        return False
+
+    def append_batch_now(self, entries: Sequence[Entry]) -> None:
+        """Not possible: use :meth:`append_batch`."""
+        raise RuntimeError("a Redis stream log appends with a round trip")
 
     async def read(self, message_id: uuid.UUID, after: int = 0) -> list[Delta]:
         """The deltas numbered above ``after``. The list is read from the index of

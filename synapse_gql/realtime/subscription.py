@@ -50,8 +50,10 @@ class Subscription:
         self._wakeup = asyncio.Event()
         self._error: SubscriberOverflowError | None = None
         self._closed = False
+        self._reader_waits = False  # the iterating task awaits the next message
         # Called (without arguments) whenever a message arrives or the subscription ends,
-        # for a reader that waits on several sources at once.
+        # for a reader that waits on several sources at once, or one that takes a message
+        # at once (see :meth:`alone`).
         self.listener: Callable[[], None] | None = None
 
     @property
@@ -91,15 +93,26 @@ class Subscription:
         self._buffer.clear()
         return taken
 
+    def alone(self) -> str | None:
+        """The message just buffered when it is the only one and the iterating task waits
+        for it (it has read every earlier one), else None: a ``listener`` may then handle
+        it at once, and :meth:`take_buffered` it, without reordering anything."""
+        if self._reader_waits and len(self._buffer) == 1:
+            return self._buffer[0]
+        return None
+
     @property
     def error(self) -> SubscriberOverflowError | None:
         """Why the subscription was dropped, if it was."""
         return self._error
 
     def _notify(self) -> None:
-        self._wakeup.set()
-        if self.listener is not None:
-            self.listener()
+        try:
+            if self.listener is not None:
+                self.listener()
+        finally:
+            if self._buffer or not self.active:  # else the listener took the message
+                self._wakeup.set()
 
     def __aiter__(self) -> Subscription:
         return self
@@ -113,12 +126,18 @@ class Subscription:
             if self._closed:
                 raise StopAsyncIteration
             self._wakeup.clear()
-            await self._wakeup.wait()
+            self._reader_waits = True
+            try:
+                await self._wakeup.wait()
+            finally:
+                self._reader_waits = False
 
 
-async def _typed(
+async def typed(
     subscription: Subscription, kind: type[E] | tuple[type[E], ...]
 ) -> AsyncIterator[E]:
+    """The events of type ``kind`` (a class or a tuple of classes) read from
+    ``subscription``; malformed payloads and other types are skipped."""
     async for payload in subscription:
         event = decode(payload)
         if isinstance(event, kind):
@@ -132,4 +151,4 @@ async def subscribe(
     """Subscribe to ``channel`` (live once entered) and read its events of type ``kind``
     (a class or a tuple of classes); malformed payloads and other types are skipped."""
     async with broadcaster.subscribe(channel) as subscription:
-        yield _typed(subscription, kind)
+        yield typed(subscription, kind)

@@ -3,10 +3,12 @@ seen so far kept in memory, and the groups of subscribers it is delivered to.
 
 The feed reads like a subscriber that started at sequence 0 (``chat.streams``): it
 subscribes to the answer's channel, reads the delta log, then takes live deltas, filling
-gaps from the log, until the answer's end. A subscriber joining late replays the items
-from memory, then follows live; it considers each item once, in order, and skips the
-deltas at or below its ``afterSequence``. An ended feed stays ``RETAIN_SECONDS`` for
-subscribers that arrive just after the end; one that broke is dropped at once.
+gaps from the log, until the answer's end; a live delta that continues the stream is
+taken and delivered as it is published, without waiting for the reader's task. A
+subscriber joining late replays the items from memory, then follows live; it considers
+each item once, in order, and skips the deltas at or below its ``afterSequence``. An
+ended feed stays ``RETAIN_SECONDS`` for subscribers that arrive just after the end; one
+that broke is dropped at once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING
 
 from graphql.execution import Executor
@@ -21,11 +24,11 @@ from graphql.execution import Executor
 from synapse_gql.chat.streams import AnswerDelta, AnswerStream, StreamItem, fresh_message
 from synapse_gql.models import MessageStatus
 from synapse_gql.realtime.channels import message_channel
-from synapse_gql.realtime.events import DeltaEvent, FinishedEvent
+from synapse_gql.realtime.events import DeltaEvent, FinishedEvent, decode
 from synapse_gql.realtime.fanout.groups import EventGroup
 from synapse_gql.realtime.fanout.payloads import GroupKey, failure_payload
 from synapse_gql.realtime.fanout.subscriber import Subscriber
-from synapse_gql.realtime.subscription import subscribe
+from synapse_gql.realtime.subscription import Subscription, typed
 
 if TYPE_CHECKING:
     from synapse_gql.realtime.fanout.hub import FeedHub
@@ -83,9 +86,13 @@ class AnswerFeed:
         self._dispatcher.cancel()
 
     def _extend(self, items: list[StreamItem]) -> None:
+        """Keep ``items`` and deliver them: deltas at once where a group can (see
+        ``EventGroup.deliver_now``), the rest from the dispatcher."""
         if items:
             self.items.extend(items)
-            self._changed.set()
+            delivered = [self._deliver_now(group) for group in list(self.groups.values())]
+            if not all(delivered):
+                self._changed.set()
 
     def _end(self, failure: Exception | None = None) -> None:
         self.failure = failure
@@ -119,7 +126,8 @@ class AnswerFeed:
         state, message_id = self.hub.state, self.message_id
         stream = AnswerStream(state, message_id)
         kinds = (DeltaEvent, FinishedEvent)
-        async with subscribe(state.realtime, message_channel(message_id), kinds) as events:
+        async with state.realtime.subscribe(message_channel(message_id)) as subscription:
+            events = typed(subscription, kinds)
             self._extend([AnswerDelta(message_id, d) for d in await stream.catch_up()])
             current = await fresh_message(state, message_id)
             if current is None:
@@ -127,6 +135,7 @@ class AnswerFeed:
             if current.status is not MessageStatus.STREAMING:
                 self._extend(await stream.end(current))
                 return
+            subscription.listener = partial(self._hear, subscription, stream)
             async for event in events:
                 if isinstance(event, DeltaEvent) and event.message_id == message_id:
                     live = await stream.live(event.delta)
@@ -136,6 +145,29 @@ class AnswerFeed:
                     if finished is not None:
                         self._extend(await stream.end(finished))
                         return
+
+    def _hear(self, subscription: Subscription, stream: AnswerStream) -> None:
+        """Take a live delta as it is published, when the reader waits for it and it
+        continues the stream (no gap to fill from the log); else the reader takes it."""
+        try:
+            payload = subscription.alone()
+            if payload is None:
+                return
+            event = decode(payload)
+            if not isinstance(event, DeltaEvent) or event.message_id != self.message_id:
+                return
+            taken = stream.live_now(event.delta)
+            if taken is None:
+                return
+            subscription.take_buffered()
+        except Exception:  # left in the buffer: the reader takes it
+            log.warning(
+                "realtime: the feed of %s left a delta to its reader",
+                self.message_id,
+                exc_info=True,
+            )
+            return
+        self._extend([AnswerDelta(self.message_id, delta) for delta in taken])
 
     async def _dispatch(self) -> None:
         while True:
@@ -148,9 +180,20 @@ class AnswerFeed:
         try:
             await group.deliver()
         except Exception as error:
-            log.error("realtime: delivering %s failed", self.message_id, exc_info=True)
-            payload = failure_payload(error)
-            for subscriber in list(group.subscribers):
-                if subscriber.active:
-                    subscriber.send(payload)
-                    subscriber.finish()
+            self._fail(group, error)
+
+    def _deliver_now(self, group: EventGroup) -> bool:
+        try:
+            return group.deliver_now()
+        except Exception as error:
+            self._fail(group, error)
+            return True
+
+    def _fail(self, group: EventGroup, error: Exception) -> None:
+        """End every subscriber of ``group`` with the masked ``error``."""
+        log.error("realtime: delivering %s failed", self.message_id, exc_info=True)
+        payload = failure_payload(error)
+        for subscriber in list(group.subscribers):
+            if subscriber.active:
+                subscriber.send(payload)
+                subscriber.finish()

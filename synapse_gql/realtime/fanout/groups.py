@@ -1,7 +1,8 @@
 """The subscribers of one feed that sent the same document, operation name and variables:
 each feed item is executed once for all of them (the end once per viewer, whose rights
 shape its ``usage``). A delta is not executed at all when the document's selection on it
-has a template (``templates``): its payload is written from the delta directly."""
+has a template (``templates``): its payload is written from the delta directly, and
+:meth:`EventGroup.deliver_now` sends such deltas as soon as the feed has them."""
 
 from __future__ import annotations
 
@@ -37,10 +38,37 @@ class EventGroup:
         self._payloads: dict[int, str] = {}
         self._endings: dict[ViewerKey, str] = {}
         self._failure_payload: str | None = None
+        self._delivering = False  # :meth:`deliver` runs (and may be awaiting)
+
+    def deliver_now(self) -> bool:
+        """:meth:`deliver` without an await, as far as it needs none: send every
+        subscriber the deltas it has not considered yet, from the template. False when
+        something is left for :meth:`deliver` (an item that is not a delta, no template,
+        or :meth:`deliver` is running: it goes on in order)."""
+        if self.template is None or self._delivering:
+            return False
+        items = self.feed.items
+        for subscriber in self.subscribers:
+            while subscriber.active and subscriber.position < len(items):
+                index = subscriber.position
+                item = items[index]
+                if not isinstance(item, AnswerDelta):
+                    return False
+                subscriber.position += 1
+                if item.delta.sequence > subscriber.after:
+                    subscriber.send(self._payloads.get(index) or self._render(index, item))
+        return True
 
     async def deliver(self) -> None:
         """Send every subscriber the items it has not considered yet, in order; finish
         those that reached the end of an ended feed."""
+        self._delivering = True
+        try:
+            await self._deliver_all()
+        finally:
+            self._delivering = False
+
+    async def _deliver_all(self) -> None:
         feed = self.feed
         items = feed.items
         if feed.ended and items and isinstance(items[-1], Finished):
@@ -71,15 +99,19 @@ class EventGroup:
         return self._failure_payload
 
     async def _delta(self, index: int, item: AnswerDelta) -> str:
-        hub = self.feed.hub
         if self.template is not None:
-            payload = self.template.render(item.message_id, item.delta)
-            hub.rendered += 1
-        else:
-            event = MessageDelta.from_delta(item.message_id, item.delta)
-            payload = encode_result(await execute_event(self.executor, event))
-            hub.executions += 1
+            return self._render(index, item)
+        event = MessageDelta.from_delta(item.message_id, item.delta)
+        payload = encode_result(await execute_event(self.executor, event))
+        self.feed.hub.executions += 1
         self._payloads[index] = payload
+        return payload
+
+    def _render(self, index: int, item: AnswerDelta) -> str:
+        """The payload of a delta from the template (kept for the group's others)."""
+        assert self.template is not None
+        payload = self._payloads[index] = self.template.render(item.message_id, item.delta)
+        self.feed.hub.rendered += 1
         return payload
 
     async def _prepare_endings(self, finished: Finished) -> None:
