@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # bound for ``slow_consumer_seconds`` (or reaches four times it) is closed with 4408.
     subscription_send_queue: int = Field(default=4096, ge=1)
     slow_consumer_seconds: float = Field(default=5.0, gt=0)
+    # An HTTP request whose caller cannot be authenticated within this (every pooled
+    # connection taken) is answered 503 ``TRY_AGAIN`` with ``Retry-After``.
+    request_wait_seconds: float = Field(default=5.0, gt=0)
     # Subscription set-ups (the access check at subscribe time) running at once in a process
     # (unset: ``db_pool_size``, half the pool's connections); the rest wait in order, at
     # most ``subscribe_queue_limit`` of them. A set-up not done within

@@ -43,8 +43,6 @@ from synapse_gql.realtime.sockets import (
 )
 from synapse_gql.state import AppState
 
-# A caller not authenticated within this (the pool exhausted) is told to try again soon.
-AUTHENTICATE_TIMEOUT_SECONDS = 5.0
 BUSY_MESSAGE = "The server is busy; try again shortly."
 
 
@@ -103,7 +101,7 @@ async def _viewer(state: AppState, request: Request, reads: ReadConnection) -> V
         viewer = cached_viewer(state, token)
         if viewer is not None:
             return viewer
-        async with asyncio.timeout(AUTHENTICATE_TIMEOUT_SECONDS):
+        async with asyncio.timeout(state.settings.request_wait_seconds):
             return await authenticate_request(state, token, reads)
     except Unauthenticated as error:
         raise HTTPException(

@@ -82,6 +82,9 @@ def settings_for(database_url: str, data_dir) -> Settings:
         secret_key=SecretStr(secrets.token_urlsafe(48)),
         data_dir=data_dir,
         db_pool_size=5,
+        # The suite shares two cores among its workers: a request waits for a connection as
+        # long as a loaded machine may need (tests/test_busy_pool.py lowers it).
+        request_wait_seconds=60,
         # Answers complete at once unless a test slows the mock down to watch them stream.
         mock_tokens_per_second=0,
         # Every test client registers from one address; the sign-up limit has its own tests.

@@ -58,6 +58,7 @@ TEST_LIMITS = (
     "rate_limit_user_points",
     "rate_limit_api_token_points",
     "rate_limit_model_calls",
+    "request_wait_seconds",
 )
 
 

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from synapse_gql import graphql_route
 from tests.chat_helpers import served
 
 QUERY = "{ me { email } }"
 
 
 async def test_a_request_that_cannot_get_a_connection_is_told_to_try_again(
-    settings, make_user, monkeypatch
+    settings, make_user
 ) -> None:
     owner = await make_user("owner")
-    monkeypatch.setattr(graphql_route, "AUTHENTICATE_TIMEOUT_SECONDS", 0.2)
     # A pool of one connection plus one of overflow.
-    async with served(settings, db_pool_size=1) as server:
+    async with served(settings, db_pool_size=1, request_wait_seconds=0.2) as server:
         engine = server.app.state.synapse.db.engine
         async with AsyncExitStack() as held:
             for _ in range(2):

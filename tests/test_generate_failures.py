@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from synapse_gql.llm import ChatMessage, count_tokens
+from synapse_gql.llm.mock_provider import MockProvider
 from tests.generation_helpers import (
     Team,
     app_client,
@@ -142,14 +143,34 @@ async def test_a_stream_broken_halfway_is_charged_for_its_partial_output(
     assert row.time_to_first_token_ms is not None
 
 
-async def test_a_cancelled_request_is_metered_as_cancelled(settings, team, db_engine) -> None:
+def tokens_streamed(monkeypatch, count: int) -> asyncio.Event:
+    """Set once the mock provider has yielded ``count`` tokens of an answer."""
+    streamed = asyncio.Event()
+    original = MockProvider.stream
+
+    async def counting(self, *args, **kwargs):
+        seen = 0
+        async for event in original(self, *args, **kwargs):
+            yield event
+            seen += 1
+            if seen >= count:
+                streamed.set()
+
+    monkeypatch.setattr(MockProvider, "stream", counting)
+    return streamed
+
+
+async def test_a_cancelled_request_is_metered_as_cancelled(
+    settings, team, db_engine, monkeypatch
+) -> None:
     """Given a slow mock reply, when the request is cancelled while tokens stream, then a
     cancelled row holds the tokens streamed so far (estimated)."""
     mock = await llm_global_id(db_engine, "synapse-dev")
+    streamed = tokens_streamed(monkeypatch, 3)
 
     async with app_client(settings, mock_tokens_per_second=20) as client:
         task = asyncio.create_task(generate(client, team.owner.token, team.workspace, mock))
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(streamed.wait(), timeout=60)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
