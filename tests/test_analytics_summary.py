@@ -5,6 +5,7 @@ months by model or provider come from the coarse rollups; bad ranges and roles g
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any
 from synapse_gql.analytics import histogram
 from synapse_gql.analytics.rollups import rebuild_rollups
 from synapse_gql.gql.relay import to_global_id
+from synapse_gql.metering import record_call
 from synapse_gql.models import UsageStatus
 from tests.analytics_data import (
     GROUP_COLUMNS,
@@ -361,14 +363,19 @@ async def test_metering_keeps_rollups_equal_to_a_rebuild(
         scene.call(gpt4o, input_tokens=1, output_tokens=1),
     ]
     db = Database(database_url, pool_size=1)
+    logs = []
     try:
-        with counting(db.engine) as log:
-            for call in calls:
+        for call in calls:
+            with counting(db.engine) as log:
                 await record(db, call)
+            logs.append(log.statements)
     finally:
         await db.dispose()
-    rollup_statements = [sql for sql in log.statements if "usage_rollups" in sql]
-    assert len(rollup_statements) == 6  # one per usage row, the retried attempt's too
+    # One per metering transaction, its last before the COMMIT: the retried attempt's row
+    # is counted by its call's statement.
+    assert [[sql for sql in sent if "usage_rollups" in sql] for sent in logs] == [
+        [sent[-1]] for sent in logs
+    ]
     agents = await fetch(db_engine, "SELECT agent_id FROM usage_logs")
     assert [row.agent_id for row in agents] == [agent] * 6
     metered = await _rollup_rows(db_engine)
@@ -385,6 +392,39 @@ async def test_metering_keeps_rollups_equal_to_a_rebuild(
     for table in ("usage_rollups_daily", "usage_rollups_monthly"):
         [period] = await fetch(db_engine, f"SELECT calls, errors, cancelled FROM {table}")
         assert (period.calls, period.errors, period.cancelled) == (6, 2, 1)
+
+
+async def test_concurrent_metering_counts_every_call_once(
+    make_user, make_workspace, db_engine, database_url
+) -> None:
+    """Given 40 calls of two models metered in concurrent transactions (one rolled back),
+    then the rollups hold the 39 committed calls and equal a rebuild."""
+    from synapse_gql.db import Database
+
+    scene = await make_scene(make_user, make_workspace, db_engine)
+    models = [await model(db_engine, "gpt-4o"), await model(db_engine, "gpt-4o-mini")]
+    calls = [
+        scene.call(models[i % 2], input_tokens=i + 1, output_tokens=i, latency_ms=10 * i + 5)
+        for i in range(40)
+    ]
+    db = Database(database_url, pool_size=10)
+
+    async def abandoned(call) -> None:
+        async with db.sessions() as session, session.begin():
+            await record_call(session, call)
+            await session.rollback()
+
+    try:
+        await asyncio.gather(*(record(db, call) for call in calls[1:]), abandoned(calls[0]))
+    finally:
+        await db.dispose()
+    metered = await _rollup_rows(db_engine)
+    [[hourly_calls]] = await fetch(db_engine, "SELECT sum(calls) FROM usage_rollups")
+    [[monthly_calls]] = await fetch(db_engine, "SELECT sum(calls) FROM usage_rollups_monthly")
+    assert (hourly_calls, monthly_calls) == (39, 39)
+    async with db_engine.begin() as conn:
+        await rebuild_rollups(conn)
+    assert await _rollup_rows(db_engine) == metered
 
 
 async def _insert_agent(engine, workspace_id, llm_id):

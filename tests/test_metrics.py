@@ -111,25 +111,29 @@ async def test_a_subscription_and_its_socket_are_gauged_while_open(settings, mak
 
         async with connect(app.ws_url, token) as socket:
             await socket.start("LiveWorkspaceUsage", workspaceId=workspace_id)
-            during = await _until(http, "graphql_subscriptions_open", before, 1)
-            assert moved(before, during, "websocket_connections_open") == 1
+            during = await _until(http, before, 1, *GAUGES)
+            assert [moved(before, during, gauge) for gauge in GAUGES] == [1, 1]
 
-        after = await _until(http, "graphql_subscriptions_open", before, 0)
-        assert moved(before, after, "websocket_connections_open") == 0
+        after = await _until(http, before, 0, *GAUGES)
+        assert [moved(before, after, gauge) for gauge in GAUGES] == [0, 0]
 
 
 def _register(name: str) -> dict:
     return {"email": f"{name}@example.com", "name": name, "password": "correct horse battery"}
 
 
-async def _until(http: httpx.AsyncClient, gauge: str, before: Scrape, change: int) -> Scrape:
-    """The first scrape (of at most 200) where ``gauge`` moved by ``change`` from ``before``."""
-    for _ in range(200):
+GAUGES = ("graphql_subscriptions_open", "websocket_connections_open")
+
+
+async def _until(http: httpx.AsyncClient, before: Scrape, change: int, *gauges: str) -> Scrape:
+    """The first scrape (of at most 1,000) where every one of ``gauges`` moved by
+    ``change`` from ``before`` (the socket's gauge and its subscription's move apart)."""
+    for _ in range(1_000):
         current = await scrape(http)
-        if moved(before, current, gauge) == change:
+        if all(moved(before, current, gauge) == change for gauge in gauges):
             return current
         await asyncio.sleep(0.02)
-    raise AssertionError(f"{gauge} never moved by {change}")
+    raise AssertionError(f"{gauges} never all moved by {change}")
 
 
 async def test_the_database_pool_is_read_at_scrape_time(http, gql, make_user) -> None:

@@ -1,14 +1,17 @@
 """Keeping the rollups current: ``usage_rollups`` (hour, every dimension),
 ``usage_rollups_daily`` and ``usage_rollups_monthly`` (day or month, workspace, LLM,
-provider). One statement per metered usage row upserts all three, and a rebuild
-recomputes them from ``usage_logs`` alone (the migrations' backfill, repairs, benches)."""
+provider). The rows a transaction metered are added to all three by one statement just
+before it commits, and a rebuild recomputes them from ``usage_logs`` alone (the
+migrations' backfill, repairs, benches)."""
 
 from __future__ import annotations
 
 import uuid
+from functools import cache
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from synapse_gql.analytics import histogram
 from synapse_gql.models.analytics import COARSE_ROLLUP_DIMENSIONS, ROLLUP_DIMENSIONS, ROLLUP_KEY
@@ -36,81 +39,78 @@ _SUMMED = (
 )
 
 
-def _one_hot(column: str) -> str:
-    """A histogram counting ``column``'s one value (all zeros when it is null)."""
-    bucket = f"width_bucket({column}, {histogram.sql_bounds()})"
-    size = histogram.SIZE
+# The session's usage rows to count in the rollups at commit (``session.info``).
+_PENDING = "usage_rollups.pending"
+
+
+def _array_sum(left: str, right: str) -> str:
+    """Two histograms (int[] of one size) added element-wise."""
     return (
-        f"CASE WHEN {column} IS NULL THEN array_fill(0, ARRAY[{size}])"
-        f" ELSE array_fill(0, ARRAY[{bucket} - 1]) || 1"
-        f" || array_fill(0, ARRAY[{size} - {bucket}]) END"
+        f"ARRAY(SELECT a + b FROM unnest({left}, {right}) WITH ORDINALITY AS pair(a, b, i)"
+        " ORDER BY i)"
     )
 
 
-def _increment(table: str, column: str, ms: int | None) -> list[str]:
-    if ms is None:
-        return []
-    index = histogram.bucket_of(ms) + 1
-    return [f"{column}[{index}] = {table}.{column}[{index}] + 1"]
-
-
-def _updates(
-    table: str, counted: tuple[str, ...], latency_ms: int | None, ttft_ms: int | None
-) -> str:
-    """The SET list adding the new row (``excluded``) to an existing rollup row."""
+def _added(table: str, counted: tuple[str, ...]) -> str:
+    """The SET list adding the new group (``excluded``) to an existing rollup row."""
     return ", ".join(
         [
             *(f"{name} = {table}.{name} + excluded.{name}" for name in (*counted, *_SUMMED)),
-            *_increment(table, "latency_hist", latency_ms),
-            *_increment(table, "ttft_hist", ttft_ms),
+            *(
+                f"{name} = {_array_sum(f'{table}.{name}', f'excluded.{name}')}"
+                for name in ("latency_hist", "ttft_hist")
+            ),
         ]
     )
 
 
-def _upsert_coarse(table: str, unit: str, latency_ms: int | None, ttft_ms: int | None) -> str:
-    updates = _updates(table, ("calls", "errors", "cancelled"), latency_ms, ttft_ms)
-    measures = _COARSE_MEASURES.removeprefix("calls, ")
-    return (
-        f"INSERT INTO {table} ({_COARSE_DIMENSIONS}, {_COARSE_MEASURES})"
-        f" SELECT workspace_id, date_trunc('{unit}', created_at, 'UTC'), llm_id, provider, 1,"
-        f" {measures} FROM used"
-        f" ON CONFLICT ON CONSTRAINT uq_{table}_dimensions DO UPDATE SET {updates}"
+@cache
+def add_sql() -> str:
+    """One statement counting the usage rows ``:ids`` (already written) in their hourly,
+    daily and monthly rollup rows: grouped as a rebuild groups them, then added to what is
+    there. Groups are written in key order, so concurrent commits lock shared rows in one
+    order."""
+    where = "id = ANY(:ids)"
+    hourly = (
+        f"{rebuild_sql(where)} ORDER BY {_SOURCE_DIMENSIONS}"
+        f" ON CONFLICT ON CONSTRAINT {ROLLUP_KEY}"
+        f" DO UPDATE SET {_added('usage_rollups', ('calls',))}"
     )
-
-
-def _upsert_sql(latency_ms: int | None, ttft_ms: int | None) -> str:
-    """One statement: the usage row read once, upserted into every rollup."""
-    hourly = _updates("usage_rollups", ("calls",), latency_ms, ttft_ms)
     daily, monthly = (
-        _upsert_coarse(table, unit, latency_ms, ttft_ms) for table, unit in COARSE_ROLLUPS.items()
+        f"{coarse_rebuild_sql(table, where)} ORDER BY 1, 2, 3, 4"
+        f" ON CONFLICT ON CONSTRAINT uq_{table}_dimensions"
+        f" DO UPDATE SET {_added(table, ('calls', 'errors', 'cancelled'))}"
+        for table in COARSE_ROLLUPS
     )
-    return (
-        "WITH used AS (SELECT *, date_trunc('hour', created_at, 'UTC') AS hour,"
-        " (status = 'error')::int AS errors, (status = 'cancelled')::int AS cancelled,"
-        " coalesce(latency_ms, 0) AS latency_ms_sum,"
-        f" {_one_hot('latency_ms')} AS latency_hist,"
-        f" {_one_hot('time_to_first_token_ms')} AS ttft_hist"
-        " FROM usage_logs WHERE id = :usage_log_id),"
-        f" hourly AS (INSERT INTO usage_rollups ({_DIMENSIONS}, {_MEASURES})"
-        f" SELECT {_DIMENSIONS}, 1, {_MEASURES.removeprefix('calls, ')} FROM used"
-        f" ON CONFLICT ON CONSTRAINT {ROLLUP_KEY} DO UPDATE SET {hourly}),"
-        f" daily AS ({daily}) {monthly}"
-    )
+    return f"WITH hourly AS ({hourly}), daily AS ({daily}) {monthly}"
 
 
-async def add_to_rollup(
-    session: AsyncSession,
-    usage_log_id: uuid.UUID,
-    latency_ms: int | None,
-    time_to_first_token_ms: int | None,
-) -> None:
-    """Count one usage row (already flushed) in its hour's, day's and month's rollup rows:
-    one statement.
+def count_at_commit(session: AsyncSession, usage_log_id: uuid.UUID) -> None:
+    """Count one usage row (already flushed) in its rollups when ``session``'s transaction
+    commits: one statement for every row the transaction metered, sent just before COMMIT.
 
-    ``latency_ms`` and ``time_to_first_token_ms`` are the row's, to pick the histogram
-    elements to increment."""
-    sql = _upsert_sql(latency_ms, time_to_first_token_ms)
-    await session.execute(text(sql), {"usage_log_id": usage_log_id})
+    The rollup rows are shared by every call of a workspace and model in the hour, day and
+    month, so whoever writes them holds their locks until the commit: written last, they
+    are held for the commit's own round trip, not for the rest of the metering."""
+    pending: list[uuid.UUID] = session.sync_session.info.setdefault(_PENDING, [])
+    pending.append(usage_log_id)
+
+
+@event.listens_for(Session, "before_commit")
+def _add_pending(session: Session) -> None:
+    """Before the outermost COMMIT: count the transaction's metered rows in the rollups."""
+    if session.in_nested_transaction():
+        return
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.execute(text(add_sql()), {"ids": pending})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended without committing: nothing of it is counted."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def _histogram_of(column: str) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.alerts import announce_alerts, evaluate_after_call
-from synapse_gql.analytics.rollups import add_to_rollup
+from synapse_gql.analytics.rollups import count_at_commit
 from synapse_gql.metering import pricing, repository
 from synapse_gql.metering.budget import budget_allows, raise_spend_alerts
 from synapse_gql.models import (
@@ -154,7 +154,7 @@ async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult
     Prices it at the price period in force when the call was sent (``llm_price_id``; the
     current one when the record has none; failed and cancelled calls pay for the tokens
     they consumed, cached tokens at the period's cache prices), writes the usage log with
-    the conversation's agent and counts it in its hourly rollup, adds tokens and cost to
+    the conversation's agent and counts it in its rollups at commit, adds tokens and cost to
     the assistant message (accumulated, so retries of one message add up; a call that
     consumed nothing leaves the message alone), to the conversation totals and to the
     per-LLM aggregate (every call counts there, failed ones too), writes a usage charge
@@ -231,7 +231,7 @@ async def _insert_usage(
     )
     session.add(usage)
     await session.flush()
-    await add_to_rollup(session, usage.id, record.latency_ms, record.time_to_first_token_ms)
+    count_at_commit(session, usage.id)
     return usage
 
 
