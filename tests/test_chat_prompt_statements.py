@@ -95,7 +95,7 @@ async def test_a_first_question_reads_no_edits_and_a_later_one_does(
     assert [m.content for m in first_prompt.messages] == ["first question"]
     assert second_prompt.messages[0].content == "first question"
     assert second_prompt.messages[-1].content == "second question"
-    edits = "messages_1.id = messages.parent_id"
+    edits = "original.id = messages.parent_id"
     assert not any(edits in s for s in first_log.statements), first_log.statements
     assert any(edits in s for s in second_log.statements), second_log.statements
     assert first_log.count == second_log.count - 1

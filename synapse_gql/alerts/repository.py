@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Interval, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,15 +23,15 @@ ACTIVE = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 EPISODE_WHERE = text("provider IS NOT NULL AND status IN ('open', 'acknowledged')")
 
 
-async def window_stats(
-    session: AsyncSession, workspace_id: uuid.UUID, provider: str, window_seconds: int
-) -> tuple[WindowStats, dict[AlertKind, uuid.UUID]]:
-    """One statement: the aggregate over the workspace's calls to ``provider`` in the
-    window (a range of the (workspace_id, created_at) index of usage_logs), and the ids of
-    its open or acknowledged health episodes by kind (the partial unique index)."""
+@cache
+def _window_statement() -> Any:
+    """The window aggregate and the open episodes' ids, built once (it is run for every
+    metered call), with ``:workspace_id``, ``:provider`` and ``:window`` bound."""
     measure = func.coalesce(UsageLog.time_to_first_token_ms, UsageLog.latency_ms)
     ok = UsageLog.status == UsageStatus.SUCCESS
-    stmt = select(
+    workspace_id = bindparam("workspace_id", type_=UsageLog.workspace_id.type)
+    provider = bindparam("provider", type_=UsageLog.provider.type)
+    return select(
         func.count(),
         func.count().filter(UsageLog.status == UsageStatus.ERROR),
         func.count(measure).filter(ok),
@@ -38,17 +39,32 @@ async def window_stats(
         *(_episode_id(workspace_id, provider, kind) for kind in HEALTH_KINDS),
     ).where(
         UsageLog.workspace_id == workspace_id,
-        UsageLog.created_at >= func.now() - timedelta(seconds=window_seconds),
+        UsageLog.created_at >= func.now() - bindparam("window", type_=Interval()),
         UsageLog.provider == provider,
         UsageLog.status != UsageStatus.CANCELLED,
     )
-    calls, errors, timed, p95, *episode_ids = (await session.execute(stmt)).one()
+
+
+async def window_stats(
+    session: AsyncSession, workspace_id: uuid.UUID, provider: str, window_seconds: int
+) -> tuple[WindowStats, dict[AlertKind, uuid.UUID]]:
+    """One statement: the aggregate over the workspace's calls to ``provider`` in the
+    window (a range of the (workspace_id, created_at) index of usage_logs), and the ids of
+    its open or acknowledged health episodes by kind (the partial unique index)."""
+    values = {
+        "workspace_id": workspace_id,
+        "provider": provider,
+        "window": timedelta(seconds=window_seconds),
+    }
+    calls, errors, timed, p95, *episode_ids = (
+        await session.execute(_window_statement(), values)
+    ).one()
     stats = WindowStats(calls, errors, timed, None if p95 is None else float(p95))
     episodes = {k: i for k, i in zip(HEALTH_KINDS, episode_ids, strict=True) if i is not None}
     return stats, episodes
 
 
-def _episode_id(workspace_id: uuid.UUID, provider: str, kind: AlertKind) -> Any:
+def _episode_id(workspace_id: Any, provider: Any, kind: AlertKind) -> Any:
     return (
         select(AlertEvent.id)
         .where(

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, exists, or_, select, tuple_
+from sqlalchemy import BindParameter, Select, and_, bindparam, exists, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -39,32 +40,47 @@ async def _original(session: AsyncSession, question: Message) -> Message:
     return current
 
 
+def _at(name: str) -> BindParameter[datetime]:
+    return bindparam(name, type_=Message.__table__.c.created_at.type)
+
+
+def _id(name: str) -> BindParameter[uuid.UUID]:
+    return bindparam(name, type_=Message.__table__.c.id.type)
+
+
+@cache
+def _abandoned_spans_statement() -> Select[datetime, datetime]:
+    """The edits of a conversation (``:conversation_id``) made before ``(:before_at,
+    :before_id)``: (original question's time, edit's time). Built once, its values bound."""
+    original = aliased(Message, name="original")
+    return (
+        select(original.created_at, Message.created_at)
+        .join(original, original.id == Message.parent_id)
+        .where(
+            Message.conversation_id == bindparam("conversation_id"),
+            Message.role == MessageRole.USER,
+            original.role == MessageRole.USER,
+            tuple_(Message.created_at, Message.id) < tuple_(_at("before_at"), _id("before_id")),
+        )
+    )
+
+
 async def _abandoned_spans(
     session: AsyncSession, conversation_id: uuid.UUID, before: tuple[datetime, uuid.UUID]
 ) -> list[tuple[datetime, datetime]]:
     """For each edit made before ``before``: the time from the original question to its edit,
     when the turns that followed the original belong to the abandoned branch."""
-    original = aliased(Message)
-    stmt = (
-        select(original.created_at, Message.created_at)
-        .join(original, original.id == Message.parent_id)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.role == MessageRole.USER,
-            original.role == MessageRole.USER,
-            tuple_(Message.created_at, Message.id) < tuple_(*before),
-        )
-    )
-    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+    values = {"conversation_id": conversation_id, "before_at": before[0], "before_id": before[1]}
+    rows = (await session.execute(_abandoned_spans_statement(), values)).all()
+    return [(row[0], row[1]) for row in rows]
 
 
-async def thread_before(
-    session: AsyncSession, question: Message, limit: int
-) -> list[tuple[MessageRole, str]]:
-    """Up to ``limit`` turns of the question's thread, newest first."""
-    original = await _original(session, question)
-    cutoff = (original.created_at, original.id)
-    successor = aliased(Message)
+@cache
+def _thread_statement() -> Select[MessageRole, str, datetime]:
+    """Up to ``:limit`` turns of a conversation (``:conversation_id``) before ``(:cutoff_at,
+    :cutoff_id)``, newest first, less what was replaced. Built once (an aliased entity and
+    its adapted columns cost more to build than the query takes to run), values bound."""
+    successor = aliased(Message, name="successor")
     replaced = exists().where(successor.parent_id == Message.id)
     replaced_question = exists().where(
         successor.parent_id == Message.reply_to_id, Message.reply_to_id.is_not(None)
@@ -75,18 +91,32 @@ async def thread_before(
         Message.content != "",
         ~replaced_question,
     )
-    stmt = (
+    return (
         select(Message.role, Message.content, Message.created_at)
         .where(
-            Message.conversation_id == question.conversation_id,
-            tuple_(Message.created_at, Message.id) < tuple_(*cutoff),
+            Message.conversation_id == bindparam("conversation_id"),
+            tuple_(Message.created_at, Message.id) < tuple_(_at("cutoff_at"), _id("cutoff_id")),
             ~replaced,
             or_(Message.role == MessageRole.USER, answered),
         )
         .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    rows = (await session.execute(stmt)).all()
+
+
+async def thread_before(
+    session: AsyncSession, question: Message, limit: int
+) -> list[tuple[MessageRole, str]]:
+    """Up to ``limit`` turns of the question's thread, newest first."""
+    original = await _original(session, question)
+    cutoff = (original.created_at, original.id)
+    values = {
+        "conversation_id": question.conversation_id,
+        "cutoff_at": cutoff[0],
+        "cutoff_id": cutoff[1],
+        "limit": limit,
+    }
+    rows = (await session.execute(_thread_statement(), values)).all()
     if not rows:  # a first question: no turn to drop, so no need to read the edits
         return []
     spans = await _abandoned_spans(session, question.conversation_id, cutoff)

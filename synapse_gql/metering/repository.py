@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import func, update
+from sqlalchemy import Table, bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -30,30 +31,21 @@ def _refresh_cached(session: AsyncSession, model: type, key: Any, values: Mappin
             set_committed_value(cached, name, value)
 
 
-async def add_to_message(
-    session: AsyncSession,
-    message_id: uuid.UUID,
-    *,
-    input_tokens: int,
-    output_tokens: int,
-    cost: Decimal,
-    latency_ms: int | None,
-    time_to_first_token_ms: int | None,
-    llm_id: uuid.UUID,
-    finish_reason: str | None,
-) -> None:
-    """Add a call's tokens and cost to an assistant message and set its latency and model."""
-    stmt = (
+@cache
+def _message_increment() -> Any:
+    """UPDATE of an assistant message (``:message_id``) adding a call: built once (building
+    a statement costs more than running it), its values bound."""
+    return (
         update(Message)
-        .where(Message.id == message_id, Message.role == MessageRole.ASSISTANT)
+        .where(Message.id == bindparam("message_id"), Message.role == MessageRole.ASSISTANT)
         .values(
-            input_tokens=func.coalesce(Message.input_tokens, 0) + input_tokens,
-            output_tokens=func.coalesce(Message.output_tokens, 0) + output_tokens,
-            cost=func.coalesce(Message.cost, 0) + cost,
-            latency_ms=latency_ms,
-            time_to_first_token_ms=time_to_first_token_ms,
-            llm_id=llm_id,
-            finish_reason=finish_reason,
+            input_tokens=func.coalesce(Message.input_tokens, 0) + bindparam("input_tokens"),
+            output_tokens=func.coalesce(Message.output_tokens, 0) + bindparam("output_tokens"),
+            cost=func.coalesce(Message.cost, 0) + bindparam("cost", type_=Message.cost.type),
+            latency_ms=bindparam("latency_ms"),
+            time_to_first_token_ms=bindparam("time_to_first_token_ms"),
+            llm_id=bindparam("llm_id"),
+            finish_reason=bindparam("finish_reason"),
             updated_at=func.now(),
         )
         .returning(
@@ -68,10 +60,57 @@ async def add_to_message(
         )
         .execution_options(synchronize_session=False)
     )
-    row = (await session.execute(stmt)).one_or_none()
+
+
+async def add_to_message(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cost: Decimal,
+    latency_ms: int | None,
+    time_to_first_token_ms: int | None,
+    llm_id: uuid.UUID,
+    finish_reason: str | None,
+) -> None:
+    """Add a call's tokens and cost to an assistant message and set its latency and model."""
+    values = {
+        "message_id": message_id,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost": cost,
+        "latency_ms": latency_ms,
+        "time_to_first_token_ms": time_to_first_token_ms,
+        "llm_id": llm_id,
+        "finish_reason": finish_reason,
+    }
+    row = (await session.execute(_message_increment(), values)).one_or_none()
     if row is None:
         raise ValueError(f"Message {message_id} is not an assistant message.")
     _refresh_cached(session, Message, message_id, row._asdict())
+
+
+@cache
+def _conversation_increment() -> Any:
+    """UPDATE of a conversation's totals (``:conversation_id``), built once."""
+    return (
+        update(Conversation)
+        .where(Conversation.id == bindparam("conversation_id"))
+        .values(
+            total_input_tokens=Conversation.total_input_tokens + bindparam("input_tokens"),
+            total_output_tokens=Conversation.total_output_tokens + bindparam("output_tokens"),
+            total_cost=Conversation.total_cost + bindparam("cost"),
+            updated_at=func.now(),
+        )
+        .returning(
+            Conversation.total_input_tokens,
+            Conversation.total_output_tokens,
+            Conversation.total_cost,
+            Conversation.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def add_to_conversation(
@@ -83,51 +122,33 @@ async def add_to_conversation(
     cost: Decimal,
 ) -> None:
     """Add a call's tokens and cost to the conversation's totals in one UPDATE."""
-    stmt = (
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(
-            total_input_tokens=Conversation.total_input_tokens + input_tokens,
-            total_output_tokens=Conversation.total_output_tokens + output_tokens,
-            total_cost=Conversation.total_cost + cost,
-            updated_at=func.now(),
-        )
-        .returning(
-            Conversation.total_input_tokens,
-            Conversation.total_output_tokens,
-            Conversation.total_cost,
-            Conversation.updated_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    row = (await session.execute(stmt)).one_or_none()
+    values = {
+        "conversation_id": conversation_id,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost": cost,
+    }
+    row = (await session.execute(_conversation_increment(), values)).one_or_none()
     if row is not None:
         _refresh_cached(session, Conversation, conversation_id, row._asdict())
 
 
-async def upsert_conversation_llm(
-    session: AsyncSession,
-    conversation_id: uuid.UUID,
-    llm_id: uuid.UUID,
-    *,
-    input_tokens: int,
-    output_tokens: int,
-    cost: Decimal,
-    latency_ms: int,
-) -> None:
-    """Count one call in the (conversation, LLM) aggregate, creating it on first use."""
-    table = ConversationLLM.__table__
-    stmt = pg_insert(ConversationLLM).values(
-        id=uuid.uuid4(),
-        conversation_id=conversation_id,
-        llm_id=llm_id,
+@cache
+def _conversation_llm_upsert() -> Any:
+    """INSERT ... ON CONFLICT counting a call in a (conversation, LLM) aggregate, built once
+    (its ``excluded`` alias alone costs more to build than the statement takes to run)."""
+    table = cast(Table, ConversationLLM.__table__)
+    stmt = pg_insert(table).values(
+        id=bindparam("id"),
+        conversation_id=bindparam("conversation_id"),
+        llm_id=bindparam("llm_id"),
         call_count=1,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_cost=cost,
-        total_latency_ms=latency_ms,
+        input_tokens=bindparam("input_tokens"),
+        output_tokens=bindparam("output_tokens"),
+        total_cost=bindparam("cost"),
+        total_latency_ms=bindparam("latency_ms"),
     )
-    upsert = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[table.c.conversation_id, table.c.llm_id],
         set_={
             "call_count": table.c.call_count + 1,
@@ -146,5 +167,27 @@ async def upsert_conversation_llm(
         table.c.total_latency_ms,
         table.c.last_used_at,
     )
-    values = dict((await session.execute(upsert)).one()._asdict())
-    _refresh_cached(session, ConversationLLM, values.pop("id"), values)
+
+
+async def upsert_conversation_llm(
+    session: AsyncSession,
+    conversation_id: uuid.UUID,
+    llm_id: uuid.UUID,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cost: Decimal,
+    latency_ms: int,
+) -> None:
+    """Count one call in the (conversation, LLM) aggregate, creating it on first use."""
+    values = {
+        "id": uuid.uuid4(),
+        "conversation_id": conversation_id,
+        "llm_id": llm_id,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost": cost,
+        "latency_ms": latency_ms,
+    }
+    row = dict((await session.execute(_conversation_llm_upsert(), values)).one()._asdict())
+    _refresh_cached(session, ConversationLLM, row.pop("id"), row)
