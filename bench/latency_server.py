@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from synapse_gql.app import create_app
+    from synapse_gql.realtime.ws_protocol import CoalescingWebSocketProtocol
 
     config = json.loads((argv or sys.argv[1:])[0])
     settings = bench_settings(
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         log_level="warning",
         loop=config["loop"],
         lifespan="on",
+        ws=CoalescingWebSocketProtocol,
     )
     return 0
 

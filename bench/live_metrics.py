@@ -3,7 +3,7 @@
     python -m bench.live_metrics [--subscribers 1000] [--per-socket 100] [--calls 40]
                                  [--rate 5] [--window MINUTE] [--redis URL]
 
-One real server process (``uvicorn synapse_gql.app:app_from_env``, see
+One real server process (``python -m synapse_gql.serving``, see
 ``bench/stream_fanout.py``), in process memory or on Redis (``--redis``). ``--subscribers``
 subscriptions to ``workspaceMetrics`` of one workspace (graphql-transport-ws,
 ``--per-socket`` per socket), then ``--calls`` one-shot calls of the mock model at

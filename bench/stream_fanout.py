@@ -4,11 +4,11 @@
                                   [--redis URL] [--timeout SECONDS] [--tokens 104]
                                   [--per-socket 100] [--ramp SECONDS] [--pool-size 40]
 
-The server is a real process (``uvicorn synapse_gql.app:app_from_env``, as ``synapse-gql
-serve`` runs it), one per realtime backend and mock token rate, so its CPU time and memory
-are read from ``/proc/<pid>``. The answers come from the built-in mock model, which streams
-a deterministic reply at ``SYNAPSE_MOCK_TOKENS_PER_SECOND`` on a fixed schedule from the
-start of the call. The load is made in this process (uvloop when installed): raw
+The server is a real process (``python -m synapse_gql.serving``: uvicorn with the options
+``synapse-gql serve`` uses), one per realtime backend and mock token rate, so its CPU time
+and memory are read from ``/proc/<pid>``. The answers come from the built-in mock model,
+which streams a deterministic reply at ``SYNAPSE_MOCK_TOKENS_PER_SECOND`` on a fixed
+schedule from the start of the call. The load is made in this process (uvloop when installed): raw
 graphql-transport-ws frames over the ``websockets`` client, one subscribe document encoded
 once per answer, ``--per-socket`` subscriptions per socket, every message stamped when the
 reader gets it.
@@ -128,7 +128,7 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def server_process(env: dict[str, str], data_dir: Path) -> AsyncIterator[Server]:
-    """``uvicorn synapse_gql.app:app_from_env`` on a free port, healthy on entry, stopped
+    """``python -m synapse_gql.serving`` on a free port, healthy on entry, stopped
     (SIGTERM, then SIGKILL after 30 s) on exit."""
     import httpx
 
@@ -136,7 +136,7 @@ async def server_process(env: dict[str, str], data_dir: Path) -> AsyncIterator[S
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "uvicorn", "synapse_gql.app:app_from_env", "--factory"),
+            *(sys.executable, "-m", "synapse_gql.serving"),
             *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
             env=env,
             cwd=str(data_dir),

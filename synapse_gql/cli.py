@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from synapse_gql import migrations
     from synapse_gql.observability.wiring import share_metrics_between
     from synapse_gql.security.secret import resolve_secret
+    from synapse_gql.serving import uvicorn_options
 
     secret = resolve_secret(settings)  # fail before starting anything
     with database_url(settings) as url:
@@ -84,8 +85,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signal.SIGTERM, _exit_on_signal)
         share_metrics_between(args.workers, settings)
         uvicorn.run(
-            "synapse_gql.app:app_from_env",
-            factory=True,
+            **uvicorn_options(),
             host=args.host,
             port=args.port,
             workers=args.workers,

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from synapse_gql.realtime.ws_protocol import CoalescingWebSocketProtocol
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -21,7 +23,14 @@ def free_port() -> int:
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Yield ``host:port`` while uvicorn serves ``app``."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws=CoalescingWebSocketProtocol,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -1,4 +1,4 @@
-"""The app as a real server process: ``python -m uvicorn synapse_gql.app:app_from_env``.
+"""The app as a real server process: ``python -m synapse_gql.serving`` (uvicorn, as served).
 
 Several of them on one database and one Redis behave like the workers of a deployment:
 each has its own generations, broadcaster and sweeper, and they meet only through
@@ -140,9 +140,7 @@ async def server_process(
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "uvicorn",
-            "synapse_gql.app:app_from_env",
-            "--factory",
+            "synapse_gql.serving",
             "--host",
             "127.0.0.1",
             "--port",
