@@ -1,6 +1,7 @@
-"""The WebSocket protocol the server runs (``realtime.ws_protocol``): the messages an app
-sends in one event-loop turn leave in one transport write, in order, the close frame
-after them; a peer that went away makes a send fail as uvicorn's would."""
+"""The WebSocket protocol the server runs (``realtime.ws_protocol``): of the messages an
+app sends in one event-loop turn, the first leaves at once and the rest in one transport
+write, in order, the close frame after them; a peer that went away makes a send fail as
+uvicorn's would."""
 # The burst tests run a bare ASGI app: the handshake, the burst and the close are the
 # only writes, so they can be counted.
 
@@ -92,16 +93,18 @@ async def received(url: str) -> tuple[list[str | bytes], int | None]:
 
 async def test_a_burst_of_messages_leaves_in_one_write_in_order_before_the_close() -> None:
     """Given an app sending 200 text messages without pausing, then closing, then the
-    client gets the 200 in order and the close code, and the messages took one write."""
+    client gets the 200 in order and the close code, and the messages took two writes:
+    the first message at once, the 199 others together."""
     CountingProtocol.writes = []
     async with serving(burst_app(200)) as url:
         messages, code = await received(url)
 
     assert messages == [f"frame {index}" for index in range(200)]
     assert code == 4321
-    handshake, burst, _close = CountingProtocol.writes
+    handshake, first, rest, _close = CountingProtocol.writes
     assert handshake.startswith(b"HTTP/1.1 101")
-    assert burst.count(b"frame ") == 200
+    assert first.endswith(b"frame 0")
+    assert rest.count(b"frame ") == 199
 
 
 async def test_binary_messages_are_framed_the_same_way() -> None:
@@ -112,7 +115,7 @@ async def test_binary_messages_are_framed_the_same_way() -> None:
 
     assert messages == [index.to_bytes(4, "big") for index in range(50)]
     assert code == 4321
-    assert len(CountingProtocol.writes) == 3  # handshake, the 50 frames, the close
+    assert len(CountingProtocol.writes) == 4  # handshake, the first frame, 49 others, close
 
 
 async def test_a_send_after_the_peer_left_fails_as_a_disconnect() -> None:
