@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,16 +21,14 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Yield ``host:port`` while uvicorn serves ``app``."""
+async def serve(
+    app: FastAPI | Callable[..., Any], ws: type = CoalescingWebSocketProtocol
+) -> AsyncIterator[str]:
+    """Yield ``host:port`` while uvicorn serves ``app`` (an ASGI app) with the WebSocket
+    protocol ``ws`` (the server's own unless a test instruments it)."""
     port = free_port()
     config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws=CoalescingWebSocketProtocol,
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws=ws
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

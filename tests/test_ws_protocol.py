@@ -8,14 +8,11 @@ uvicorn's would."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import uvicorn
 import websockets
 
 from synapse_gql.realtime.ws_protocol import CoalescingWebSocketProtocol
-from tests.live import free_port
+from tests.live import serve
 
 
 class CountingTransport:
@@ -60,25 +57,6 @@ def burst_app(count: int, binary: bool = False):
     return app
 
 
-@asynccontextmanager
-async def serving(app) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws=CountingProtocol
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"ws://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def received(url: str) -> tuple[list[str | bytes], int | None]:
     messages: list[str | bytes] = []
     # Uncompressed, so the frames can be read in the recorded writes.
@@ -96,8 +74,8 @@ async def test_a_burst_of_messages_leaves_in_one_write_in_order_before_the_close
     client gets the 200 in order and the close code, and the messages took two writes:
     the first message at once, the 199 others together."""
     CountingProtocol.writes = []
-    async with serving(burst_app(200)) as url:
-        messages, code = await received(url)
+    async with serve(burst_app(200), CountingProtocol) as address:
+        messages, code = await received(f"ws://{address}/")
 
     assert messages == [f"frame {index}" for index in range(200)]
     assert code == 4321
@@ -110,8 +88,8 @@ async def test_a_burst_of_messages_leaves_in_one_write_in_order_before_the_close
 async def test_binary_messages_are_framed_the_same_way() -> None:
     """Given 50 binary messages, then the client gets the same bytes in order."""
     CountingProtocol.writes = []
-    async with serving(burst_app(50, binary=True)) as url:
-        messages, code = await received(url)
+    async with serve(burst_app(50, binary=True), CountingProtocol) as address:
+        messages, code = await received(f"ws://{address}/")
 
     assert messages == [index.to_bytes(4, "big") for index in range(50)]
     assert code == 4321
@@ -136,8 +114,8 @@ async def test_a_send_after_the_peer_left_fails_as_a_disconnect() -> None:
             raise
         outcome.set_result(None)
 
-    async with serving(app) as url:
-        async with websockets.connect(url):
+    async with serve(app, CountingProtocol) as address:
+        async with websockets.connect(f"ws://{address}/"):
             pass
         error = await asyncio.wait_for(outcome, timeout=30)
 
