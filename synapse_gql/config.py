@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     subscription_send_queue: int = Field(default=4096, ge=1)
     slow_consumer_seconds: float = Field(default=5.0, gt=0)
     # An HTTP request whose caller cannot be authenticated within this (every pooled
-    # connection taken) is answered 503 ``TRY_AGAIN`` with ``Retry-After``.
+    # connection taken) is answered 503 ``TRY_AGAIN`` with ``Retry-After``; a question
+    # whose transaction gets no connection within it is refused ``TRY_AGAIN`` unsaved.
     request_wait_seconds: float = Field(default=5.0, gt=0)
     # Subscription set-ups (the access check at subscribe time) running at once in a process
     # (unset: ``db_pool_size``, half the pool's connections); the rest wait in order, at

@@ -52,8 +52,6 @@ from synapse_gql.state import AppState
 
 MESSAGE_PATH = ["input", "messageId"]
 CONVERSATION_PATH = ["input", "conversationId"]
-# A question not saved within this for want of a database connection is refused TRY_AGAIN.
-CONNECTION_WAIT_SECONDS = 5.0
 BUSY = "The server is busy; nothing was saved. Try again shortly."
 
 
@@ -174,11 +172,11 @@ async def _target(
         return error
 
 
-async def _connected(session: AsyncSession) -> None:
+async def _connected(state: AppState, session: AsyncSession) -> None:
     """Check the transaction's connection out, or ``TryAgain`` when the pool has none to
-    give within ``CONNECTION_WAIT_SECONDS`` (nothing was written yet)."""
+    give within ``request_wait_seconds`` (nothing was written yet)."""
     try:
-        async with asyncio.timeout(CONNECTION_WAIT_SECONDS):
+        async with asyncio.timeout(state.settings.request_wait_seconds):
             await session.connection()
     except (TimeoutError, PoolTimeoutError):
         raise TryAgain(BUSY) from None
@@ -190,7 +188,7 @@ async def _answer(
     """Locate (or write) the question, write the answer row, start the generation."""
     blocked: DomainError | None = None
     async with state.db.transaction() as session:
-        await _connected(session)
+        await _connected(state, session)
         asked = await locate(session)
         _check_open(asked.conversation)
         target = await _target(session, state, asked.conversation, overrides)
