@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,15 +35,6 @@ class Coverage:
     user_id: uuid.UUID | None = None
     api_token_id: uuid.UUID | None = None
 
-    def targets(self) -> list[tuple[BudgetScope, uuid.UUID]]:
-        """The scoped targets of this call (the workspace itself aside)."""
-        parts = [
-            (BudgetScope.PROJECT, self.project_id),
-            (BudgetScope.MEMBER, self.user_id),
-            (BudgetScope.API_TOKEN, self.api_token_id),
-        ]
-        return [(scope, target) for scope, target in parts if target is not None]
-
 
 def month_start() -> Any:
     """SQL for the first instant of the current calendar month in UTC (a budget's period)."""
@@ -55,16 +47,28 @@ async def period_start(session: AsyncSession) -> datetime:
     return (await session.execute(select(month_start()))).scalar_one()
 
 
-async def covering(
-    session: AsyncSession, coverage: Coverage, *, lock: bool = False
-) -> list[Budget]:
-    """Every budget covering a call, ordered by id (the order rows are locked in); with
-    ``lock``, each budget row locked until the transaction ends (see :func:`ensure_usage`)."""
-    scoped = [and_(Budget.scope == s, Budget.target_id == t) for s, t in coverage.targets()]
+# The scoped budgets a call may have, with the name its target is bound under.
+_SCOPED = (
+    (BudgetScope.PROJECT, "project_id"),
+    (BudgetScope.MEMBER, "user_id"),
+    (BudgetScope.API_TOKEN, "api_token_id"),
+)
+
+
+@cache
+def _covering_statement(lock: bool) -> Any:
+    """The budgets of ``:workspace_id`` covering a call (an absent target, bound as NULL,
+    matches nothing), built once per ``lock``."""
+    scoped = [
+        and_(
+            Budget.scope == scope, Budget.target_id == bindparam(name, type_=Budget.target_id.type)
+        )
+        for scope, name in _SCOPED
+    ]
     stmt = (
         select(Budget)
         .where(
-            Budget.workspace_id == coverage.workspace_id,
+            Budget.workspace_id == bindparam("workspace_id"),
             or_(Budget.scope == BudgetScope.WORKSPACE, *scoped),
         )
         .order_by(Budget.id)
@@ -73,7 +77,21 @@ async def covering(
         stmt = stmt.with_for_update(key_share=True, of=Budget).execution_options(
             populate_existing=True
         )
-    return list((await session.scalars(stmt)).all())
+    return stmt
+
+
+async def covering(
+    session: AsyncSession, coverage: Coverage, *, lock: bool = False
+) -> list[Budget]:
+    """Every budget covering a call, ordered by id (the order rows are locked in); with
+    ``lock``, each budget row locked until the transaction ends (see :func:`ensure_usage`)."""
+    values = {
+        "workspace_id": coverage.workspace_id,
+        "project_id": coverage.project_id,
+        "user_id": coverage.user_id,
+        "api_token_id": coverage.api_token_id,
+    }
+    return list((await session.scalars(_covering_statement(lock), values)).all())
 
 
 async def lock_for_metering(session: AsyncSession, workspace_id: uuid.UUID) -> None:

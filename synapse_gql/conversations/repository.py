@@ -6,8 +6,10 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.gql.pagination import SortKey
@@ -101,11 +103,13 @@ async def message_with_conversation(
     return None if found is None else (found[0], found[1])
 
 
-async def count_new_message(session: AsyncSession, conversation_id: uuid.UUID) -> None:
-    """One more message, now: incremented in SQL so concurrent writers never lose a count."""
-    await session.execute(
+@cache
+def _count_new_message() -> Any:
+    """The UPDATE counting one message in ``:conversation_id``, built once (it runs twice
+    per question)."""
+    return (
         update(Conversation)
-        .where(Conversation.id == conversation_id)
+        .where(Conversation.id == bindparam("conversation_id"))
         .values(
             message_count=Conversation.message_count + 1,
             last_message_at=func.now(),
@@ -113,3 +117,8 @@ async def count_new_message(session: AsyncSession, conversation_id: uuid.UUID) -
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def count_new_message(session: AsyncSession, conversation_id: uuid.UUID) -> None:
+    """One more message, now: incremented in SQL so concurrent writers never lose a count."""
+    await session.execute(_count_new_message(), {"conversation_id": conversation_id})

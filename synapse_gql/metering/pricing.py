@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Protocol
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.models import LLMPrice
@@ -31,15 +32,20 @@ class MissingPrice(LookupError):
     """The LLM has no open price period: the catalog is inconsistent."""
 
 
-async def current_price(session: AsyncSession, llm_id: uuid.UUID) -> LLMPrice:
-    """The LLM's open price period (``valid_to`` null), the price a call made now pays."""
-    stmt = (
+@cache
+def _current_price() -> Any:
+    """The open price period of ``:llm_id``, built once."""
+    return (
         select(LLMPrice)
-        .where(LLMPrice.llm_id == llm_id, LLMPrice.valid_to.is_(None))
+        .where(LLMPrice.llm_id == bindparam("llm_id"), LLMPrice.valid_to.is_(None))
         .order_by(LLMPrice.valid_from.desc())
         .limit(1)
     )
-    price = await session.scalar(stmt)
+
+
+async def current_price(session: AsyncSession, llm_id: uuid.UUID) -> LLMPrice:
+    """The LLM's open price period (``valid_to`` null), the price a call made now pays."""
+    price = await session.scalar(_current_price(), {"llm_id": llm_id})
     if price is None:
         raise MissingPrice(f"LLM {llm_id} has no current price.")
     return price

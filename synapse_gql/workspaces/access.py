@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.context import Info
@@ -40,13 +41,22 @@ async def can_read(info: Info, workspace_id: uuid.UUID) -> bool:
     return await viewer_role(info, workspace_id) is not None
 
 
+@cache
+def _role_statement() -> Any:
+    """A member's role in a workspace (``:workspace_id``, ``:user_id``), built once."""
+    return select(WorkspaceMember.role).where(
+        WorkspaceMember.workspace_id == bindparam("workspace_id"),
+        WorkspaceMember.user_id == bindparam("user_id"),
+    )
+
+
 async def role_of(
     session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID
 ) -> MemberRole | None:
-    stmt = select(WorkspaceMember.role).where(
-        WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.user_id == user_id
-    )
-    return await session.scalar(stmt)
+    """The user's role in the workspace, None for non-members."""
+    values = {"workspace_id": workspace_id, "user_id": user_id}
+    role: MemberRole | None = await session.scalar(_role_statement(), values)
+    return role
 
 
 async def require_role(
