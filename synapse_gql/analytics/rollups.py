@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from functools import cache
 
-from sqlalchemy import event, text
+from sqlalchemy import TextClause, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -65,6 +65,11 @@ def _added(table: str, counted: tuple[str, ...]) -> str:
 
 
 @cache
+def _add_statement() -> TextClause:
+    return text(add_sql())
+
+
+@cache
 def add_sql() -> str:
     """One statement counting the usage rows ``:ids`` (already written) in their hourly,
     daily and monthly rollup rows: grouped as a rebuild groups them, then added to what is
@@ -103,7 +108,7 @@ def _add_pending(session: Session) -> None:
         return
     pending = session.info.pop(_PENDING, None)
     if pending:
-        session.execute(text(add_sql()), {"ids": pending})
+        session.execute(_add_statement(), {"ids": pending})
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.metering import CallRecord
@@ -37,24 +39,38 @@ class Closing:
     error_message: str | None = None
 
 
-async def close_message(session: AsyncSession, closing: Closing) -> bool:
-    """Write the end of a streaming message; False when it was already closed."""
-    stmt = (
+@cache
+def _close_statement() -> Any:
+    """The UPDATE ending a streaming message (``:message_id``), built once."""
+    return (
         update(Message)
-        .where(Message.id == closing.message_id, Message.status == MessageStatus.STREAMING)
+        .where(Message.id == bindparam("message_id"), Message.status == MessageStatus.STREAMING)
         .values(
-            content=closing.text,
-            status=closing.status,
-            stream_sequence=closing.sequence,
-            error_code=closing.error_code,
-            error_message=closing.error_message,
+            content=bindparam("content"),
+            status=bindparam("status"),
+            stream_sequence=bindparam("stream_sequence"),
+            error_code=bindparam("error_code"),
+            error_message=bindparam("error_message"),
             completed_at=func.now(),
             updated_at=func.now(),
         )
         .returning(Message.id)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def close_message(session: AsyncSession, closing: Closing) -> bool:
+    """Write the end of a streaming message; False when it was already closed."""
+    values = {
+        "message_id": closing.message_id,
+        "content": closing.text,
+        "status": closing.status,
+        "stream_sequence": closing.sequence,
+        "error_code": closing.error_code,
+        "error_message": closing.error_message,
+    }
+    closed = await session.execute(_close_statement(), values)
+    return closed.scalar_one_or_none() is not None
 
 
 async def finish(

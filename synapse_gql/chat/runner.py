@@ -16,9 +16,10 @@ import logging
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Integer, bindparam, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from synapse_gql.chat.checkpoints import Checkpointer
@@ -225,11 +226,14 @@ class Generation:
         await self.state.stream_log.discard(self.job.message_id)
 
 
-async def note_prompt_tokens(session: AsyncSession, message_id: uuid.UUID, tokens: int) -> None:
-    """Keep the prompt's estimated size with the message (to meter it should we crash)."""
-    stmt = (
+@cache
+def _note_prompt_tokens() -> Any:
+    """The UPDATE keeping ``:tokens`` in the generation info of ``:message_id``, built
+    once."""
+    tokens = bindparam("tokens", type_=Integer())
+    return (
         update(Message)
-        .where(Message.id == message_id)
+        .where(Message.id == bindparam("message_id"))
         .values(
             generation=func.coalesce(Message.generation, func.jsonb_build_object()).op("||")(
                 func.jsonb_build_object("prompt_tokens", tokens)
@@ -237,4 +241,8 @@ async def note_prompt_tokens(session: AsyncSession, message_id: uuid.UUID, token
         )
         .execution_options(synchronize_session=False)
     )
-    await session.execute(stmt)
+
+
+async def note_prompt_tokens(session: AsyncSession, message_id: uuid.UUID, tokens: int) -> None:
+    """Keep the prompt's estimated size with the message (to meter it should we crash)."""
+    await session.execute(_note_prompt_tokens(), {"message_id": message_id, "tokens": tokens})
