@@ -4,8 +4,11 @@ mid-answer, and the checkpoints that tell a live answer from a dead one."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -298,6 +301,29 @@ async def insert_worker(
     return worker_id
 
 
+@asynccontextmanager
+async def renewing(engine: AsyncEngine, worker_id: uuid.UUID) -> AsyncIterator[None]:
+    """Renew ``worker_id``'s lease every 0.1 s inside the block, as a live process does
+    (a loaded machine may take longer than a short lease between two statements)."""
+
+    async def renew() -> None:
+        while True:
+            await execute(
+                engine,
+                "UPDATE generation_workers SET heartbeat_at = now() WHERE id = :w",
+                w=worker_id,
+            )
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
 async def under_lease(
     engine: AsyncEngine, conversation: dict, user_id: uuid.UUID, worker_id: uuid.UUID
 ) -> uuid.UUID:
@@ -333,8 +359,11 @@ async def test_answers_of_processes_whose_lease_expired_are_closed_within_second
     unreadable = await under_lease(db_engine, conversation, user_id, other_host)
     live = await under_lease(db_engine, conversation, user_id, alive)
 
-    # when a live process sweeps (every heartbeat),
-    async with served(settings, worker_heartbeat_seconds=0.1, worker_lease_seconds=1):
+    # when a live process sweeps (every heartbeat) while the other live one renews,
+    async with (
+        renewing(db_engine, alive),
+        served(settings, worker_heartbeat_seconds=0.1, worker_lease_seconds=1),
+    ):
         await wait_for(lambda: has_status(db_engine, journaled, "failed"))
         await wait_for(lambda: has_status(db_engine, on_redis, "failed"))
 
