@@ -66,11 +66,6 @@ def _added(table: str, counted: tuple[str, ...]) -> str:
 
 @cache
 def _add_statement() -> TextClause:
-    return text(add_sql())
-
-
-@cache
-def add_sql() -> str:
     """One statement counting the usage rows ``:ids`` (already written) in their hourly,
     daily and monthly rollup rows: grouped as a rebuild groups them, then added to what is
     there. Groups are written in key order, so concurrent commits lock shared rows in one
@@ -87,7 +82,7 @@ def add_sql() -> str:
         f" DO UPDATE SET {_added(table, ('calls', 'errors', 'cancelled'))}"
         for table in COARSE_ROLLUPS
     )
-    return f"WITH hourly AS ({hourly}), daily AS ({daily}) {monthly}"
+    return text(f"WITH hourly AS ({hourly}), daily AS ({daily}) {monthly}")
 
 
 def count_at_commit(session: AsyncSession, usage_log_id: uuid.UUID) -> None:

@@ -31,8 +31,9 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
     _flush_handle: asyncio.Handle | None = None
 
     async def send(self, message: Any) -> None:
-        """Frame a ``websocket.send`` message into the output buffer, written at the end
-        of this loop turn; any other message as uvicorn sends it."""
+        """Frame a ``websocket.send`` message into the output buffer: written at once
+        when it is the loop turn's first, else with the others at the turn's end; any
+        other message as uvicorn sends it."""
         if not self._framed_later(message):
             await super().send(message)
             return
