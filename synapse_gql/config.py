@@ -148,11 +148,14 @@ class Settings(BaseSettings):
     stop_wait_seconds: float = Field(default=5.0, gt=0)
 
     # Provider health alerts: the calls of the last window per workspace and provider are
-    # judged after each metered call once there are at least the minimum number of them.
+    # judged after a metered call that could breach a quiet rule, and otherwise at most once
+    # per ``alert_check_seconds`` (0: after every call); a rule breaches over at least the
+    # minimum number of calls.
     alert_window_seconds: int = Field(default=300, ge=10, le=86_400)
     alert_min_calls: int = Field(default=20, ge=1)
     alert_error_rate_percent: int = Field(default=25, ge=1, le=100)
     alert_latency_p95_ms: int = Field(default=10_000, ge=1)
+    alert_check_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -177,15 +177,15 @@ async def _calls(client, owner, workspace, model: str, count: int) -> list[str]:
 async def test_a_provider_error_rate_episode_is_raised_once_and_resolved_by_successes(
     settings, make_user, make_workspace, openai_host, db_engine
 ) -> None:
-    """Given rules of 3 calls and 50% errors, when OpenAI refuses 4 calls (401), then one
-    open PROVIDER_ERROR_RATE alert for openai after the third, none more after the fourth;
-    when calls succeed, it stays open at 4 of 8 (50%) and is resolved at 4 of 9; failures
-    again open a second episode."""
+    """Given rules of 3 calls and 50% errors judged after every call, when OpenAI refuses 4
+    calls (401), then one open PROVIDER_ERROR_RATE alert for openai after the third, none
+    more after the fourth; when calls succeed, it stays open at 4 of 8 (50%) and is
+    resolved at 4 of 9; failures again open a second episode."""
     owner = await make_user("owner")
     workspace = await make_workspace(owner)
     gpt4o = await llm_global_id(db_engine, "gpt-4o")
     refused = openai_error(401, "Incorrect API key provided", code="invalid_api_key")
-    rules = {"alert_min_calls": 3, "alert_error_rate_percent": 50}
+    rules = {"alert_min_calls": 3, "alert_error_rate_percent": 50, "alert_check_seconds": 0}
     async with app_client(settings, **_on_fake(openai_host, **rules)) as client:
         openai_host.default = refused
         assert await _calls(client, owner, workspace, gpt4o, 2) == ["UserError"] * 2
@@ -229,7 +229,7 @@ async def test_a_latency_episode_is_raised_once_and_resolved_when_calls_are_fast
     workspace = await make_workspace(owner)
     gpt4o = await llm_global_id(db_engine, "gpt-4o")
     openai_host.default = Reply(first_token_delay=0.02)
-    slow_rules = {"alert_min_calls": 2, "alert_latency_p95_ms": 5}
+    slow_rules = {"alert_min_calls": 2, "alert_latency_p95_ms": 5, "alert_check_seconds": 0}
     async with app_client(settings, **_on_fake(openai_host, **slow_rules)) as client:
         await _calls(client, owner, workspace, gpt4o, 1)
         assert await alert_rows(db_engine) == []
@@ -242,11 +242,40 @@ async def test_a_latency_episode_is_raised_once_and_resolved_when_calls_are_fast
         )
         assert episode.details["p95LatencyMs"] >= 20
 
-    relaxed = {"alert_min_calls": 2, "alert_latency_p95_ms": 100_000}
+    relaxed = {"alert_min_calls": 2, "alert_latency_p95_ms": 100_000, "alert_check_seconds": 0}
     async with app_client(settings, **_on_fake(openai_host, **relaxed)) as client:
         await _calls(client, owner, workspace, gpt4o, 1)
     [row] = await alert_rows(db_engine)
     assert (row.kind, row.status) == ("provider_latency", "resolved")
+
+
+async def test_healthy_calls_are_judged_on_the_pace_and_failures_at_once(
+    settings, make_user, make_workspace, openai_host, db_engine
+) -> None:
+    """Given rules of 3 calls and 50% errors judged at most once a minute for healthy
+    traffic, when one call succeeds and two are refused, then the episode opens at the
+    second refusal (failures are judged at once while the rule is quiet); when six calls
+    then succeed (2 of 9 failed, 22%), it stays open: healthy calls wait for the pace."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    gpt4o = await llm_global_id(db_engine, "gpt-4o")
+    refused = openai_error(401, "Incorrect API key provided", code="invalid_api_key")
+    rules = {"alert_min_calls": 3, "alert_error_rate_percent": 50, "alert_check_seconds": 60}
+    async with app_client(settings, **_on_fake(openai_host, **rules)) as client:
+        assert await _calls(client, owner, workspace, gpt4o, 1) == ["Generation"]
+        openai_host.default = refused
+        await _calls(client, owner, workspace, gpt4o, 1)
+        assert await alert_rows(db_engine) == []
+        await _calls(client, owner, workspace, gpt4o, 1)
+        [episode] = await alert_rows(db_engine)
+        assert (episode.status, episode.details["calls"], episode.details["errors"]) == (
+            "open",
+            3,
+            2,
+        )
+        openai_host.default = Reply()
+        assert await _calls(client, owner, workspace, gpt4o, 6) == ["Generation"] * 6
+        assert [row.status for row in await alert_rows(db_engine)] == ["open"]
 
 
 async def test_health_costs_one_statement_per_call_and_one_episode_survives_a_race(

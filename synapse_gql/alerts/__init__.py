@@ -1,7 +1,8 @@
 """Alerts: spend thresholds and provider health, listed, acknowledged, resolved and
 announced live to the workspace.
 
-Metering calls :func:`evaluate_after_call` once per recorded call (inside its transaction);
+Metering calls :func:`evaluate_after_call` after each recorded call (inside its transaction;
+it judges on the pace of :mod:`synapse_gql.alerts.pacing`);
 everything else is reached through the GraphQL types of this package.
 """
 

@@ -1,5 +1,6 @@
-"""Provider health after each metered call: error rate and latency episodes per
-workspace and provider, raised once per episode and resolved when the rule clears."""
+"""Provider health after metered calls: error rate and latency episodes per workspace and
+provider, raised once per episode and resolved when the rule clears (judged on the pace
+of :mod:`synapse_gql.alerts.pacing`)."""
 
 from __future__ import annotations
 
@@ -19,19 +20,24 @@ from synapse_gql.alerts.rules import (
     error_rate_verdict,
     latency_verdict,
 )
-from synapse_gql.models import AlertEvent, AlertKind, AlertStatus, UsageLog
+from synapse_gql.models import AlertEvent, AlertKind, AlertStatus, UsageLog, UsageStatus
 
 
 async def evaluate_after_call(session: AsyncSession, usage_log: UsageLog) -> list[AlertEvent]:
     """Judge the call's provider in its workspace over the window, in the caller's
-    transaction: open an episode for a rule newly breached, resolve the open episode of a
-    rule now clear, and announce both after commit. Returns the alerts it changed.
+    transaction, when the pacing says it is due: open an episode for a rule newly breached,
+    resolve the open episode of a rule now clear, and announce both after commit. Returns
+    the alerts it changed.
 
-    Costs one statement per call (the window's aggregate and its open episodes), plus one
-    per episode opened or resolved.
+    A judgement costs one statement (the window's aggregate and its open episodes), plus
+    one per episode opened or resolved; a call not judged costs none.
     """
-    rules = runtime_for(session).rules
+    runtime = runtime_for(session)
+    rules = runtime.rules
     workspace_id, provider = usage_log.workspace_id, usage_log.provider
+    pair = (workspace_id, provider)
+    if not runtime.pacing.should_judge(pair, could_breach(usage_log, rules)):
+        return []
     stats, episodes = await repository.window_stats(
         session, workspace_id, provider, rules.window_seconds
     )
@@ -48,8 +54,33 @@ async def evaluate_after_call(session: AsyncSession, usage_log: UsageLog) -> lis
         elif verdict is Verdict.CLEAR and current is not None:
             changed.append(await _resolve(session, current, stats))
     done = [alert for alert in changed if alert is not None]
+    runtime.pacing.judged(pair, _open_after(episodes, done))
     announce_alerts(session, done)
     return done
+
+
+def could_breach(usage_log: UsageLog, rules: HealthRules) -> frozenset[AlertKind]:
+    """The rules this call pushes toward their threshold: a failure the error rate, a
+    success slower than the threshold the latency; a cancelled call neither."""
+    if usage_log.status is UsageStatus.ERROR:
+        return frozenset({AlertKind.PROVIDER_ERROR_RATE})
+    measure = usage_log.time_to_first_token_ms or usage_log.latency_ms
+    if usage_log.status is UsageStatus.SUCCESS and (measure or 0) >= rules.latency_p95_ms:
+        return frozenset({AlertKind.PROVIDER_LATENCY})
+    return frozenset()
+
+
+def _open_after(
+    episodes: dict[AlertKind, uuid.UUID], changed: list[AlertEvent]
+) -> frozenset[AlertKind]:
+    """The kinds with an episode open once this judgement's changes are in."""
+    kinds = set(episodes)
+    for alert in changed:
+        if alert.status is AlertStatus.RESOLVED:
+            kinds.discard(alert.kind)
+        else:
+            kinds.add(alert.kind)
+    return frozenset(kinds)
 
 
 async def _resolve(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from synapse_gql.alerts.pacing import HealthPacing
 from synapse_gql.alerts.rules import HealthRules
 from synapse_gql.models import AlertEvent
 from synapse_gql.realtime import AfterCommitPublisher, publisher_for, subscribe
@@ -29,19 +30,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AlertRuntime:
-    """The health rules and the publisher of the process that owns an engine."""
+    """The health rules, their pacing and the publisher of the process that owns an engine."""
 
     rules: HealthRules
     publisher: AfterCommitPublisher | None
+    pacing: HealthPacing
 
 
-UNBOUND = AlertRuntime(HealthRules(), None)
+UNBOUND = AlertRuntime(HealthRules(), None, HealthPacing(0))
 _runtimes: weakref.WeakKeyDictionary[Engine, AlertRuntime] = weakref.WeakKeyDictionary()
 
 
 def bind_alerts(state: AppState) -> None:
     """Evaluate and announce alerts of ``state``'s database with its settings and realtime."""
-    runtime = AlertRuntime(HealthRules.from_settings(state.settings), publisher_for(state.realtime))
+    rules = HealthRules.from_settings(state.settings)
+    pacing = HealthPacing(rules.check_seconds)
+    runtime = AlertRuntime(rules, publisher_for(state.realtime), pacing)
     _runtimes[state.db.engine.sync_engine] = runtime
 
 

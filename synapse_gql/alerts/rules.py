@@ -15,12 +15,14 @@ from synapse_gql.config import Settings
 
 @dataclass(frozen=True)
 class HealthRules:
-    """The window, the minimum number of calls and the thresholds (settings ``ALERT_*``)."""
+    """The window, the minimum number of calls, the thresholds and how often healthy
+    traffic is judged (settings ``ALERT_*``; without settings every call is judged)."""
 
     window_seconds: int = 300
     min_calls: int = 20
     error_rate_percent: int = 25
     latency_p95_ms: int = 10_000
+    check_seconds: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HealthRules:
@@ -29,6 +31,7 @@ class HealthRules:
             min_calls=settings.alert_min_calls,
             error_rate_percent=settings.alert_error_rate_percent,
             latency_p95_ms=settings.alert_latency_p95_ms,
+            check_seconds=settings.alert_check_seconds,
         )
 
 
