@@ -50,6 +50,17 @@ async def test_a_budgeted_send_reads_the_price_once_and_reserves_its_worst_case(
     # in the same window) reads the period it was sent under by id, not the price in force.
     in_force = [s for s in _reading(log, "llm_prices") if "valid_to IS NULL" in s]
     assert len(in_force) == 1, log.statements
+    # The question and its answer are counted by one UPDATE of the conversation, which
+    # locks its row before the budget's (metering's order), and the conversation is read
+    # once (a fast answer may be metered before the mutation returns: its UPDATE of the
+    # conversation's totals is another statement).
+    upper = [s.lstrip().upper() for s in log.statements]
+    counts = [i for i, s in enumerate(upper) if s.startswith("UPDATE CONVERSATIONS SET MESSAGE_")]
+    reserves = [i for i, s in enumerate(upper) if s.startswith("INSERT INTO BUDGET_USAGE")]
+    assert (len(counts), len(reserves)) == (1, 1), upper
+    assert counts[0] < reserves[0], upper
+    reads = [s for s in upper if s.startswith("SELECT CONVERSATIONS.ID")]
+    assert len(reads) == 1, upper
 
     await wait_for(lambda: _closed(db_engine, turn["assistantMessage"]["id"]))
     [budget] = await budgets(gql, owner, workspace)

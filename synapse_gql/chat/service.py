@@ -66,12 +66,14 @@ class Turn:
 
 @dataclass(frozen=True)
 class Asked:
-    """The question an answer is for, the message it replaces, and what was created."""
+    """The question an answer is for, the message it replaces, what was created, and how
+    many of the created messages the conversation does not count yet."""
 
     conversation: Conversation
     question: Message
     replaces: uuid.UUID | None
     created: list[Message]
+    uncounted: int = 0
 
 
 Locate = Callable[[AsyncSession], Awaitable[Asked]]
@@ -191,6 +193,9 @@ async def _answer(
         await _connected(state, session)
         asked = await locate(session)
         _check_open(asked.conversation)
+        # Counting the answer now locks the conversation's row before any budget row is
+        # reserved: metering locks the two in that order too.
+        await repository.count_new_messages(session, asked.conversation, asked.uncounted + 1)
         target = await _target(session, state, asked.conversation, overrides)
         try:
             if isinstance(target, DomainError):
@@ -198,13 +203,12 @@ async def _answer(
             plan = await plan_call(session, state, target, actor_id, asked.question.id)
         except DomainError as error:
             blocked = error
+            await repository.count_new_messages(session, asked.conversation, -1)  # no answer
         else:
             answer = _new_answer(asked, plan, actor_id, state.generations.lease.id)
             session.add(answer)
             await session.flush()
-            await repository.count_new_message(session, asked.conversation.id)
             asked.created.append(answer)
-        await session.refresh(asked.conversation)
         queue_added(state, session, asked.conversation.id, [m.id for m in asked.created])
     await announce(state, session)
     if blocked is not None:
@@ -238,8 +242,7 @@ async def send_message(
         _check_open(conversation)
         session.add(question)
         await session.flush()
-        await repository.count_new_message(session, conversation.id)
-        return Asked(conversation, question, None, [question])
+        return Asked(conversation, question, None, [question], uncounted=1)
 
     return await _answer(state, actor_id, overrides, locate)
 

@@ -9,8 +9,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from synapse_gql.gql.pagination import SortKey
 from synapse_gql.models import Conversation, ConversationStatus, ConversationTag, Message
@@ -103,22 +104,37 @@ async def message_with_conversation(
     return None if found is None else (found[0], found[1])
 
 
+_COUNTED = ("message_count", "last_message_at", "updated_at")
+
+
 @cache
-def _count_new_message() -> Any:
-    """The UPDATE counting one message in ``:conversation_id``, built once (it runs twice
-    per question)."""
+def _count_new_messages() -> Any:
+    """The UPDATE counting ``:count`` messages in ``:conversation_id`` and returning the
+    columns it changed, built once (it runs for every question)."""
     return (
         update(Conversation)
         .where(Conversation.id == bindparam("conversation_id"))
         .values(
-            message_count=Conversation.message_count + 1,
+            message_count=Conversation.message_count + bindparam("count", type_=Integer),
             last_message_at=func.now(),
             updated_at=func.now(),
         )
+        .returning(*(getattr(Conversation, name) for name in _COUNTED))
         .execution_options(synchronize_session=False)
     )
 
 
 async def count_new_message(session: AsyncSession, conversation_id: uuid.UUID) -> None:
     """One more message, now: incremented in SQL so concurrent writers never lose a count."""
-    await session.execute(_count_new_message(), {"conversation_id": conversation_id})
+    values = {"conversation_id": conversation_id, "count": 1}
+    await session.execute(_count_new_messages(), values)
+
+
+async def count_new_messages(session: AsyncSession, conversation: Conversation, count: int) -> None:
+    """``count`` more messages in ``conversation``, now (incremented in SQL, so concurrent
+    writers never lose a count); the loaded ``conversation`` gets the new count and times
+    without being read again."""
+    values = {"conversation_id": conversation.id, "count": count}
+    counted = (await session.execute(_count_new_messages(), values)).one()
+    for name, value in zip(_COUNTED, counted, strict=True):
+        set_committed_value(conversation, name, value)
