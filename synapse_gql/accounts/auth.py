@@ -93,7 +93,7 @@ async def _from_access_token(
 async def _user(state: AppState, user_id: uuid.UUID, reads: ReadConnection | None) -> User | None:
     if reads is not None:
         return await reads.in_session(lambda session: repository.user_by_id(session, user_id))
-    async with state.db.sessions() as session:
+    async with state.db.reads() as session:
         return await repository.user_by_id(session, user_id)
 
 

@@ -71,7 +71,7 @@ async def alert_events(state: AppState, workspace_id: uuid.UUID) -> AsyncIterato
     channel = workspace_alerts_channel(workspace_id)
     async with subscribe(state.realtime, channel, AlertChangedEvent) as events:
         async for event in events:
-            async with state.db.sessions() as session:
+            async with state.db.reads() as session:
                 row = await session.get(AlertEvent, event.alert_id)
             if row is not None and row.workspace_id == workspace_id:
                 yield row

@@ -316,7 +316,7 @@ async def _stop_elsewhere(state: AppState, message_id: uuid.UUID) -> None:
 async def stop_generation(state: AppState, actor_id: uuid.UUID, message_id: uuid.UUID) -> Message:
     """Stop an answer that is streaming, keeping its text (status CANCELLED, usage metered).
     An answer that already ended is returned as it is."""
-    async with state.db.sessions() as session:
+    async with state.db.reads() as session:
         message, _ = await _message(session, actor_id, message_id)
     if message.role is not MessageRole.ASSISTANT:
         raise InvalidInput("Only answers are generated.", field=MESSAGE_PATH)

@@ -87,7 +87,7 @@ class Cursor:
 
 async def fresh_message(state: AppState, message_id: uuid.UUID) -> Message | None:
     """The message as committed now."""
-    async with state.db.sessions() as session:
+    async with state.db.reads() as session:
         return await session.get(Message, message_id)
 
 
@@ -99,7 +99,7 @@ async def last_usage_log(state: AppState, message_id: uuid.UUID) -> uuid.UUID | 
         .order_by(UsageLog.created_at.desc(), UsageLog.id.desc())
         .limit(1)
     )
-    async with state.db.sessions() as session:
+    async with state.db.reads() as session:
         return await session.scalar(stmt)
 
 
@@ -192,7 +192,7 @@ async def _streaming_answers(state: AppState, conversation_id: uuid.UUID) -> lis
         Message.role == MessageRole.ASSISTANT,
         Message.status == MessageStatus.STREAMING,
     )
-    async with state.db.sessions() as session:
+    async with state.db.reads() as session:
         return list((await session.scalars(stmt)).all())
 
 

@@ -105,7 +105,7 @@ async def token_expiry(state: AppState, token: str) -> datetime | None:
     if not token.startswith(API_TOKEN_PREFIX):
         claims = state.keyring.read_access_token(token)
         return None if claims is None else claims.expires_at
-    async with state.db.sessions() as session:
+    async with state.db.reads() as session:
         found = await repository.api_token_by_hash(session, digest(token))
     return None if found is None else found[0].expires_at
 
