@@ -13,7 +13,7 @@ from synapse_gql.llm import GenerationParams
 from synapse_gql.models import LLM
 from tests.budget_helpers import CALL_COST, MAX_TOKENS, budgets, price_the_mock, set_budget
 from tests.chat_helpers import new_conversation, send, wait_for
-from tests.helpers import db_id, scalar
+from tests.helpers import db_id, fetch, scalar
 
 
 def _reading(log, table: str) -> list[str]:
@@ -142,3 +142,35 @@ async def test_a_budgeted_answer_sends_the_prompt_its_reservation_counted(
     tokens = await scalar(db_engine, sql, id=db_id(turn["assistantMessage"]["id"]))
     assert tokens is not None
     assert tokens > 0
+
+
+async def test_a_refused_send_keeps_its_question_and_a_refused_regenerate_changes_nothing(
+    gql, make_user, make_workspace, db_engine
+) -> None:
+    """Given an answered question and then a hard-stop budget with no room, when a new
+    question is refused, then it is kept and counted alone (the answer counted in advance
+    is taken back); when the answer is regenerated and refused, then the conversation's
+    count and last message time stay as they were."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    mock = await price_the_mock(gql, db_engine, await make_user("root"))
+    conversation = await new_conversation(gql, owner, workspace)
+    first = await send(gql, owner, conversation, "first question", model=mock)
+    assert first["__typename"] == "ChatTurn", first
+    await wait_for(lambda: _closed(db_engine, first["assistantMessage"]["id"]))
+    made = await set_budget(gql, owner, workspace, limit="0.0000000001")
+    assert made["__typename"] == "Budget", made
+
+    async def counted() -> tuple:
+        sql = "SELECT message_count, last_message_at FROM conversations WHERE id = :id"
+        found = await fetch(db_engine, sql, id=db_id(conversation["id"]))
+        return tuple(found[0])
+
+    refused = await send(gql, owner, conversation, "second question", model=mock)
+    assert (refused["__typename"], refused["code"]) == ("UserError", "BUDGET_EXCEEDED")
+    after_refusal = await counted()
+    assert after_refusal[0] == 3
+    given = {"messageId": first["assistantMessage"]["id"], "model": mock}
+    again = (await gql.op("RegenerateMessage", owner.token, input=given))["regenerateMessage"]
+    assert (again["__typename"], again["code"]) == ("UserError", "BUDGET_EXCEEDED")
+    assert await counted() == after_refusal

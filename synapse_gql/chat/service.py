@@ -184,6 +184,25 @@ async def _connected(state: AppState, session: AsyncSession) -> None:
         raise TryAgain(BUSY) from None
 
 
+async def _lock_conversation(session: AsyncSession, asked: Asked) -> None:
+    """Lock the conversation's row before any budget row is reserved (metering locks the
+    two in that order). A new question is counted now with the answer it expects, in one
+    UPDATE returning the new count; otherwise the row is locked by a read."""
+    if asked.uncounted:
+        await repository.count_new_messages(session, asked.conversation, asked.uncounted + 1)
+    else:
+        await repository.lock_conversation(session, asked.conversation.id)
+
+
+async def _uncount_answer(session: AsyncSession, asked: Asked) -> None:
+    """No answer will be written: take back the one counted in advance, or bring the
+    conversation up to date when nothing was counted in advance."""
+    if asked.uncounted:
+        await repository.count_new_messages(session, asked.conversation, -1)
+    else:
+        await session.refresh(asked.conversation)
+
+
 async def _answer(
     state: AppState, actor_id: uuid.UUID, overrides: Overrides, locate: Locate
 ) -> Turn:
@@ -193,9 +212,7 @@ async def _answer(
         await _connected(state, session)
         asked = await locate(session)
         _check_open(asked.conversation)
-        # Counting the answer now locks the conversation's row before any budget row is
-        # reserved: metering locks the two in that order too.
-        await repository.count_new_messages(session, asked.conversation, asked.uncounted + 1)
+        await _lock_conversation(session, asked)
         target = await _target(session, state, asked.conversation, overrides)
         try:
             if isinstance(target, DomainError):
@@ -203,12 +220,14 @@ async def _answer(
             plan = await plan_call(session, state, target, actor_id, asked.question.id)
         except DomainError as error:
             blocked = error
-            await repository.count_new_messages(session, asked.conversation, -1)  # no answer
+            await _uncount_answer(session, asked)
         else:
             answer = _new_answer(asked, plan, actor_id, state.generations.lease.id)
             session.add(answer)
             await session.flush()
             asked.created.append(answer)
+            if not asked.uncounted:
+                await repository.count_new_messages(session, asked.conversation, 1)
         queue_added(state, session, asked.conversation.id, [m.id for m in asked.created])
     await announce(state, session)
     if blocked is not None:

@@ -124,6 +124,21 @@ def _count_new_messages() -> Any:
     )
 
 
+@cache
+def _lock_conversation() -> Any:
+    return (
+        select(Conversation.id)
+        .where(Conversation.id == bindparam("conversation_id"))
+        .with_for_update(key_share=True)
+    )
+
+
+async def lock_conversation(session: AsyncSession, conversation_id: uuid.UUID) -> None:
+    """Lock the conversation's row as an UPDATE of it would (``FOR NO KEY UPDATE``)
+    until the transaction ends."""
+    await session.execute(_lock_conversation(), {"conversation_id": conversation_id})
+
+
 async def count_new_message(session: AsyncSession, conversation_id: uuid.UUID) -> None:
     """One more message, now: incremented in SQL so concurrent writers never lose a count."""
     values = {"conversation_id": conversation_id, "count": 1}
