@@ -211,7 +211,7 @@ async def test_does_not_retry_a_non_retryable_error() -> None:
 
 async def test_first_token_timeout_is_retried() -> None:
     provider = ScriptedProvider([5.0, "late"], ["on time"])
-    timeouts = Timeouts(connect=1, first_token=0.05, total=30)
+    timeouts = Timeouts(connect=1, first_token=0.5, total=30)
 
     drained = await _run(provider, attempts=2, timeouts=timeouts)
 
