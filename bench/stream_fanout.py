@@ -97,6 +97,24 @@ def server_environment(
     return env
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU time of this machine's PostgreSQL processes so far, backends that exited
+    included (the postmaster's reaped children), or None when none runs here."""
+    ticks, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        name, _, rest = text.partition(" (")[2].rpartition(")")
+        if name != "postgres":
+            continue
+        fields = rest.split()
+        ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
+
+
 @dataclass
 class Server:
     """A running server process: its pid, addresses and log."""
@@ -534,19 +552,33 @@ class Usage:
     cpu_before: float = 0.0
     client_before: float = 0.0
     wall_before: float = 0.0
+    postgres_before: float | None = None
     cpu: float = 0.0
     client_cpu: float = 0.0
     wall: float = 0.0
+    postgres: float | None = None
 
     def start(self) -> None:
         self.cpu_before = self.server.cpu_seconds()
         self.client_before = time.process_time()
         self.wall_before = PERF()
+        self.postgres_before = postgres_cpu_seconds()
 
     def stop(self) -> None:
         self.cpu = self.server.cpu_seconds() - self.cpu_before
         self.client_cpu = time.process_time() - self.client_before
         self.wall = PERF() - self.wall_before
+        after = postgres_cpu_seconds()
+        if after is not None and self.postgres_before is not None:
+            self.postgres = after - self.postgres_before
+
+    def per_answer_line(self, answers: int) -> str:
+        """Server and PostgreSQL CPU per answer (PostgreSQL: every process of it here)."""
+        postgres = "n/a" if self.postgres is None else f"{self.postgres / answers * 1000:.1f} ms"
+        return (
+            f"  CPU PER ANSWER server {self.cpu / answers * 1000:.1f} ms,"
+            f" PostgreSQL {postgres} ({answers} answers)"
+        )
 
     def lines(self, subscriber_deltas: int) -> list[str]:
         rss, peak = self.server.memory_mb()
@@ -736,6 +768,7 @@ async def many_answers(context: Context, case: Case) -> list[str]:
         f"  ADDED PER TOKEN ms p50/p99/max: {spread(added)}",
         f"    tokens scheduled after the subscriber's 1st message: {spread(live)}",
         *integrity_lines(check),
+        usage.per_answer_line(max(1, len(sends))),
         *usage.lines(sum(check.received)),
     ]
 
