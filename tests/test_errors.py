@@ -6,6 +6,7 @@ import logging
 import re
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.helpers import error_codes, scalar
 
@@ -62,6 +63,37 @@ async def test_unexpected_error_is_masked_and_logged(
     assert record.exc_info is not None
     assert str(record.exc_info[1]) == "secret detail"
     assert await scalar(db_engine, "SELECT count(*) FROM workspaces") == 0
+
+
+async def test_an_error_escaping_an_extension_is_masked_too(
+    gql, make_user, app, monkeypatch, caplog
+) -> None:
+    """Given the rate limit's hook failing before the operation runs, when a query is sent,
+    then an unexpected failure reaches the client as "Internal server error" with an id the
+    log holds, and Redis out of connections as TRY_AGAIN; neither shows its own text."""
+    user = await make_user("ada")
+    limits = app.state.synapse.operations.rate_limits
+    caplog.set_level(logging.ERROR, logger="synapse_gql.errors")
+
+    async def crash(*args, **kwargs):
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(limits, "caller", crash)
+    response = await gql.raw("{ me { id } }", token=user.token)
+    assert "secret detail" not in response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    [record] = [r for r in caplog.records if r.name == "synapse_gql.errors"]
+    assert error["extensions"]["errorId"] in record.getMessage()
+
+    async def no_connection(*args, **kwargs):
+        raise RedisConnectionError("No connection available.")
+
+    monkeypatch.setattr(limits, "caller", no_connection)
+    response = await gql.raw("{ me { id } }", token=user.token)
+    assert "No connection available" not in response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "TRY_AGAIN"
 
 
 async def test_each_unexpected_error_gets_its_own_id(gql, make_user, monkeypatch) -> None:

@@ -9,8 +9,12 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import Info, StreamExecutionResult
 
 from synapse_gql.errors import DomainError, ErrorCode, TryAgain
@@ -60,6 +64,12 @@ class DomainErrorHandler(strawberry.ExceptionHandler[DomainError, UserError]):
         return UserError.from_exception(exception)
 
 
+# A pool of this process exhausted past its wait, or Redis not answering in time.
+BUSY_ERRORS = (PoolTimeoutError, RedisConnectionError, RedisTimeoutError)
+# Raised by Strawberry inside the operation for its HTTP layer to answer 400: not masked.
+_REQUEST_ERRORS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
+
+
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
     return original is None or isinstance(original, (DomainError, GraphQLError))
@@ -67,14 +77,15 @@ def _is_expected(error: GraphQLError) -> bool:
 
 def masked_error(error: GraphQLError) -> GraphQLError:
     """``error`` as a client may see it: a ``DomainError`` keeps its message and gains
-    ``extensions.code``; a database pool timeout becomes ``TRY_AGAIN``; an expected
-    GraphQL error (validation, limits) stays as it is; anything else becomes "Internal
-    server error" with an error id, logged with the trace under that id. Masking a masked
-    error returns it unchanged."""
+    ``extensions.code``; a database pool timeout, or Redis out of connections or not
+    answering, becomes ``TRY_AGAIN``; an expected GraphQL error (validation, limits) stays
+    as it is; anything else becomes "Internal server error" with an error id, logged with
+    the trace under that id. Masking a masked error returns it unchanged."""
     original = error.original_error
-    if isinstance(original, PoolTimeoutError):
-        # The pool stayed exhausted past its wait: the request may succeed shortly.
-        logger.warning("database pool exhausted: %s", original)
+    if isinstance(original, BUSY_ERRORS):
+        # A pool stayed exhausted past its wait: the request may succeed shortly.
+        busy = "database pool exhausted" if isinstance(original, PoolTimeoutError) else "Redis"
+        logger.warning("%s: %s", busy, original)
         original = TryAgain("The server is busy: try again in a moment.")
         return _copy(error, original.message, {"code": original.code.value, "path": None})
     if isinstance(original, DomainError):
@@ -100,10 +111,17 @@ def _mask_result(result: object) -> None:
 class ErrorMasking(SchemaExtension):
     """Every result's errors through :func:`masked_error`: a query's or a mutation's once
     it is executed, each result of a subscription (WebSocket or HTTP stream) before it is
-    sent, whether the error came at subscribe time or mid-stream."""
+    sent, whether the error came at subscribe time or mid-stream, and an exception that
+    escapes a later extension's hook (a rate limit whose Redis did not answer, say), which
+    Strawberry would otherwise send with its own message."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except (GraphQLError, *_REQUEST_ERRORS):
+            raise
+        except Exception as error:
+            raise masked_error(GraphQLError(str(error), original_error=error)) from None
         _mask_result(self.execution_context.result)
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
