@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     max_sockets_per_address: int = Field(default=200, ge=1)
     max_subscriptions_per_socket: int = Field(default=100, ge=1)
     # Frames waiting to be written to one WebSocket; a socket whose queue stays at this
-    # bound for ``slow_consumer_seconds`` (or reaches four times it) is closed with 4408.
+    # bound for ``slow_consumer_seconds`` (or reaches four times it while its writes have
+    # stopped going through) is closed with 4408.
     subscription_send_queue: int = Field(default=4096, ge=1)
     slow_consumer_seconds: float = Field(default=5.0, gt=0)
     # An HTTP request whose caller cannot be authenticated within this (every pooled

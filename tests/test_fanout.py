@@ -109,7 +109,9 @@ async def raw_socket_that_stops_reading(url: str, token: str, answer_id: str, co
     sock.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
     host, port = url.removeprefix("ws://").split("/")[0].split(":")
     sock.connect((host, int(port)))
-    ws = await websockets.connect(url, subprotocols=[TRANSPORT_WS], sock=sock, max_queue=1)
+    ws = await websockets.connect(
+        url, subprotocols=[TRANSPORT_WS], sock=sock, max_queue=1, compression=None
+    )
     init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
     await ws.send(json.dumps(init))
     assert json.loads(await ws.recv())["type"] == "connection_ack"
@@ -133,16 +135,22 @@ async def close_code(ws: Any) -> int | None:
 async def test_a_socket_that_stops_reading_is_closed_and_the_others_complete(
     settings, make_user, make_workspace
 ) -> None:
-    """Given a socket whose client stops reading with 100 wide subscriptions of an answer,
-    and a healthy socket subscribed to it too, when the answer streams, then the slow
-    socket is closed with 4408 and the healthy one gets the whole answer."""
+    """Given a socket whose client stops reading with 400 wide subscriptions of an answer
+    (more than the kernel's buffers hold, so its writes stop going through), and a healthy
+    socket subscribed to it too (its catch-up from the log queued at once, past the hard
+    bound), when the answer streams, then the slow socket is closed with 4408 and the
+    healthy one gets the whole answer."""
     async with served(
-        settings, mock_tokens_per_second=40, subscription_send_queue=8, slow_consumer_seconds=0.2
+        settings,
+        mock_tokens_per_second=40,
+        subscription_send_queue=8,
+        slow_consumer_seconds=0.2,
+        max_subscriptions_per_socket=400,
     ) as server:
         owner = await make_user("owner")
         conversation = await new_conversation(server.gql, owner, await make_workspace(owner))
         answer_id = await answer_to(server, owner, conversation)
-        slow = await raw_socket_that_stops_reading(server.ws_url, owner.token, answer_id, 100)
+        slow = await raw_socket_that_stops_reading(server.ws_url, owner.token, answer_id, 400)
         async with connect(server.ws_url, owner.token) as healthy:
             op = await healthy.start("MessageStream", messageId=answer_id)
             events = await until_end(op)

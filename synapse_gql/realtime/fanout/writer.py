@@ -2,8 +2,13 @@
 
 The hub hands every frame to :meth:`SocketWriter.send` and never waits for the socket. A
 client that stops reading lets the queue grow; once it has held ``limit`` frames for
-``patience`` seconds, or reached ``HARD_FACTOR`` times ``limit``, the socket is closed with
-``SLOW_CONSUMER`` (4408): the client reconnects and resumes with ``afterSequence``.
+``patience`` seconds, or reached ``HARD_FACTOR`` times ``limit`` while the writer has
+waited on one write for ``patience`` (at most ``HARD_STALL_SECONDS``), the socket is closed
+with ``SLOW_CONSUMER`` (4408): the client reconnects and resumes with ``afterSequence``.
+
+A burst queued at once (a late subscriber's catch-up from the log, many subscriptions of
+one socket catching up together) can pass the hard bound on a socket that reads well: it
+only counts against the socket when its writes have stopped going through.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from synapse_gql.realtime.sockets import SLOW_CONSUMER
 log = logging.getLogger(__name__)
 
 HARD_FACTOR = 4
+HARD_STALL_SECONDS = 1.0
 SLOW_REASON = "Slow consumer: reconnect and resume with afterSequence."
 
 
@@ -35,6 +41,7 @@ class SocketWriter:
         self._wakeup = asyncio.Event()
         self._full_timer: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._writing_since: float | None = None  # loop time the current write began
         self._task = asyncio.create_task(self._drain(), name="synapse-socket-writer")
 
     @property
@@ -52,11 +59,19 @@ class SocketWriter:
             self._note_full()
 
     def _note_full(self) -> None:
-        if len(self._frames) >= self.limit * HARD_FACTOR:
+        if len(self._frames) >= self.limit * HARD_FACTOR and self._stalled():
             self.close_slow()
         elif self._full_timer is None:
             loop = asyncio.get_running_loop()
             self._full_timer = loop.call_later(self.patience, self._check_still_full)
+
+    def _stalled(self) -> bool:
+        """Whether the writer has waited on one write long enough to call it stuck."""
+        since = self._writing_since
+        if since is None:
+            return False
+        waited = asyncio.get_running_loop().time() - since
+        return waited >= min(self.patience, HARD_STALL_SECONDS)
 
     def _check_still_full(self) -> None:
         self._full_timer = None
@@ -89,16 +104,20 @@ class SocketWriter:
 
     async def _drain(self) -> None:
         frames, send = self._frames, self.websocket.send_text
+        loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while frames:
+                self._writing_since = loop.time()
                 try:
                     await send(frames.popleft())
                 except Exception:  # the peer went away: the protocol handler ends the socket
                     self.closed = True
                     frames.clear()
                     return
+                finally:
+                    self._writing_since = None
                 if self._full_timer is not None and len(frames) < self.limit:
                     self._full_timer.cancel()
                     self._full_timer = None
