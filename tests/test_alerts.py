@@ -169,6 +169,18 @@ def _on_fake(host: FakeHost, **changes: object) -> dict[str, object]:
     }
 
 
+async def _owner_on_gpt4o(make_user, make_workspace, db_engine) -> tuple:
+    """An owner, their workspace and the global ID of gpt-4o."""
+    owner = await make_user("owner")
+    workspace = await make_workspace(owner)
+    return owner, workspace, await llm_global_id(db_engine, "gpt-4o")
+
+
+def _refused():
+    """OpenAI refusing the key (401)."""
+    return openai_error(401, "Incorrect API key provided", code="invalid_api_key")
+
+
 async def _calls(client, owner, workspace, model: str, count: int) -> list[str]:
     results = [await generate(client, owner.token, workspace, model) for _ in range(count)]
     return [r["__typename"] for r in results]
@@ -181,10 +193,8 @@ async def test_a_provider_error_rate_episode_is_raised_once_and_resolved_by_succ
     calls (401), then one open PROVIDER_ERROR_RATE alert for openai after the third, none
     more after the fourth; when calls succeed, it stays open at 4 of 8 (50%) and is
     resolved at 4 of 9; failures again open a second episode."""
-    owner = await make_user("owner")
-    workspace = await make_workspace(owner)
-    gpt4o = await llm_global_id(db_engine, "gpt-4o")
-    refused = openai_error(401, "Incorrect API key provided", code="invalid_api_key")
+    owner, workspace, gpt4o = await _owner_on_gpt4o(make_user, make_workspace, db_engine)
+    refused = _refused()
     rules = {"alert_min_calls": 3, "alert_error_rate_percent": 50, "alert_check_seconds": 0}
     async with app_client(settings, **_on_fake(openai_host, **rules)) as client:
         openai_host.default = refused
@@ -256,10 +266,8 @@ async def test_healthy_calls_are_judged_on_the_pace_and_failures_at_once(
     traffic, when one call succeeds and two are refused, then the episode opens at the
     second refusal (failures are judged at once while the rule is quiet); when six calls
     then succeed (2 of 9 failed, 22%), it stays open: healthy calls wait for the pace."""
-    owner = await make_user("owner")
-    workspace = await make_workspace(owner)
-    gpt4o = await llm_global_id(db_engine, "gpt-4o")
-    refused = openai_error(401, "Incorrect API key provided", code="invalid_api_key")
+    owner, workspace, gpt4o = await _owner_on_gpt4o(make_user, make_workspace, db_engine)
+    refused = _refused()
     rules = {"alert_min_calls": 3, "alert_error_rate_percent": 50, "alert_check_seconds": 60}
     async with app_client(settings, **_on_fake(openai_host, **rules)) as client:
         assert await _calls(client, owner, workspace, gpt4o, 1) == ["Generation"]

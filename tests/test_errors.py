@@ -72,27 +72,25 @@ async def test_an_error_escaping_an_extension_is_masked_too(
     then an unexpected failure reaches the client as "Internal server error" with an id the
     log holds, and Redis out of connections as TRY_AGAIN; neither shows its own text."""
     user = await make_user("ada")
-    limits = app.state.synapse.operations.rate_limits
     caplog.set_level(logging.ERROR, logger="synapse_gql.errors")
 
-    async def crash(*args, **kwargs):
-        raise RuntimeError("secret detail")
+    async def hook_failing_with(error: Exception) -> tuple[str, dict]:
+        async def fail(*args, **kwargs):
+            raise error
 
-    monkeypatch.setattr(limits, "caller", crash)
-    response = await gql.raw("{ me { id } }", token=user.token)
-    assert "secret detail" not in response.text
-    [error] = response.json()["errors"]
+        monkeypatch.setattr(app.state.synapse.operations.rate_limits, "caller", fail)
+        response = await gql.raw("{ me { id } }", token=user.token)
+        [masked] = response.json()["errors"]
+        return response.text, masked
+
+    text, error = await hook_failing_with(RuntimeError("secret detail"))
+    assert "secret detail" not in text
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     [record] = [r for r in caplog.records if r.name == "synapse_gql.errors"]
     assert error["extensions"]["errorId"] in record.getMessage()
 
-    async def no_connection(*args, **kwargs):
-        raise RedisConnectionError("No connection available.")
-
-    monkeypatch.setattr(limits, "caller", no_connection)
-    response = await gql.raw("{ me { id } }", token=user.token)
-    assert "No connection available" not in response.text
-    [error] = response.json()["errors"]
+    text, error = await hook_failing_with(RedisConnectionError("No connection available."))
+    assert "No connection available" not in text
     assert error["extensions"]["code"] == "TRY_AGAIN"
 
 
