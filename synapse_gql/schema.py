@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
 from strawberry.tools import merge_types
 
@@ -39,7 +41,7 @@ from synapse_gql.generation.mutations import GenerationMutation
 from synapse_gql.generation.queries import GenerationQuery
 from synapse_gql.gql.errors import DomainErrorHandler, ErrorMasking
 from synapse_gql.gql.input_guard import InputGuard
-from synapse_gql.gql.limits import limit_extensions
+from synapse_gql.gql.limits import DocumentLimits, limit_extensions
 from synapse_gql.gql.read_connection import ReleaseReadConnection
 from synapse_gql.gql.relay import Node, check_node_count, resolve_nodes
 from synapse_gql.gql.scalars import SCALAR_OVERRIDES, literal_defaults
@@ -123,8 +125,14 @@ Subscription = merge_types(
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The schema with limits from ``settings`` (defaults when None)."""
+    """The schema with limits from ``settings`` (defaults when None); built once per set
+    of limits in a process (building takes a tenth of a second or more)."""
     settings = settings or Settings()
+    return _schema_with(DocumentLimits.of(settings))
+
+
+@functools.cache
+def _schema_with(limits: DocumentLimits) -> strawberry.Schema:
     built = Schema(
         scalar_overrides=SCALAR_OVERRIDES,
         query=Query,
@@ -134,7 +142,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=[
             ReleaseReadConnection,
             ErrorMasking,
-            *limit_extensions(settings),
+            *limit_extensions(limits),
             InputGuard,
             GraphQLMetrics,
             OperationGuard,

@@ -199,3 +199,12 @@ async def test_a_valid_document_is_validated_once_an_invalid_one_every_time(
     expected = [] if field == "id" else ["VALIDATION_FAILED"]
     assert [error_codes(body) for body in bodies] == [expected] * 3
     assert len(seen) == validations
+
+
+def test_apps_with_the_same_limits_share_one_schema_and_others_get_their_own(settings) -> None:
+    from synapse_gql.schema import build_schema
+
+    same = settings.model_copy(update={"graphiql": not settings.graphiql})
+    stricter = settings.model_copy(update={"max_query_cost": 100})
+    assert build_schema(same) is build_schema(settings)
+    assert build_schema(stricter) is not build_schema(settings)

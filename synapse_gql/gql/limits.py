@@ -9,6 +9,7 @@ a document text is parsed once and, once found valid, not validated again
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, ValidationRule, get_operation_ast
@@ -25,13 +26,35 @@ CACHED_DOCUMENT_CHARS = 8192
 CACHED_TEXT_CHARS = 256 * 1024
 
 
-def limit_extensions(settings: Settings) -> list:
-    """Extension classes enforcing the limits of ``settings``."""
-    rules = (document_limits_rule(settings.max_query_depth, settings.max_aliases),)
+@dataclass(frozen=True)
+class DocumentLimits:
+    """The settings the schema's limit extensions are built from."""
+
+    max_query_depth: int
+    max_aliases: int
+    max_query_tokens: int
+    max_query_cost: int
+    default_page_size: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> DocumentLimits:
+        """The limits configured in ``settings``."""
+        return cls(
+            max_query_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_query_tokens=settings.max_query_tokens,
+            max_query_cost=settings.max_query_cost,
+            default_page_size=settings.default_page_size,
+        )
+
+
+def limit_extensions(limits: DocumentLimits) -> list:
+    """Extension classes enforcing ``limits``."""
+    rules = (document_limits_rule(limits.max_query_depth, limits.max_aliases),)
     return [
-        document_limiter(rules, settings.max_query_tokens),
+        document_limiter(rules, limits.max_query_tokens),
         document_cache(CACHED_DOCUMENT_CHARS, CACHED_TEXT_CHARS),
-        cost_limiter(settings.max_query_cost, settings.default_page_size),
+        cost_limiter(limits.max_query_cost, limits.default_page_size),
     ]
 
 
