@@ -45,16 +45,19 @@ async def test_a_budgeted_send_reads_the_price_once_and_reserves_its_worst_case(
     assert made["__typename"] == "Budget", made
     with sql_log() as log:
         turn = await send(gql, owner, conversation, "hello", model=mock, maxTokens=MAX_TOKENS)
-    assert turn["__typename"] == "ChatTurn", turn
-    # The price in force is read once by the send; the answer's metering (which may land
-    # in the same window) reads the period it was sent under by id, not the price in force.
-    in_force = [s for s in _reading(log, "llm_prices") if "valid_to IS NULL" in s]
-    assert len(in_force) == 1, log.statements
+        assert turn["__typename"] == "ChatTurn", turn
+        await wait_for(lambda: _closed(db_engine, turn["assistantMessage"]["id"]))
+    # The price in force is read once, by the send: the answer's metering charges the
+    # period the send read (carried with the call), without reading it again.
+    prices = _reading(log, "llm_prices")
+    assert len(prices) == 1, log.statements
+    assert "valid_to IS NULL" in prices[0], prices
     # The question and its answer are counted by one UPDATE of the conversation, which
     # locks its row before the budget's (metering's order), and the conversation is read
-    # once (a fast answer may be metered before the mutation returns: its UPDATE of the
-    # conversation's totals is another statement).
+    # once: in the send, whose transaction ends before the generation starts (the answer's
+    # close and metering come after, from the UPDATE of its content on).
     upper = [s.lstrip().upper() for s in log.statements]
+    upper = upper[: next(i for i, s in enumerate(upper) if s.startswith("UPDATE MESSAGES SET CON"))]
     counts = [i for i, s in enumerate(upper) if s.startswith("UPDATE CONVERSATIONS SET MESSAGE_")]
     reserves = [i for i, s in enumerate(upper) if s.startswith("INSERT INTO BUDGET_USAGE")]
     assert (len(counts), len(reserves)) == (1, 1), upper
@@ -62,7 +65,6 @@ async def test_a_budgeted_send_reads_the_price_once_and_reserves_its_worst_case(
     reads = [s for s in upper if s.startswith("SELECT CONVERSATIONS.ID")]
     assert len(reads) == 1, upper
 
-    await wait_for(lambda: _closed(db_engine, turn["assistantMessage"]["id"]))
     [budget] = await budgets(gql, owner, workspace)
     assert (Decimal(budget["spent"]), Decimal(budget["reserved"])) == (CALL_COST, Decimal(0))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from typing import Any, Protocol
@@ -24,8 +25,39 @@ class PricePerMillion(Protocol):
     (``cache_read_price_per_million``, ``cache_write_price_per_million``) are optional: a
     missing or null one means cached tokens pay the input price."""
 
+    @property
+    def input_price_per_million(self) -> Decimal: ...
+
+    @property
+    def output_price_per_million(self) -> Decimal: ...
+
+
+@dataclass(frozen=True)
+class PricePeriod:
+    """The part of a price period that never changes once written (only its end,
+    ``valid_to``, is set later): a call carries it from its send to its metering, so the
+    period it pays is not read again."""
+
+    id: uuid.UUID
+    llm_id: uuid.UUID
     input_price_per_million: Decimal
     output_price_per_million: Decimal
+    cache_read_price_per_million: Decimal | None
+    cache_write_price_per_million: Decimal | None
+    currency: str
+
+    @classmethod
+    def of(cls, row: LLMPrice) -> PricePeriod:
+        """The period of a loaded ``LLMPrice`` row."""
+        return cls(
+            id=row.id,
+            llm_id=row.llm_id,
+            input_price_per_million=row.input_price_per_million,
+            output_price_per_million=row.output_price_per_million,
+            cache_read_price_per_million=row.cache_read_price_per_million,
+            cache_write_price_per_million=row.cache_write_price_per_million,
+            currency=row.currency,
+        )
 
 
 class MissingPrice(LookupError):
@@ -52,10 +84,16 @@ async def current_price(session: AsyncSession, llm_id: uuid.UUID) -> LLMPrice:
 
 
 async def price_for_call(
-    session: AsyncSession, llm_id: uuid.UUID, price_id: uuid.UUID | None
-) -> LLMPrice:
+    session: AsyncSession,
+    llm_id: uuid.UUID,
+    price_id: uuid.UUID | None,
+    known: PricePeriod | None = None,
+) -> PricePeriod | LLMPrice:
     """The price period a call pays: the one in force when it was sent (``price_id``,
-    taken when the call started), else the current one for calls that did not keep it."""
+    taken when the call started; ``known`` when the call carries it), else the current
+    one for calls that did not keep it."""
+    if known is not None and known.id == price_id and known.llm_id == llm_id:
+        return known
     if price_id is not None:
         price = await session.get(LLMPrice, price_id)
         if price is not None and price.llm_id == llm_id:

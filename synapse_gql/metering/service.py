@@ -58,7 +58,8 @@ class CallRecord:
     the attempts retried before it, each metered as a row of its own before this one.
     ``input_tokens`` is the uncached input; tokens read from or written to the provider's
     prompt cache are counted apart. ``llm_price_id`` is the price period in force when the
-    call was sent: the call pays it even when the price changed before the call ended.
+    call was sent: the call pays it even when the price changed before the call ended
+    (``price``: that period as the send read it, so metering need not read it again).
     """
 
     workspace_id: uuid.UUID
@@ -76,6 +77,7 @@ class CallRecord:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     llm_price_id: uuid.UUID | None = None
+    price: pricing.PricePeriod | None = field(default=None, compare=False, repr=False)
     tokens_estimated: bool = False
     input_estimated: bool = False
     output_estimated: bool = False
@@ -166,7 +168,7 @@ async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult
     """
     for earlier in record.earlier_attempts:
         await record_call(session, record.for_attempt(earlier))
-    price = await pricing.price_for_call(session, record.llm_id, record.llm_price_id)
+    price = await pricing.price_for_call(session, record.llm_id, record.llm_price_id, record.price)
     amount = pricing.cost(
         record.input_tokens,
         record.output_tokens,
@@ -190,7 +192,10 @@ async def record_call(session: AsyncSession, record: CallRecord) -> RecordResult
 
 
 async def _insert_usage(
-    session: AsyncSession, record: CallRecord, price: LLMPrice, amount: Decimal
+    session: AsyncSession,
+    record: CallRecord,
+    price: pricing.PricePeriod | LLMPrice,
+    amount: Decimal,
 ) -> UsageLog:
     usage = UsageLog(
         user_id=record.user_id,

@@ -21,6 +21,7 @@ from synapse_gql.generation.calls import CallOutcome, metered
 from synapse_gql.generation.failures import logged_message, usage_status
 from synapse_gql.llm import ProviderErrorCode
 from synapse_gql.metering import CallRecord, RecordResult, record_call
+from synapse_gql.metering.pricing import PricePeriod
 from synapse_gql.models import UsageLog
 from synapse_gql.pipeline.plan import ModelChoice
 from synapse_gql.realtime import publisher_for, workspace_metrics_channel
@@ -60,6 +61,7 @@ def call_record(
         model_id=choice.llm.model_id,
         api_key_source=choice.key.source,
         llm_price_id=choice.price_id,
+        price=None if choice.price is None else PricePeriod.of(choice.price),
         **metered(outcome),
         latency_ms=outcome.latency_ms,
         time_to_first_token_ms=outcome.time_to_first_token_ms,
