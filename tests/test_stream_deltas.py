@@ -12,7 +12,14 @@ import pytest
 
 from synapse_gql.chat.pump import DeltaPump
 from synapse_gql.realtime import Broadcaster, Delta, message_channel
-from synapse_gql.realtime.events import DeltaEvent, decode
+from synapse_gql.realtime.events import (
+    AddedEvent,
+    DeltaEvent,
+    FinishedEvent,
+    decode,
+    decode_delta,
+    encode,
+)
 from synapse_gql.realtime.stream_log import Entry, MemoryStreamLog
 from synapse_gql.realtime.subscription import Subscription
 from tests.chat_helpers import new_conversation, send, served
@@ -21,6 +28,7 @@ from tests.test_chat_stream import contiguous_text
 from tests.ws_client import connect
 
 ANSWERS = 4
+FIXED_ID = uuid.UUID(int=7)
 TOKENS = 6
 
 
@@ -70,6 +78,26 @@ async def test_a_delta_is_published_as_the_event_encode_writes() -> None:
     await pump.close()
     events = [decode(payload) for payload in log.payloads]
     assert events == [DeltaEvent(message_id=message_id, sequence=1, offset=0, text='é "q" 🙂')] * 2
+    # The token path's reader of deltas reads the same, without the model.
+    fast = [decode_delta(payload) for payload in log.payloads]
+    assert fast == [(str(message_id), Delta(1, 0, 'é "q" 🙂'))] * 2
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        encode(AddedEvent(message_id=FIXED_ID)),
+        encode(FinishedEvent(message_id=FIXED_ID, sequence=3, status="completed")),
+        '{"type": "delta", "messageId": "x", "sequence": "1", "offset": 0, "text": "a"}',
+        '{"type": "delta", "messageId": "x", "sequence": 1, "offset": 0, "text": null}',
+        '{"type": "delta", "messageId": "x", "sequence": true, "offset": 0, "text": "a"}',
+        '{"type": "delta", "sequence": 1, "offset": 0, "text": "a"}',
+        '["delta"]',
+        "{not json",
+    ],
+)
+def test_the_token_paths_reader_takes_only_well_formed_deltas(payload: str) -> None:
+    assert decode_delta(payload) is None
 
 
 async def test_an_in_memory_log_has_each_delta_when_push_returns() -> None:

@@ -24,7 +24,7 @@ from graphql.execution import Executor
 from synapse_gql.chat.streams import AnswerDelta, AnswerStream, StreamItem, fresh_message
 from synapse_gql.models import MessageStatus
 from synapse_gql.realtime.channels import message_channel
-from synapse_gql.realtime.events import DeltaEvent, FinishedEvent, decode
+from synapse_gql.realtime.events import DeltaEvent, FinishedEvent, decode_delta
 from synapse_gql.realtime.fanout.groups import EventGroup
 from synapse_gql.realtime.fanout.payloads import GroupKey, failure_payload
 from synapse_gql.realtime.fanout.subscriber import Subscriber
@@ -45,6 +45,7 @@ class AnswerFeed:
     def __init__(self, hub: FeedHub, message_id: uuid.UUID) -> None:
         self.hub = hub
         self.message_id = message_id
+        self._message_text = str(message_id)
         self.items: list[StreamItem] = []
         self.ended = False
         self.failure: Exception | None = None
@@ -153,10 +154,12 @@ class AnswerFeed:
             payload = subscription.alone()
             if payload is None:
                 return
-            event = decode(payload)
-            if not isinstance(event, DeltaEvent) or event.message_id != self.message_id:
+            # Written by this server's pump (``encode_delta``): the message id as
+            # ``str(uuid)``; any other spelling is left to the reader.
+            found = decode_delta(payload)
+            if found is None or found[0] != self._message_text:
                 return
-            taken = stream.live_now(event.delta)
+            taken = stream.live_now(found[1])
             if taken is None:
                 return
             subscription.take_buffered()
