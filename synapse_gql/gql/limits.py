@@ -9,7 +9,7 @@ a document text is parsed once and, once found valid, not validated again
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, ValidationRule, get_operation_ast
@@ -28,7 +28,8 @@ CACHED_TEXT_CHARS = 256 * 1024
 
 @dataclass(frozen=True)
 class DocumentLimits:
-    """The settings the schema's limit extensions are built from."""
+    """The settings the schema's limit extensions are built from (each field is the
+    setting of the same name)."""
 
     max_query_depth: int
     max_aliases: int
@@ -39,13 +40,7 @@ class DocumentLimits:
     @classmethod
     def of(cls, settings: Settings) -> DocumentLimits:
         """The limits configured in ``settings``."""
-        return cls(
-            max_query_depth=settings.max_query_depth,
-            max_aliases=settings.max_aliases,
-            max_query_tokens=settings.max_query_tokens,
-            max_query_cost=settings.max_query_cost,
-            default_page_size=settings.default_page_size,
-        )
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
 def limit_extensions(limits: DocumentLimits) -> list:

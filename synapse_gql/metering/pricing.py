@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from typing import Any, Protocol
@@ -35,8 +35,8 @@ class PricePerMillion(Protocol):
 @dataclass(frozen=True)
 class PricePeriod:
     """The part of a price period that never changes once written (only its end,
-    ``valid_to``, is set later): a call carries it from its send to its metering, so the
-    period it pays is not read again."""
+    ``valid_to``, is set later; each field is the column of the same name): a call
+    carries it from its send to its metering, so the period it pays is not read again."""
 
     id: uuid.UUID
     llm_id: uuid.UUID
@@ -49,15 +49,7 @@ class PricePeriod:
     @classmethod
     def of(cls, row: LLMPrice) -> PricePeriod:
         """The period of a loaded ``LLMPrice`` row."""
-        return cls(
-            id=row.id,
-            llm_id=row.llm_id,
-            input_price_per_million=row.input_price_per_million,
-            output_price_per_million=row.output_price_per_million,
-            cache_read_price_per_million=row.cache_read_price_per_million,
-            cache_write_price_per_million=row.cache_write_price_per_million,
-            currency=row.currency,
-        )
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
 
 
 class MissingPrice(LookupError):
